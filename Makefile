@@ -1,0 +1,46 @@
+# Two commands matter: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# apt-get needs root; use sudo -n when we are not root (non-interactive, fails clearly if not allowed).
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo "sudo -n")
+
+.PHONY: run test deps test-deps system-deps bench clean
+
+run: deps
+	@mkdir -p var
+	$(BIN)/oor serve --demo
+
+test: test-deps system-deps
+	$(BIN)/python -m pytest
+
+deps: $(VENV)/.deps node_modules/.installed
+test-deps: $(VENV)/.test-deps node_modules/.installed
+
+$(VENV)/.deps: pyproject.toml requirements.lock
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
+	  || $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.deps requirements-test.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-test.lock
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests (never `playwright install`) and swaks for SMTP tests.
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v swaks >/dev/null; then \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium swaks; \
+	fi
+
+bench: test-deps
+	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do $(BIN)/python $$b; done || echo "no benchmarks yet"
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -1,0 +1,45 @@
+"""The one exception tree of the ``crypto`` package.
+
+Everything this package raises on purpose is a :class:`CryptoError`, so a
+caller that only wants to know "did the cryptography say no?" catches that one
+class. :class:`InvalidInput` is also a :class:`ValueError`, so generic input
+validation code that catches ``ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CryptoError", "InvalidInput", "DecryptionFailed"]
+
+
+class CryptoError(Exception):
+    """A cryptographic operation refused to go on.
+
+    If you meet this error, something handed the crypto layer data it will not
+    accept. Do not retry with the same data and do not weaken the check: look at
+    the subclass. ``InvalidInput`` means the data was malformed before any
+    secret was touched (a wrong length, a wrong version byte, bad base64,
+    parameters below the minimum). ``DecryptionFailed`` means the data was well
+    formed but did not authenticate under the key you supplied. Answer the
+    other side with a generic error and never echo secrets into logs.
+    """
+
+
+class InvalidInput(CryptoError, ValueError):
+    """The input was malformed; nothing was decrypted or derived.
+
+    Typical causes: a key or salt of the wrong length, a wrapped blob whose
+    version byte this code does not know, base64 that is not canonical
+    URL-safe-without-padding, or KDF parameters below libsodium's minimum. This
+    is usually a client bug or a hostile request, not a wrong passphrase.
+    """
+
+
+class DecryptionFailed(CryptoError):
+    """Authentication failed: wrong key, or the data was tampered with.
+
+    For a wrapped identity this is what a wrong passphrase looks like (the
+    derived wrapping key differs), and it is also what a server that swapped or
+    altered the blob or the public keys looks like. The two cases cannot and
+    must not be told apart from the ciphertext alone. Nothing from the failed
+    attempt is returned.
+    """

@@ -1,0 +1,55 @@
+"""Domain-separation labels of the Luisterend Oor protocol.
+
+Every label is ASCII, starts with ``luisterend-oor/v1/`` and is used for exactly
+one purpose, so that a key or hash computed for one purpose can never be
+mistaken for one computed for another. ``web/js/crypto.js`` holds the very same
+strings in its ``LABELS`` object; ``crypto/PROTOCOL.md`` lists them all, with
+where each is used. Changing a label changes every derived value: treat that as
+a protocol version change.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+__all__ = [
+    "LABEL_VOLUNTEER_AUTH",
+    "LABEL_VOLUNTEER_WRAP",
+    "LABEL_IDENTITY_WRAP",
+    "LABEL_SERVER_TOKEN",
+    "LABEL_FAKE_SALT",
+    "ALL_LABELS",
+]
+
+# BLAKE2b message, keyed with the Argon2id master key: the authentication key
+# that the browser sends at login. The server may learn it; it must reveal
+# nothing about the wrapping key, hence a distinct label.
+LABEL_VOLUNTEER_AUTH = b"luisterend-oor/v1/volunteer/auth-key"
+
+# BLAKE2b message, keyed with the Argon2id master key: the key that wraps the
+# volunteer's identity secrets. It never leaves the browser.
+LABEL_VOLUNTEER_WRAP = b"luisterend-oor/v1/volunteer/wrapping-key"
+
+# Prefix of the AEAD associated data of a wrapped identity, followed by the
+# X25519 and Ed25519 public keys. Binds the blob to its purpose and to the
+# public keys the server publishes next to it.
+LABEL_IDENTITY_WRAP = b"luisterend-oor/v1/volunteer/identity-wrap"
+
+# Prefix of the BLAKE2b message when the server hashes an invitation or
+# session token before storing or looking it up.
+LABEL_SERVER_TOKEN = b"luisterend-oor/v1/server/token-hash"
+
+# Prefix of the BLAKE2b message, keyed with a server secret, that yields the
+# stable fake salt answered for an unknown volunteer name (no enumeration).
+LABEL_FAKE_SALT = b"luisterend-oor/v1/server/fake-salt"
+
+# For tests and the protocol document: name -> value of every label. Read-only,
+# so no caller can change a label at run time.
+ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
+    "LABEL_VOLUNTEER_AUTH": LABEL_VOLUNTEER_AUTH,
+    "LABEL_VOLUNTEER_WRAP": LABEL_VOLUNTEER_WRAP,
+    "LABEL_IDENTITY_WRAP": LABEL_IDENTITY_WRAP,
+    "LABEL_SERVER_TOKEN": LABEL_SERVER_TOKEN,
+    "LABEL_FAKE_SALT": LABEL_FAKE_SALT,
+})

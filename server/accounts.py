@@ -1,0 +1,239 @@
+"""Volunteer accounts: invitations, enrolment, login, throttling and sessions.
+
+The server never sees a passphrase or a private key. At enrolment and login the
+browser sends an *authentication key* derived from the passphrase (see
+crypto/PROTOCOL.md); the server keeps only an argon2id hash of it. Private keys
+arrive wrapped under a key that never leaves the browser.
+
+Failed logins slow down the *account*, not an address: we store no addresses.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import crypto
+
+from .config import Config
+from .errors import BadRequest, Conflict, Forbidden, Gone, TooManyRequests, Unauthorized
+from .storage import ROLES, InvitationUnusable, NameTaken, NewVolunteer, Storage, Volunteer
+
+SESSION_COOKIE = "oor_sessie"
+SERVER_SECRET_KEY = "server-secret"
+# Letters (any script), spaces, hyphens and apostrophes: a first name as help-seekers will see it.
+_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '\-]){0,39}$")
+_TOUCH_EVERY = 60  # seconds: refresh last_seen at most this often, to spare the disk
+
+
+def normalise_name(name: str) -> str:
+    """NFC-normalise and validate a volunteer's name, or raise BadRequest."""
+    if not isinstance(name, str):
+        raise BadRequest("Vul een naam in.", "Please enter a name.", field="name")
+    name = unicodedata.normalize("NFC", name.strip())
+    if not _NAME.match(name) or "  " in name:
+        raise BadRequest("Een naam bestaat uit 1 tot 40 letters (spatie, koppelteken of apostrof mag).",
+                         "A name is 1 to 40 letters (space, hyphen or apostrophe allowed).", field="name")
+    return name
+
+
+def day_of(now: int) -> str:
+    return datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Invited:
+    url: str
+    expires_at: int
+
+
+async def invite(storage: Storage, config: Config, name: str, role: str, can_chat: bool,
+                 can_mail: bool, now: int) -> Invited:
+    """Create a one-time invitation and return its enrolment URL.
+
+    The token travels in the URL *fragment*, which browsers never send to the
+    server, so it cannot land in an access log or a proxy's log.
+    """
+    name = normalise_name(name)
+    if role not in ROLES:
+        raise BadRequest("Onbekende rol.", f"Unknown role; choose one of {', '.join(ROLES)}.", field="role")
+    token = crypto.new_token(32)  # 256 bits
+    expires_at = now + config.invitation_ttl_hours * 3600
+    try:
+        await storage.create_invitation(crypto.hash_token(token), name, role, can_chat, can_mail, expires_at)
+    except NameTaken:
+        raise Conflict("Er is al een vrijwilliger met deze naam.",
+                       f"A volunteer named {name!r} exists already.", field="name") from None
+    return Invited(f"{config.base_url}/inschrijven#uitnodiging={token}", expires_at)
+
+
+def _invitation_gone(reason: str) -> Gone:
+    if reason == "used":
+        return Gone("Deze uitnodiging is al gebruikt. Vraag je coördinator om een nieuwe.",
+                    "This invitation has been used already. Ask your coordinator for a new one.",
+                    reason="used")
+    if reason == "expired":
+        return Gone("Deze uitnodiging is verlopen. Vraag je coördinator om een nieuwe.",
+                    "This invitation has expired. Ask your coordinator for a new one.", reason="expired")
+    return Gone("Deze uitnodiging bestaat niet (meer). Controleer de link of vraag een nieuwe.",
+                "This invitation does not exist (any more). Check the link or ask for a new one.",
+                reason="unknown")
+
+
+def _field_bytes(payload: dict[str, Any], key: str, length: int) -> bytes:
+    value = payload.get(key)
+    if not isinstance(value, str):
+        raise BadRequest(f"Veld {key} ontbreekt.", f"Field {key} is missing.", field=key)
+    try:
+        return crypto.b64decode(value, length=length)
+    except crypto.InvalidInput:
+        raise BadRequest(f"Veld {key} is ongeldig.", f"Field {key} is not valid.", field=key) from None
+
+
+def _field_token(payload: dict[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not 16 <= len(value) <= 128:
+        raise BadRequest(f"Veld {key} ontbreekt of is ongeldig.", f"Field {key} is missing or not valid.",
+                         field=key)
+    return value
+
+
+def kdf_params(config: Config) -> dict[str, int]:
+    return {"opslimit": config.kdf_opslimit, "memlimit": config.kdf_memlimit_bytes}
+
+
+async def check_invitation(storage: Storage, config: Config, payload: dict[str, Any],
+                           now: int) -> dict[str, Any]:
+    token = _field_token(payload, "invitation")
+    inv = await storage.get_invitation(crypto.hash_token(token))
+    if inv is None:
+        raise _invitation_gone("unknown")
+    if inv.used:
+        raise _invitation_gone("used")
+    if inv.expires_at <= now:
+        raise _invitation_gone("expired")
+    return {"name": inv.name, "role": inv.role, "kdf": kdf_params(config),
+            "passphrase_min_length": config.passphrase_min_length}
+
+
+async def enrol(storage: Storage, config: Config, payload: dict[str, Any], now: int) -> Volunteer:
+    """Store the public half of a new volunteer's keys. Changes nothing on any error."""
+    token = _field_token(payload, "invitation")
+    token_hash = crypto.hash_token(token)
+    # The server dictates the KDF cost; a page that used weaker parameters is refused.
+    if payload.get("opslimit") != config.kdf_opslimit or payload.get("memlimit") != config.kdf_memlimit_bytes:
+        raise BadRequest("De sleutelafleiding gebruikte verkeerde instellingen. Laad de pagina opnieuw.",
+                         "Key derivation used the wrong parameters. Please reload the page.", field="kdf")
+    salt = _field_bytes(payload, "salt", crypto.SALT_BYTES)
+    auth_key = _field_bytes(payload, "auth_key", crypto.KEY_BYTES)
+    x_pub = _field_bytes(payload, "x25519_public", 32)
+    ed_pub = _field_bytes(payload, "ed25519_public", 32)
+    wrapped = _field_bytes(payload, "wrapped_identity", crypto.WRAPPED_IDENTITY_BYTES)
+    inv = await storage.get_invitation(token_hash)
+    if inv is None:
+        raise _invitation_gone("unknown")
+    record = NewVolunteer(
+        name=inv.name, role=inv.role, can_chat=inv.can_chat, can_mail=inv.can_mail,
+        enrolled_day=day_of(now), kdf_salt=salt, kdf_opslimit=config.kdf_opslimit,
+        kdf_memlimit=config.kdf_memlimit_bytes, auth_hash=crypto.hash_auth_key(auth_key),
+        x25519_public=x_pub, ed25519_public=ed_pub, wrapped_identity=wrapped)
+    try:
+        volunteer_id = await storage.enrol(token_hash, now, record)
+    except InvitationUnusable as exc:
+        raise _invitation_gone(exc.reason) from None
+    except NameTaken:
+        raise Conflict("Er is al een vrijwilliger met deze naam.", "A volunteer with this name exists already.",
+                       field="name") from None
+    volunteer = await storage.volunteer_by_id(volunteer_id)
+    if volunteer is None:  # pragma: no cover - the row was inserted in the same transaction
+        raise Conflict()
+    return volunteer
+
+
+async def login_start(storage: Storage, config: Config, server_secret: bytes,
+                      payload: dict[str, Any]) -> dict[str, Any]:
+    """Answer the salt for a name; a stable fake salt for unknown names, so names cannot be probed."""
+    name = normalise_name(payload.get("name"))  # type: ignore[arg-type]
+    volunteer = await storage.volunteer_by_name(name)
+    if volunteer is None:
+        return {"salt": crypto.b64encode(crypto.fake_salt(server_secret, name)), "kdf": kdf_params(config)}
+    return {"salt": crypto.b64encode(volunteer.kdf_salt),
+            "kdf": {"opslimit": volunteer.kdf_opslimit, "memlimit": volunteer.kdf_memlimit}}
+
+
+_WRONG = ("Naam of wachtwoordzin klopt niet.", "Name or passphrase is not right.")
+
+
+def _lock_seconds(config: Config, failed: int) -> int:
+    """Exponential slow-down per account after the free attempts."""
+    if failed < config.login_free_attempts:
+        return 0
+    return min(config.login_max_delay_seconds, 2 ** (failed - config.login_free_attempts + 1))
+
+
+async def login(storage: Storage, config: Config, payload: dict[str, Any], now: int,
+                dummy_hash: str) -> tuple[Volunteer, str]:
+    """Check the authentication key; on success return the volunteer and a new session token."""
+    name = normalise_name(payload.get("name"))  # type: ignore[arg-type]
+    auth_key = _field_bytes(payload, "auth_key", crypto.KEY_BYTES)
+    volunteer = await storage.volunteer_by_name(name)
+    if volunteer is None:
+        crypto.verify_auth_key(dummy_hash, auth_key)  # same work as a real check: no timing hint
+        raise Unauthorized(*_WRONG)
+    if volunteer.locked_until > now:
+        wait = volunteer.locked_until - now
+        raise TooManyRequests(f"Te veel mislukte pogingen. Probeer het over {wait} seconden opnieuw.",
+                              f"Too many failed attempts. Try again in {wait} seconds.", retry_after=wait)
+    if not crypto.verify_auth_key(volunteer.auth_hash, auth_key):
+        failed = volunteer.failed_logins + 1
+        await storage.record_login_failure(volunteer.id, failed, now + _lock_seconds(config, failed))
+        raise Unauthorized(*_WRONG)
+    if not volunteer.active:
+        raise Forbidden("Dit account is gedeactiveerd. Neem contact op met je coördinator.",
+                        "This account has been deactivated. Please contact your coordinator.",
+                        reason="deactivated")
+    if volunteer.failed_logins:
+        await storage.reset_login_failures(volunteer.id)
+    token = crypto.new_token(32)
+    await storage.create_session(crypto.hash_token(token), volunteer.id, now)
+    return volunteer, token
+
+
+async def session_volunteer(storage: Storage, config: Config, token: str | None, now: int) -> Volunteer | None:
+    """The active volunteer behind a session cookie, or None (expired sessions are deleted)."""
+    if not token or len(token) > 128:
+        return None
+    token_hash = crypto.hash_token(token)
+    session = await storage.get_session(token_hash)
+    if session is None:
+        return None
+    if (now - session.last_seen > config.session_idle_minutes * 60
+            or now - session.created_at > config.session_max_hours * 3600):
+        await storage.delete_session(token_hash)
+        return None
+    volunteer = await storage.volunteer_by_id(session.volunteer_id)
+    if volunteer is None or not volunteer.active:
+        await storage.delete_session(token_hash)
+        return None
+    if now - session.last_seen >= _TOUCH_EVERY:
+        await storage.touch_session(token_hash, now)
+    return volunteer
+
+
+async def logout(storage: Storage, token: str | None) -> None:
+    if token and len(token) <= 128:
+        await storage.delete_session(crypto.hash_token(token))
+
+
+def identity_payload(volunteer: Volunteer) -> dict[str, Any]:
+    """What the browser needs to unlock its keys after login."""
+    return {
+        "name": volunteer.name, "role": volunteer.role,
+        "can_chat": volunteer.can_chat, "can_mail": volunteer.can_mail,
+        "x25519_public": crypto.b64encode(volunteer.x25519_public),
+        "ed25519_public": crypto.b64encode(volunteer.ed25519_public),
+        "wrapped_identity": crypto.b64encode(volunteer.wrapped_identity),
+    }

@@ -1,0 +1,90 @@
+"""JSON API for volunteer enrolment, login and sessions.
+
+Every handler parses its input through `read_json` and the validators in
+`accounts`, inside the error middleware, so bad input answers a 4xx JSON error
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import accounts
+from .errors import Unauthorized
+from .http import read_json
+from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/health")
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/api/assets")
+async def asset_manifest(request: web.Request) -> web.Response:
+    """The published SRI hashes of every script and style sheet this server serves."""
+    return web.json_response({"algorithm": "sha384", "assets": request.app[ASSETS].manifest()})
+
+
+@routes.post("/api/enrol/check")
+async def enrol_check(request: web.Request) -> web.Response:
+    app = request.app
+    payload = await read_json(request)
+    info = await accounts.check_invitation(app[STORAGE], app[CONFIG], payload, app[CLOCK]())
+    return web.json_response(info)
+
+
+@routes.post("/api/enrol")
+async def enrol(request: web.Request) -> web.Response:
+    app = request.app
+    payload = await read_json(request)
+    volunteer = await accounts.enrol(app[STORAGE], app[CONFIG], payload, app[CLOCK]())
+    return web.json_response({"name": volunteer.name, "role": volunteer.role}, status=201)
+
+
+@routes.post("/api/login/start")
+async def login_start(request: web.Request) -> web.Response:
+    app = request.app
+    payload = await read_json(request)
+    return web.json_response(await accounts.login_start(app[STORAGE], app[CONFIG], app[SERVER_SECRET], payload))
+
+
+def _set_session_cookie(request: web.Request, response: web.Response, token: str) -> None:
+    config = request.app[CONFIG]
+    response.set_cookie(accounts.SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
+                        secure=config.served_over_tls or request.secure,
+                        max_age=config.session_max_hours * 3600)
+
+
+@routes.post("/api/login")
+async def login(request: web.Request) -> web.Response:
+    app = request.app
+    payload = await read_json(request)
+    # A new login replaces the session this browser had, if any.
+    await accounts.logout(app[STORAGE], request.cookies.get(accounts.SESSION_COOKIE))
+    volunteer, token = await accounts.login(app[STORAGE], app[CONFIG], payload, app[CLOCK](),
+                                            app[DUMMY_AUTH_HASH])
+    response = web.json_response(accounts.identity_payload(volunteer))
+    _set_session_cookie(request, response, token)
+    return response
+
+
+@routes.post("/api/logout")
+async def logout(request: web.Request) -> web.Response:
+    await accounts.logout(request.app[STORAGE], request.cookies.get(accounts.SESSION_COOKIE))
+    response = web.json_response({"status": "logged-out"})
+    response.del_cookie(accounts.SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/me")
+async def me(request: web.Request) -> web.Response:
+    app = request.app
+    volunteer = await accounts.session_volunteer(app[STORAGE], app[CONFIG],
+                                                 request.cookies.get(accounts.SESSION_COOKIE), app[CLOCK]())
+    if volunteer is None:
+        raise Unauthorized()
+    return web.json_response({"name": volunteer.name, "role": volunteer.role,
+                              "can_chat": volunteer.can_chat, "can_mail": volunteer.can_mail})

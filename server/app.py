@@ -1,0 +1,84 @@
+"""The application factory: `create_app(config)` builds everything, imports do nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+import crypto
+
+from . import api, pages
+from .accounts import SERVER_SECRET_KEY
+from .assets import WEB_ROOT, AssetRegistry
+from .config import Config
+from .http import error_middleware, same_origin_middleware, security_headers
+from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
+from .storage.sqlite import SQLiteStorage
+
+log = logging.getLogger("oor")
+PURGE_EVERY_SECONDS = 600
+
+
+def wall_clock() -> int:
+    return int(time.time())
+
+
+def create_app(config: Config, *, clock: Callable[[], int] = wall_clock) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, same_origin_middleware],
+        client_max_size=config.max_request_kib * 1024,
+    )
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    app[ASSETS] = AssetRegistry()
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB_ROOT / "templates"), autoescape=True,
+                         undefined=jinja2.StrictUndefined)
+    app.on_response_prepare.append(security_headers)
+    app.cleanup_ctx.append(_storage_ctx)
+    app.cleanup_ctx.append(_purge_ctx)
+    app.add_routes(pages.routes)
+    app.add_routes(api.routes)
+    return app
+
+
+async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    storage = SQLiteStorage(config.database_path)
+    await storage.open()
+    app[STORAGE] = storage
+    # Answers fake salts for unknown names; kept in the database so they stay stable across restarts.
+    app[SERVER_SECRET] = await storage.get_or_create_meta(SERVER_SECRET_KEY, crypto.new_token(32).encode())
+    # A hash to verify against when the name is unknown, so both answers take the same time.
+    app[DUMMY_AUTH_HASH] = crypto.hash_auth_key(bytes(crypto.KEY_BYTES))
+    if config.insecure_kdf:
+        log.warning("INSECURE KDF PARAMETERS IN USE (insecure_kdf = true): for tests only")
+    yield
+    await storage.close()
+
+
+async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Delete expired sessions and invitations now and then."""
+    config = app[CONFIG]
+
+    async def loop() -> None:
+        while True:
+            now = app[CLOCK]()
+            try:
+                await app[STORAGE].purge(now, now - config.session_idle_minutes * 60,
+                                         now - config.session_max_hours * 3600)
+            except Exception:
+                log.exception("purge failed")
+            await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,160 @@
+"""The `oor` command: serve, and manage volunteer accounts.
+
+    oor serve [--config FILE] [--data DIR] [--http HOST:PORT] [--smtp HOST:PORT]
+              [--smtp-relay HOST:PORT] [--mail-domain DOMAIN] [--demo]
+    oor volunteer invite NAME [--role volunteer|partner|coordinator] [--chat] [--mail]
+    oor volunteer list
+    oor volunteer deactivate NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import accounts
+from .app import create_app, wall_clock
+from .config import Config, load_config
+from .errors import ConfigError, OorError
+from .http import PrivateAccessLogger, install_log_scrubber
+from .storage import ROLES
+from .storage.sqlite import SQLiteStorage
+
+log = logging.getLogger("oor")
+DEMO_ACCOUNTS = (("Demo", "volunteer"), ("Coördinator", "coordinator"))
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML configuration file")
+    parser.add_argument("--data", dest="data_dir", help="data folder (default ./var)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oor", description="Luisterend Oor: anonymous helpline server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server (and, later, the mail gateway)")
+    _common(serve)
+    serve.add_argument("--http", help="HTTP listen address, HOST:PORT (default 127.0.0.1:8080)")
+    serve.add_argument("--smtp", help="SMTP listen address, HOST:PORT (default 127.0.0.1:2525)")
+    serve.add_argument("--smtp-relay", dest="smtp_relay", help="outbound mail relay, HOST:PORT")
+    serve.add_argument("--mail-domain", dest="mail_domain", help="domain of hulp@DOMAIN (default localhost)")
+    serve.add_argument("--demo", action="store_true",
+                       help="print fresh enrolment links for a demo volunteer and a demo coordinator")
+
+    vol = sub.add_parser("volunteer", help="manage volunteer accounts")
+    vsub = vol.add_subparsers(dest="action", required=True)
+    invite = vsub.add_parser("invite", help="print a one-time enrolment link")
+    _common(invite)
+    invite.add_argument("name")
+    invite.add_argument("--role", choices=ROLES, default="volunteer")
+    invite.add_argument("--chat", action="store_true", help="may answer chats")
+    invite.add_argument("--mail", action="store_true", help="may answer mail")
+    lst = vsub.add_parser("list", help="list volunteers")
+    _common(lst)
+    deact = vsub.add_parser("deactivate", help="deactivate a volunteer and end their sessions")
+    _common(deact)
+    deact.add_argument("name")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    keys = ("data_dir", "http", "smtp", "smtp_relay", "mail_domain")
+    return load_config(args.config, overrides={k: getattr(args, k, None) for k in keys})
+
+
+async def _with_storage(config: Config, work: Any) -> Any:
+    storage = SQLiteStorage(config.database_path)
+    await storage.open()
+    try:
+        return await work(storage)
+    finally:
+        await storage.close()
+
+
+def _invite_line(config: Config, name: str, role: str, can_chat: bool, can_mail: bool) -> Any:
+    async def work(storage: SQLiteStorage) -> accounts.Invited:
+        return await accounts.invite(storage, config, name, role, can_chat, can_mail, wall_clock())
+    return work
+
+
+async def _serve(config: Config, demo: bool) -> None:
+    if demo:
+        for name, role in DEMO_ACCOUNTS:
+            async def work(storage: SQLiteStorage, name: str = name, role: str = role) -> str | None:
+                if await storage.volunteer_by_name(name) is not None:
+                    return None
+                inv = await accounts.invite(storage, config, name, role, True, True, wall_clock())
+                return inv.url
+            url = await _with_storage(config, work)
+            if url:
+                print(f"Enrolment link for demo {role} {name!r} (valid {config.invitation_ttl_hours} h):\n  {url}")
+            else:
+                print(f"Demo {role} {name!r} is enrolled already: log in at {config.base_url}/vrijwilliger")
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log_class=PrivateAccessLogger,
+                           access_log=logging.getLogger("oor.access") if config.access_log else None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.http.host, config.http.port)
+    await site.start()
+    print(f"Luisterend Oor is running.\n  Help-seekers: {config.base_url}/\n"
+          f"  Volunteers:   {config.base_url}/vrijwilliger\n"
+          f"  HTTP on {config.http}; the mail gateway (SMTP on {config.smtp}) is not part of this version yet.\n"
+          "Press Ctrl-C to stop.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        print(f"oor: configuration error: {exc}", file=sys.stderr)
+        return 2
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    install_log_scrubber(handler)
+    logging.basicConfig(level=config.log_level.upper(), handlers=[handler])
+    try:
+        if args.command == "serve":
+            asyncio.run(_serve(config, args.demo))
+        elif args.action == "invite":
+            can_chat, can_mail = args.chat, args.mail
+            if args.role == "volunteer" and not (can_chat or can_mail):
+                can_chat = can_mail = True  # a volunteer answers both unless told otherwise
+            inv = asyncio.run(_with_storage(config, _invite_line(config, args.name, args.role, can_chat, can_mail)))
+            print(inv.url)
+        elif args.action == "list":
+            rows = asyncio.run(_with_storage(config, lambda s: s.list_volunteers()))
+            print(f"{'name':<24} {'role':<12} {'chat':<5} {'mail':<5} {'active':<7} enrolled")
+            for v in rows:
+                print(f"{v.name:<24} {v.role:<12} {'yes' if v.can_chat else 'no':<5} "
+                      f"{'yes' if v.can_mail else 'no':<5} {'yes' if v.active else 'no':<7} {v.enrolled_day}")
+        elif args.action == "deactivate":
+            name = accounts.normalise_name(args.name)
+            if not asyncio.run(_with_storage(config, lambda s: s.set_active(name, False))):
+                print(f"oor: no volunteer named {name!r}", file=sys.stderr)
+                return 1
+            print(f"{name} is deactivated; their sessions have ended.")
+    except OorError as exc:
+        print(f"oor: {exc.en}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Configuration: a frozen dataclass loaded from TOML, then the environment, then flags.
+
+Precedence, lowest first: the defaults below, a TOML file (`--config FILE` or
+`OOR_CONFIG`), environment variables `OOR_<KEY>` (upper case), command-line
+flags. An unknown key or a bad value stops start-up with a message that names
+it: a typo in a privacy setting must never be silently ignored.
+
+Defaults are the privacy-preserving, production-strength ones. Tests lower the
+key-derivation cost only through `insecure_kdf = true`, which the server shouts
+about at start-up and shows as a banner on every page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+# libsodium's Argon2id floor for our own policy: 64 MiB, 3 passes (DESIGN.md 4).
+PRODUCTION_MIN_MEMLIMIT_KIB = 64 * 1024
+PRODUCTION_MIN_OPSLIMIT = 3
+# libsodium's hard floor, used only with insecure_kdf (tests).
+SODIUM_MIN_MEMLIMIT_KIB = 8
+_HOSTPORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-]+):(?P<port>[0-9]{1,5})$")
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, key: str, text: str) -> "HostPort":
+        m = _HOSTPORT.match(text.strip()) if isinstance(text, str) else None
+        if not m or not (0 <= int(m["port"]) <= 65535):
+            raise ConfigError(f"{key}: expected HOST:PORT such as 127.0.0.1:8080, got {text!r}")
+        return cls(m["host"].strip("[]"), int(m["port"]))
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of one deployment. See the README's configuration reference."""
+
+    http: HostPort = HostPort("127.0.0.1", 8080)
+    smtp: HostPort = HostPort("127.0.0.1", 2525)
+    smtp_relay: HostPort | None = None
+    mail_domain: str = "localhost"
+    data_dir: Path = Path("var")
+    public_url: str = ""
+    deployment_id: str = "luisterend-oor-dev"
+    kdf_opslimit: int = PRODUCTION_MIN_OPSLIMIT
+    kdf_memlimit_kib: int = PRODUCTION_MIN_MEMLIMIT_KIB
+    insecure_kdf: bool = False
+    passphrase_min_length: int = 12
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    invitation_ttl_hours: int = 72
+    login_free_attempts: int = 5
+    login_max_delay_seconds: int = 900
+    crisis_line_name: str = "113 Zelfmoordpreventie"
+    crisis_line_phone: str = "0800-0113"
+    emergency_phone: str = "112"
+    quick_exit_url: str = "https://nos.nl/"
+    max_request_kib: int = 64
+    access_log: bool = True
+    log_level: str = "info"
+
+    @property
+    def base_url(self) -> str:
+        """The public address used in enrolment links and return mails."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.http}"
+
+    @property
+    def served_over_tls(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "oor.sqlite3"
+
+    @property
+    def kdf_memlimit_bytes(self) -> int:
+        return self.kdf_memlimit_kib * 1024
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Turn a TOML or environment value into the field's type, or say what is wrong."""
+    default = _FIELDS[key].default
+    if key in ("http", "smtp"):
+        return HostPort.parse(key, value)
+    if key == "smtp_relay":
+        return None if value in ("", None) else HostPort.parse(key, value)
+    if key == "data_dir":
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{key}: expected a folder path, got {value!r}")
+        return Path(value)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if isinstance(default, int):
+        if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected text, got {value!r}")
+    return value
+
+
+def _validate(cfg: Config) -> None:
+    positive = ("passphrase_min_length", "session_idle_minutes", "session_max_hours",
+                "invitation_ttl_hours", "login_free_attempts", "login_max_delay_seconds",
+                "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib")
+    for key in positive:
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {getattr(cfg, key)}")
+    if cfg.insecure_kdf:
+        if cfg.kdf_memlimit_kib < SODIUM_MIN_MEMLIMIT_KIB:
+            raise ConfigError(f"kdf_memlimit_kib: libsodium needs at least {SODIUM_MIN_MEMLIMIT_KIB}")
+    else:
+        if cfg.kdf_memlimit_kib < PRODUCTION_MIN_MEMLIMIT_KIB:
+            raise ConfigError(
+                f"kdf_memlimit_kib: must be at least {PRODUCTION_MIN_MEMLIMIT_KIB} (64 MiB), "
+                f"got {cfg.kdf_memlimit_kib}; only tests may set insecure_kdf = true")
+        if cfg.kdf_opslimit < PRODUCTION_MIN_OPSLIMIT:
+            raise ConfigError(f"kdf_opslimit: must be at least {PRODUCTION_MIN_OPSLIMIT}, got {cfg.kdf_opslimit}")
+    if cfg.passphrase_min_length < 8:
+        raise ConfigError("passphrase_min_length: must be at least 8")
+    if cfg.public_url and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/\-]*)?", cfg.public_url):
+        raise ConfigError(f"public_url: expected http(s)://host[:port][/path], got {cfg.public_url!r}")
+    if not re.fullmatch(r"[A-Za-z0-9.\-]{1,253}", cfg.mail_domain):
+        raise ConfigError(f"mail_domain: expected a domain name, got {cfg.mail_domain!r}")
+    if not re.fullmatch(r"[A-Za-z0-9._\-]{1,64}", cfg.deployment_id):
+        raise ConfigError(f"deployment_id: letters, digits, '.', '_' and '-' only, got {cfg.deployment_id!r}")
+    if not cfg.quick_exit_url.startswith("https://"):
+        raise ConfigError("quick_exit_url: must be an https:// address")
+    if cfg.log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"log_level: one of debug, info, warning, error; got {cfg.log_level!r}")
+
+
+def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
+    """Build the configuration; raise ConfigError naming the first bad key."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if path is None and env.get("OOR_CONFIG"):
+        path = Path(env["OOR_CONFIG"])
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        for key, value in raw.items():
+            if key not in _FIELDS:
+                raise ConfigError(f"config file {path}: unknown key {key!r}")
+            values[key] = _coerce(key, value)
+    for name, value in env.items():
+        if not name.startswith("OOR_") or name == "OOR_CONFIG":
+            continue
+        key = name[4:].lower()
+        if key not in _FIELDS:
+            raise ConfigError(f"environment: unknown variable {name}")
+        values[key] = _coerce(key, value)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in _FIELDS:
+            raise ConfigError(f"unknown option {key!r}")
+        values[key] = _coerce(key, value) if isinstance(value, (str, int, bool)) else value
+    cfg = Config(**values)
+    _validate(cfg)
+    return cfg

@@ -1,0 +1,20 @@
+"""Typed keys for the application's shared state (`web.AppKey`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .storage import Storage
+    from .assets import AssetRegistry
+
+CONFIG: web.AppKey["Config"] = web.AppKey("config")
+STORAGE: web.AppKey["Storage"] = web.AppKey("storage")
+ASSETS: web.AppKey["AssetRegistry"] = web.AppKey("assets")
+CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock")
+SERVER_SECRET: web.AppKey[bytes] = web.AppKey("server_secret")
+DUMMY_AUTH_HASH: web.AppKey[str] = web.AppKey("dummy_auth_hash")

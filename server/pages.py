@@ -1,0 +1,86 @@
+"""HTML pages and the static assets they load."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from .i18n import pick_language, text
+from .keys import ASSETS, CONFIG
+
+routes = web.RouteTableDef()
+
+
+def page_context(request: web.Request, page: str, **extra: Any) -> dict[str, Any]:
+    """What every template gets: the language, a text lookup, asset tags and the crisis lines."""
+    lang = pick_language(request.query.get("lang"))
+    config = request.app[CONFIG]
+    assets = request.app[ASSETS]
+
+    def t(key: str, **values: object) -> str:
+        return text(key, lang, **values)
+
+    def url(path: str) -> str:
+        # The language travels in the query string: no cookie for anonymous visitors.
+        return f"{path}?lang=en" if lang == "en" else path
+
+    def script(name: str) -> dict[str, str]:
+        src = f"/static/js/{name}"
+        return {"src": src, "integrity": assets.integrity(src)}
+
+    def style(name: str) -> dict[str, str]:
+        href = f"/static/css/{name}"
+        return {"href": href, "integrity": assets.integrity(href)}
+
+    def js_texts(*keys: str) -> Markup:
+        # Texts the page's script needs, as inert JSON (not executed, so CSP allows it).
+        data = {k: text(k, lang) for k in keys}
+        data["lang"] = lang
+        encoded = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+        return Markup(f'<script type="application/json" id="teksten">{encoded}</script>')
+
+    other = "nl" if lang == "en" else "en"
+    return {
+        "lang": lang, "t": t, "url": url, "script": script, "style": style, "page": page,
+        "import_map": assets.import_map, "js_texts": js_texts,
+        "switch_href": request.path + ("?lang=en" if other == "en" else ""),
+        "switch_lang": other,
+        "config": config,
+        **extra,
+    }
+
+
+@routes.get("/", name="home")
+@aiohttp_jinja2.template("home.html")
+async def home(request: web.Request) -> dict[str, Any]:
+    return page_context(request, "home")
+
+
+@routes.get("/inschrijven", name="enrol")
+@aiohttp_jinja2.template("enrol.html")
+async def enrol_page(request: web.Request) -> dict[str, Any]:
+    # The invitation token is in the URL fragment and never reaches the server.
+    return page_context(request, "enrol")
+
+
+@routes.get("/vrijwilliger", name="volunteer")
+@aiohttp_jinja2.template("volunteer.html")
+async def volunteer_page(request: web.Request) -> dict[str, Any]:
+    return page_context(request, "volunteer")
+
+
+@routes.get("/static/{path:.+}", name="static")
+@routes.get("/vendor/{path:.+}", name="vendor")
+async def asset(request: web.Request) -> web.Response:
+    found = request.app[ASSETS].by_url.get(request.path)
+    if found is None:
+        raise web.HTTPNotFound()
+    etag = '"' + found.integrity + '"'
+    headers = {"Cache-Control": "no-cache", "ETag": etag}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=found.body, content_type=found.content_type, headers=headers)

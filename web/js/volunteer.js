@@ -1,0 +1,93 @@
+// Volunteer login and workspace. The private keys are unlocked into this module's
+// memory only: never into storage, never sent anywhere. Logging out wipes them.
+import * as oc from "./crypto.js";
+import { api, ApiError, el, error, explain, paint, status, t } from "./ui.js";
+
+const loginSection = el("inloggen");
+const workspace = el("werkplek");
+const form = el("inlogformulier");
+const nameField = el("naam");
+const passphrase = el("wachtwoordzin");
+
+/** The unlocked account; null when logged out. */
+let account = null;
+
+function wipe(identity) {
+  if (!identity) return;
+  identity.x25519Secret.fill(0);
+  identity.ed25519Seed.fill(0);
+  identity.ed25519SecretKey?.fill(0);
+}
+
+function showWorkspace() {
+  loginSection.hidden = true;
+  workspace.hidden = false;
+  el("welkom").textContent =
+    `${t("workspace_hello", { name: account.name })} (${t("role_" + account.role)})`;
+  el("werkplek-kop").focus();
+}
+
+async function login(event) {
+  event.preventDefault();
+  error("");
+  const name = nameField.value.trim();
+  const chosen = passphrase.value;
+  if (!name || !chosen) {
+    (name ? passphrase : nameField).focus();
+    return;
+  }
+  const button = form.querySelector("button");
+  button.disabled = true;
+  status(t("unlocking"), { busy: true });
+  await paint();
+  let keys = null;
+  try {
+    await oc.ready();
+    const start = await api("/api/login/start", { name });
+    keys = oc.deriveVolunteerKeys(chosen, oc.b64decode(start.salt, 16), start.kdf);
+    const answer = await api("/api/login", { name, auth_key: oc.b64encode(keys.authKey) });
+    let identity;
+    try {
+      identity = oc.unwrapIdentity(keys.wrappingKey, oc.b64decode(answer.wrapped_identity),
+        oc.b64decode(answer.x25519_public, 32), oc.b64decode(answer.ed25519_public, 32));
+    } catch (err) {
+      if (err instanceof oc.CryptoError) {
+        await api("/api/logout", {});
+        throw new Error(t("keys_broken"));
+      }
+      throw err;
+    }
+    account = { name: answer.name, role: answer.role, identity };
+  } catch (err) {
+    status("");
+    error(err instanceof ApiError || err instanceof TypeError ? explain(err) : err.message);
+    button.disabled = false;
+    passphrase.focus();
+    return;
+  } finally {
+    passphrase.value = "";
+    keys?.authKey.fill(0);
+    keys?.wrappingKey.fill(0);
+  }
+  status("");
+  button.disabled = false;
+  showWorkspace();
+}
+
+async function logout() {
+  wipe(account?.identity);
+  account = null;
+  try {
+    await api("/api/logout", {});
+  } catch {
+    // The keys are gone from memory either way; the session expires on its own.
+  }
+  workspace.hidden = true;
+  loginSection.hidden = false;
+  status(t("logged_out"));
+  nameField.focus();
+}
+
+form.addEventListener("submit", login);
+el("uitloggen").addEventListener("click", logout);
+window.addEventListener("pagehide", () => wipe(account?.identity));
