@@ -174,19 +174,50 @@ def _lock_seconds(config: Config, failed: int) -> int:
     return min(config.login_max_delay_seconds, 2 ** (failed - config.login_free_attempts + 1))
 
 
+def _locked(locked_until: int, now: int) -> TooManyRequests:
+    wait = locked_until - now
+    return TooManyRequests(f"Te veel mislukte pogingen. Probeer het over {wait} seconden opnieuw.",
+                           f"Too many failed attempts. Try again in {wait} seconds.", retry_after=wait)
+
+
+class UnknownNameThrottle:
+    """Slows down logins for names that do not exist exactly as for names that do.
+
+    Without it, only real accounts would ever answer "too many attempts", and
+    that difference would tell which names exist. Kept in memory only, keyed by
+    a keyed hash of the name (the fake salt), bounded in size.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, server_secret: bytes) -> None:
+        self._secret = server_secret
+        self._entries: dict[bytes, tuple[int, int]] = {}
+
+    def check(self, config: Config, name: str, now: int) -> None:
+        key = crypto.fake_salt(self._secret, name)
+        failed, locked_until = self._entries.get(key, (0, 0))
+        if locked_until > now:
+            raise _locked(locked_until, now)
+        failed += 1
+        self._entries.pop(key, None)
+        self._entries[key] = (failed, now + _lock_seconds(config, failed))
+        while len(self._entries) > self.MAX_ENTRIES:
+            del self._entries[next(iter(self._entries))]
+
+
 async def login(storage: Storage, config: Config, payload: dict[str, Any], now: int,
-                dummy_hash: str) -> tuple[Volunteer, str]:
+                dummy_hash: str, unknown_names: UnknownNameThrottle) -> tuple[Volunteer, str]:
     """Check the authentication key; on success return the volunteer and a new session token."""
     name = normalise_name(payload.get("name"))  # type: ignore[arg-type]
     auth_key = _field_bytes(payload, "auth_key", crypto.KEY_BYTES)
     volunteer = await storage.volunteer_by_name(name)
     if volunteer is None:
+        unknown_names.check(config, name, now)
         crypto.verify_auth_key(dummy_hash, auth_key)  # same work as a real check: no timing hint
         raise Unauthorized(*_WRONG)
     if volunteer.locked_until > now:
-        wait = volunteer.locked_until - now
-        raise TooManyRequests(f"Te veel mislukte pogingen. Probeer het over {wait} seconden opnieuw.",
-                              f"Too many failed attempts. Try again in {wait} seconds.", retry_after=wait)
+        raise _locked(volunteer.locked_until, now)
     if not crypto.verify_auth_key(volunteer.auth_hash, auth_key):
         failed = volunteer.failed_logins + 1
         await storage.record_login_failure(volunteer.id, failed, now + _lock_seconds(config, failed))

@@ -12,7 +12,7 @@ from aiohttp import web
 from . import accounts
 from .errors import Unauthorized
 from .http import read_json
-from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
+from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE, UNKNOWN_NAMES
 
 routes = web.RouteTableDef()
 
@@ -65,7 +65,7 @@ async def login(request: web.Request) -> web.Response:
     # A new login replaces the session this browser had, if any.
     await accounts.logout(app[STORAGE], request.cookies.get(accounts.SESSION_COOKIE))
     volunteer, token = await accounts.login(app[STORAGE], app[CONFIG], payload, app[CLOCK](),
-                                            app[DUMMY_AUTH_HASH])
+                                            app[DUMMY_AUTH_HASH], app[UNKNOWN_NAMES])
     response = web.json_response(accounts.identity_payload(volunteer))
     _set_session_cookie(request, response, token)
     return response

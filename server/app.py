@@ -15,11 +15,11 @@ from aiohttp import web
 import crypto
 
 from . import api, pages
-from .accounts import SERVER_SECRET_KEY
+from .accounts import SERVER_SECRET_KEY, UnknownNameThrottle
 from .assets import WEB_ROOT, AssetRegistry
 from .config import Config
 from .http import error_middleware, same_origin_middleware, security_headers
-from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
+from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE, UNKNOWN_NAMES
 from .storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("oor")
@@ -55,6 +55,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STORAGE] = storage
     # Answers fake salts for unknown names; kept in the database so they stay stable across restarts.
     app[SERVER_SECRET] = await storage.get_or_create_meta(SERVER_SECRET_KEY, crypto.new_token(32).encode())
+    app[UNKNOWN_NAMES] = UnknownNameThrottle(app[SERVER_SECRET])
     # A hash to verify against when the name is unknown, so both answers take the same time.
     app[DUMMY_AUTH_HASH] = crypto.hash_auth_key(bytes(crypto.KEY_BYTES))
     if config.insecure_kdf:

@@ -83,6 +83,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "keys_broken": ("Je sleutels konden niet worden ontgrendeld: de opgeslagen sleutels kloppen niet. "
                     "Neem contact op met je coördinator.",
                     "Your keys could not be unlocked: the stored keys are not valid. Contact your coordinator."),
+    "kdf_too_weak": ("De server vroeg om een te zwakke sleutelafleiding. Je wachtwoordzin is niet gebruikt. "
+                     "Meld dit aan je coördinator.",
+                     "The server asked for a key derivation that is too weak. Your passphrase was not used. "
+                     "Report this to your coordinator."),
     # Errors
     "error_title": ("Er ging iets mis", "Something went wrong"),
     "not_found": ("Deze pagina bestaat niet.", "This page does not exist."),

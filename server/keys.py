@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from .accounts import UnknownNameThrottle
     from .config import Config
     from .storage import Storage
     from .assets import AssetRegistry
@@ -18,3 +19,4 @@ ASSETS: web.AppKey["AssetRegistry"] = web.AppKey("assets")
 CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock")
 SERVER_SECRET: web.AppKey[bytes] = web.AppKey("server_secret")
 DUMMY_AUTH_HASH: web.AppKey[str] = web.AppKey("dummy_auth_hash")
+UNKNOWN_NAMES: web.AppKey["UnknownNameThrottle"] = web.AppKey("unknown_names")

@@ -36,9 +36,10 @@ def page_context(request: web.Request, page: str, **extra: Any) -> dict[str, Any
         href = f"/static/css/{name}"
         return {"href": href, "integrity": assets.integrity(href)}
 
-    def js_texts(*keys: str) -> Markup:
-        # Texts the page's script needs, as inert JSON (not executed, so CSP allows it).
-        data = {k: text(k, lang) for k in keys}
+    def js_texts(*keys: str, **values: object) -> Markup:
+        # Texts (and settings) the page's script needs, as inert JSON (not executed, so CSP allows it).
+        data: dict[str, object] = {k: text(k, lang) for k in keys}
+        data.update(values)
         data["lang"] = lang
         encoded = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
         return Markup(f'<script type="application/json" id="teksten">{encoded}</script>')

@@ -200,3 +200,25 @@ async def test_escape_twice_is_a_quick_exit(page: Any, live_server: Any) -> None
     await page.keyboard.press("Escape")
     await page.keyboard.press("Escape")
     await page.wait_for_url("https://nos.nl/**")
+
+
+@pytest.mark.browser
+async def test_login_page_refuses_kdf_parameters_below_the_configured_floor(
+        page: Any, tmp_path: Path) -> None:
+    """A database thief who lowers a volunteer's stored Argon2 cost must not get a cheap auth key."""
+    from tests.conftest import start_live_server, stop_live_server
+
+    server = start_live_server(tmp_path, {"OOR_KDF_MEMLIMIT_KIB": "16"})
+    try:
+        await enrol(page, server.invite("Joost"), PASSPHRASE)
+        with sqlite3.connect(server.database) as db:
+            db.execute("UPDATE volunteers SET kdf_memlimit = 8192 WHERE name = 'Joost'")
+        seen: list[str] = []
+        page.on("request", lambda r: seen.append(r.url))
+        await page.goto(server.url + "/vrijwilliger")
+        await login(page, "Joost", PASSPHRASE)
+        await wait_text(page, "#fout", "te zwakke sleutelafleiding")
+        assert not any(url.endswith("/api/login") for url in seen)  # no auth key was sent
+        assert await page.is_hidden("#werkplek")
+    finally:
+        stop_live_server(server)

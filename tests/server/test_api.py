@@ -377,3 +377,16 @@ async def test_storage_runs_with_wal_and_secure_delete(insecure_kdf_config: Any)
     finally:
         await storage.close()
     assert mode == "wal" and secure == 1 and version >= 1
+
+
+async def test_unknown_names_are_slowed_down_like_real_ones(client: Any, insecure_kdf_config: Any) -> None:
+    """Otherwise only real accounts would ever answer 429, which would tell which names exist."""
+    await enrolled(client)
+    real, unknown = [], []
+    for name, into in (("Sanne", real), ("Niemand", unknown)):
+        body = await login_body(client, name, "verkeerde wachtwoordzin")
+        for _ in range(insecure_kdf_config.login_free_attempts + 1):
+            resp = await client.post("/api/login", json=body)
+            into.append((resp.status, resp.headers.get("Retry-After")))
+    assert real == unknown
+    assert real[-1][0] == 429

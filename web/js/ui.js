@@ -4,6 +4,11 @@ const textNode = document.getElementById("teksten");
 export const TEXTS = textNode ? JSON.parse(textNode.textContent) : {};
 export const LANG = TEXTS.lang === "en" ? "en" : "nl";
 
+/** A setting the server rendered into the page from its configuration (not from the database). */
+export function setting(key) {
+  return TEXTS[key];
+}
+
 export function t(key, values = {}) {
   let s = TEXTS[key] ?? key;
   for (const [k, v] of Object.entries(values)) s = s.replaceAll(`{${k}}`, String(v));

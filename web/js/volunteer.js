@@ -1,7 +1,7 @@
 // Volunteer login and workspace. The private keys are unlocked into this module's
 // memory only: never into storage, never sent anywhere. Logging out wipes them.
 import * as oc from "./crypto.js";
-import { api, ApiError, el, error, explain, paint, status, t } from "./ui.js";
+import { api, ApiError, el, error, explain, paint, setting, status, t } from "./ui.js";
 
 const loginSection = el("inloggen");
 const workspace = el("werkplek");
@@ -44,6 +44,12 @@ async function login(event) {
   try {
     await oc.ready();
     const start = await api("/api/login/start", { name });
+    // Refuse a downgrade: parameters below the deployment's configured floor would make the
+    // authentication key cheap to brute-force (e.g. a database rewritten by a thief).
+    const floor = setting("kdf_floor");
+    if (!(start.kdf.opslimit >= floor.opslimit && start.kdf.memlimit >= floor.memlimit)) {
+      throw new Error(t("kdf_too_weak"));
+    }
     keys = oc.deriveVolunteerKeys(chosen, oc.b64decode(start.salt, 16), start.kdf);
     const answer = await api("/api/login", { name, auth_key: oc.b64encode(keys.authKey) });
     let identity;

@@ -1,0 +1,75 @@
+"""Configuration: TOML, environment, flags; unknown keys and bad values stop start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.cli import main
+from server.config import PRODUCTION_MIN_MEMLIMIT_KIB, Config, HostPort, load_config
+from server.errors import ConfigError
+
+
+def test_defaults_are_production_strength_and_private() -> None:
+    cfg = load_config(env={})
+    assert cfg.kdf_memlimit_kib >= 64 * 1024 and cfg.kdf_opslimit >= 3 and not cfg.insecure_kdf
+    assert cfg.http == HostPort("127.0.0.1", 8080) and cfg.smtp == HostPort("127.0.0.1", 2525)
+    assert cfg.invitation_ttl_hours == 72
+
+
+def test_toml_then_environment_then_flags(tmp_path: Path) -> None:
+    path = tmp_path / "oor.toml"
+    path.write_text('http = "0.0.0.0:9000"\nmail_domain = "hulp.example"\nsession_idle_minutes = 10\n')
+    cfg = load_config(path, env={"OOR_SESSION_IDLE_MINUTES": "20"}, overrides={"mail_domain": "flag.example"})
+    assert cfg.http == HostPort("0.0.0.0", 9000)
+    assert cfg.session_idle_minutes == 20
+    assert cfg.mail_domain == "flag.example"
+
+
+@pytest.mark.parametrize("toml,named", [
+    ('htp = "127.0.0.1:1"\n', "'htp'"),
+    ('http = "localhost"\n', "http"),
+    ('session_idle_minutes = "soon"\n', "session_idle_minutes"),
+    ('insecure_kdf = "maybe"\n', "insecure_kdf"),
+    ("kdf_memlimit_kib = 1024\n", "kdf_memlimit_kib"),
+    ("kdf_opslimit = 1\n", "kdf_opslimit"),
+    ('quick_exit_url = "http://plain.example"\n', "quick_exit_url"),
+    ('public_url = "ftp://x"\n', "public_url"),
+    ("passphrase_min_length = 4\n", "passphrase_min_length"),
+    ("this is not toml\n", "oor.toml"),
+])
+def test_bad_config_file_names_the_key(tmp_path: Path, toml: str, named: str) -> None:
+    path = tmp_path / "oor.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=named):
+        load_config(path, env={})
+
+
+def test_unknown_environment_variable_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="OOR_SESION_IDLE_MINUTES"):
+        load_config(env={"OOR_SESION_IDLE_MINUTES": "5"})
+
+
+def test_insecure_kdf_only_with_the_explicit_flag() -> None:
+    with pytest.raises(ConfigError, match="kdf_memlimit_kib"):
+        load_config(env={"OOR_KDF_MEMLIMIT_KIB": "8"})
+    cfg = load_config(env={"OOR_INSECURE_KDF": "true", "OOR_KDF_MEMLIMIT_KIB": "8", "OOR_KDF_OPSLIMIT": "1"})
+    assert cfg.kdf_memlimit_bytes == 8192 and cfg.kdf_memlimit_kib < PRODUCTION_MIN_MEMLIMIT_KIB
+
+
+def test_config_is_frozen() -> None:
+    cfg = Config()
+    with pytest.raises(AttributeError):
+        cfg.kdf_opslimit = 1  # type: ignore[misc]
+
+
+def test_cli_stops_with_a_message_naming_the_bad_key(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "oor.toml"
+    path.write_text('kdf_memlimit_kib = 100\n')
+    monkeypatch.delenv("OOR_CONFIG", raising=False)
+    assert main(["serve", "--config", str(path)]) == 2
+    assert "kdf_memlimit_kib" in capsys.readouterr().err
+    assert main(["serve", "--http", "nonsense", "--data", str(tmp_path)]) == 2
+    assert "http" in capsys.readouterr().err

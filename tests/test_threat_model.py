@@ -1,0 +1,94 @@
+"""The threat model is machine-checked: claims name real tests; the schema equals the inventory."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sqlite3
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from server.storage.sqlite import connect
+
+REPO = Path(__file__).resolve().parent.parent
+TM = REPO / "threat_model"
+CLAIMS = tomllib.loads((TM / "claims.toml").read_text(encoding="utf-8"))["claim"]
+INVENTORY = tomllib.loads((TM / "data_inventory.toml").read_text(encoding="utf-8"))
+TEST_REF = re.compile(r"^tests/[A-Za-z0-9_/]+\.py::test_[A-Za-z0-9_]+$")
+
+
+def test_functions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+test_functions.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=[c["id"] for c in CLAIMS])
+def test_every_claim_names_tests_that_exist(claim: dict) -> None:
+    assert claim["statement"].strip() and claim["title"].strip()
+    assert claim["tests"], f"{claim['id']} has no test"
+    for ref in claim["tests"]:
+        assert TEST_REF.match(ref), f"{claim['id']}: {ref!r} is not tests/path.py::test_name"
+        path, name = ref.split("::")
+        assert (REPO / path).is_file(), f"{claim['id']}: {path} does not exist"
+        assert name in test_functions(REPO / path), f"{claim['id']}: {ref} does not exist"
+
+
+def test_claim_ids_are_unique_and_match_the_document() -> None:
+    ids = [c["id"] for c in CLAIMS]
+    assert len(ids) == len(set(ids))
+    document = (TM / "THREAT_MODEL.md").read_text(encoding="utf-8")
+    in_table = set(re.findall(r"^\| ([A-Z]+-[0-9]+) \|", document, re.M))
+    assert in_table == set(ids)
+    mentioned = set(re.findall(r"\b([A-Z]{3,5}-[0-9]+)\b", document))
+    assert mentioned <= set(ids), f"the document mentions unknown claims: {mentioned - set(ids)}"
+
+
+def real_schema(tmp_path: Path) -> dict[str, set[str]]:
+    conn = connect(tmp_path / "schema.sqlite3")
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        return {t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")} for t in tables}
+    finally:
+        conn.close()
+
+
+def test_schema_matches_data_inventory(tmp_path: Path) -> None:
+    schema = real_schema(tmp_path)
+    declared = {t: set(spec["columns"]) for t, spec in INVENTORY["tables"].items()}
+    assert set(schema) == set(declared), "tables differ from threat_model/data_inventory.toml"
+    for table in schema:
+        assert schema[table] == declared[table], (
+            f"{table}: undeclared {schema[table] - declared[table]}, missing {declared[table] - schema[table]}")
+    for table, spec in INVENTORY["tables"].items():
+        assert spec["purpose"] and spec["retention"], table
+        for column, meta in spec["columns"].items():
+            assert {"classification", "readable_by", "purpose"} <= set(meta), f"{table}.{column}"
+
+
+def test_no_column_can_hold_a_help_seekers_identity(tmp_path: Path) -> None:
+    forbidden = re.compile(r"(^|_)(ip|addr|address|email|e_mail|mail_from|sender|user_agent|agent|"
+                           r"referer|referrer|phone|host|remote|peer)(_|$)")
+    for table, columns in real_schema(tmp_path).items():
+        for column in columns:
+            assert not forbidden.search(column), f"{table}.{column} looks like an identity"
+    allowed = {"public", "staff", "secret-hash", "ciphertext", "operational"}
+    for table, spec in INVENTORY["tables"].items():
+        for column, meta in spec["columns"].items():
+            assert meta["classification"] in allowed, f"{table}.{column}"
+
+
+def test_files_in_the_data_folder_are_declared(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "oor.sqlite3")
+    conn.execute("INSERT INTO meta(key, value) VALUES ('x', x'00')")
+    try:
+        written = {p.name for p in tmp_path.iterdir()}
+    finally:
+        conn.close()
+    assert written <= set(INVENTORY["files"]), written - set(INVENTORY["files"])
+    assert sqlite3.sqlite_version_info >= (3, 37)  # STRICT tables
