@@ -22,10 +22,15 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from . import _primitives as _p
-from .errors import CryptoError, DecryptionFailed, InvalidInput
+from .errors import BadSignature, CryptoError, DecryptionFailed, InvalidInput
 from .labels import (
+    LABEL_CHAT_AD,
+    LABEL_CHAT_CHAIN_KEY,
+    LABEL_CHAT_MESSAGE_KEY,
+    LABEL_CHAT_OFFER,
     LABEL_FAKE_SALT,
     LABEL_IDENTITY_WRAP,
+    LABEL_POW,
     LABEL_SERVER_TOKEN,
     LABEL_VOLUNTEER_AUTH,
     LABEL_VOLUNTEER_WRAP,
@@ -36,6 +41,7 @@ __all__ = [
     "CryptoError",
     "InvalidInput",
     "DecryptionFailed",
+    "BadSignature",
     # sizes and parameters
     "SALT_BYTES",
     "KEY_BYTES",
@@ -67,6 +73,28 @@ __all__ = [
     "hash_auth_key",
     "verify_auth_key",
     "constant_time_equal",
+    # chat
+    "CHAT_ID_BYTES",
+    "SIGNATURE_BYTES",
+    "MAX_CHAT_CONTENT",
+    "MAX_CHAT_SEQ",
+    "MAX_CHAT_CIPHERTEXT_BYTES",
+    "ChatKeyPair",
+    "new_chat_keypair",
+    "chat_keypair_from_secret",
+    "new_chat_id",
+    "sign_chat_offer",
+    "verify_chat_offer",
+    "check_chat_frame",
+    "ChatSession",
+    # proof-of-work
+    "POW_NONCE_BYTES",
+    "POW_MIN_CHALLENGE_BYTES",
+    "POW_MAX_CHALLENGE_BYTES",
+    "POW_MAX_BITS",
+    "new_pow_challenge",
+    "pow_check",
+    "pow_solve",
 ]
 
 # --------------------------------------------------------------------------
@@ -374,6 +402,291 @@ def check_public_key(public_key: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------------
+# Chat: ephemeral key agreement, a signed offer, and a per-message symmetric
+# ratchet under XChaCha20-Poly1305 (PROTOCOL.md section 9).
+# --------------------------------------------------------------------------
+
+CHAT_ID_BYTES = 16
+SIGNATURE_BYTES = 64
+MAX_CHAT_CONTENT = 8192
+# Sequence numbers travel as JSON numbers; 2**53 - 1 is the largest integer a
+# browser reads exactly, so both sides stop there (no chat gets near it).
+MAX_CHAT_SEQ = 2**53 - 1
+_CHAT_LENGTH_BYTES = 2
+_CHAT_PAD_BLOCK = 256
+_CHAT_SEQ_BYTES = 8
+_DIR_SEEKER_TO_VOLUNTEER = 0x01
+_DIR_VOLUNTEER_TO_SEEKER = 0x02
+
+
+def _chat_padded_size(content_length: int) -> int:
+    # The smallest multiple of the block that holds the length field and the
+    # content: the server learns only the bucket, not the exact length.
+    needed = _CHAT_LENGTH_BYTES + content_length
+    return -(-needed // _CHAT_PAD_BLOCK) * _CHAT_PAD_BLOCK
+
+
+_MAX_CHAT_PADDED = _chat_padded_size(MAX_CHAT_CONTENT)  # 8448
+MAX_CHAT_CIPHERTEXT_BYTES = _MAX_CHAT_PADDED + _p.AEAD_TAG_BYTES  # 8464
+_MIN_CHAT_CIPHERTEXT_BYTES = _CHAT_PAD_BLOCK + _p.AEAD_TAG_BYTES  # 272
+
+if SIGNATURE_BYTES != _p.ED25519_SIGNATURE_BYTES or _p.KX_SESSION_KEY_BYTES != KEY_BYTES:
+    raise ImportError("libsodium sizes differ from the protocol's; refusing to load")
+
+
+@dataclass(frozen=True)
+class ChatKeyPair:
+    """An ephemeral X25519 key pair for one chat (``crypto_kx``).
+
+    Construction checks that ``public`` belongs to ``secret``; the secret is
+    hidden from ``repr``. Make a new one for every chat and let it go when the
+    session is built: forward secrecy of the chat depends on it being gone.
+    """
+
+    public: bytes
+    secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        public = _require_bytes(self.public, PUBLIC_KEY_BYTES, "chat public key")
+        secret = _require_bytes(self.secret, KEY_BYTES, "chat secret key")
+        object.__setattr__(self, "public", public)
+        object.__setattr__(self, "secret", secret)
+        if not _p.constant_time_equal(_p.x25519_public_from_secret(secret), public):
+            raise InvalidInput("chat public key does not belong to its secret key")
+
+
+def new_chat_keypair() -> ChatKeyPair:
+    """A fresh random ephemeral key pair (libsodium ``crypto_kx_keypair``)."""
+    public, secret = _p.kx_keypair()
+    return ChatKeyPair(public=public, secret=secret)
+
+
+def chat_keypair_from_secret(secret: bytes) -> ChatKeyPair:
+    """The key pair of a given 32-byte secret, as ``crypto_kx_keypair`` makes it.
+
+    For test vectors. ``crypto_kx_keypair`` is random secret + X25519 base
+    point multiplication, so this is that pair. (``crypto_kx_seed_keypair``
+    would hash the seed first and give a different pair: not what we want.)
+    """
+    secret = _require_bytes(secret, KEY_BYTES, "chat secret key")
+    return ChatKeyPair(public=_p.x25519_public_from_secret(secret), secret=secret)
+
+
+def new_chat_id() -> bytes:
+    """A fresh random 16-byte chat id (chosen by the server when a chat is queued)."""
+    return _p.random_bytes(CHAT_ID_BYTES)
+
+
+def _chat_offer_message(chat_id: bytes, seeker_public: bytes, volunteer_public: bytes) -> bytes:
+    chat = _require_bytes(chat_id, CHAT_ID_BYTES, "chat_id")
+    seeker = _require_bytes(seeker_public, PUBLIC_KEY_BYTES, "seeker_public")
+    volunteer = _require_bytes(volunteer_public, PUBLIC_KEY_BYTES, "volunteer_public")
+    # Fixed-size fields after a label that is no other label's prefix: the
+    # message has exactly one parse. The help-seeker's key is included so the
+    # server cannot pass this offer to anyone else, or give the volunteer a key
+    # of its own (man in the middle) and forward the signature.
+    return LABEL_CHAT_OFFER + chat + seeker + volunteer
+
+
+def sign_chat_offer(identity: Identity, chat_id: bytes, seeker_public: bytes, volunteer_public: bytes) -> bytes:
+    """The volunteer's detached Ed25519 signature over its ephemeral key for this chat."""
+    if not isinstance(identity, Identity):
+        raise InvalidInput("identity must be an Identity")
+    message = _chat_offer_message(chat_id, seeker_public, volunteer_public)
+    return _p.ed25519_sign_detached(identity.ed25519_seed, message)
+
+
+def verify_chat_offer(
+    ed25519_public: bytes, chat_id: bytes, seeker_public: bytes, volunteer_public: bytes, signature: bytes
+) -> None:
+    """Check a chat offer; return None or raise :class:`BadSignature`.
+
+    Raises :class:`InvalidInput` for wrong sizes (checked first).
+    """
+    key = _require_bytes(ed25519_public, PUBLIC_KEY_BYTES, "ed25519_public")
+    message = _chat_offer_message(chat_id, seeker_public, volunteer_public)
+    sig = _require_bytes(signature, SIGNATURE_BYTES, "signature")
+    if not _p.ed25519_verify_detached(key, message, sig):
+        raise BadSignature("the chat offer is not signed by this volunteer for this chat")
+
+
+def _chat_seq(seq: object) -> int:
+    seq = _require_int(seq, "seq")
+    if not 1 <= seq <= MAX_CHAT_SEQ:
+        raise InvalidInput(f"seq must be between 1 and {MAX_CHAT_SEQ}")
+    return seq
+
+
+def _chat_ciphertext(ciphertext: object) -> bytes:
+    ct = _require_bytes(ciphertext, None, "ciphertext")
+    body = len(ct) - _p.AEAD_TAG_BYTES
+    if not (_MIN_CHAT_CIPHERTEXT_BYTES <= len(ct) <= MAX_CHAT_CIPHERTEXT_BYTES and body % _CHAT_PAD_BLOCK == 0):
+        raise InvalidInput(
+            f"chat ciphertext must be a multiple of {_CHAT_PAD_BLOCK} bytes plus a {_p.AEAD_TAG_BYTES}-byte tag, "
+            f"{_MIN_CHAT_CIPHERTEXT_BYTES} to {MAX_CHAT_CIPHERTEXT_BYTES} bytes; got {len(ct)}"
+        )
+    return ct
+
+
+def check_chat_frame(chat_id: bytes, seq: int, ciphertext: bytes) -> None:
+    """Syntactic check of a relayed chat frame; needs no key.
+
+    For the server: it can refuse a malformed frame (wrong chat id size, seq
+    out of range, a ciphertext whose size no sender can produce) before
+    relaying it. It cannot check anything else, by design.
+    """
+    _require_bytes(chat_id, CHAT_ID_BYTES, "chat_id")
+    _chat_seq(seq)
+    _chat_ciphertext(ciphertext)
+
+
+def _chat_pad(content: bytes) -> bytes:
+    size = _chat_padded_size(len(content))
+    return len(content).to_bytes(_CHAT_LENGTH_BYTES, "big") + content + bytes(size - _CHAT_LENGTH_BYTES - len(content))
+
+
+def _chat_unpad(padded: bytes) -> bytes:
+    # Only a holder of the message key can produce an authenticated plaintext,
+    # so these checks guard against a buggy or hostile peer, not the server.
+    # Exactly one padded form per content: anything else is refused.
+    length = int.from_bytes(padded[:_CHAT_LENGTH_BYTES], "big")
+    if length > MAX_CHAT_CONTENT or _chat_padded_size(length) != len(padded):
+        raise DecryptionFailed("chat message has a malformed length field")
+    end = _CHAT_LENGTH_BYTES + length
+    if any(padded[end:]):
+        raise DecryptionFailed("chat message padding is not all zeros")
+    return padded[_CHAT_LENGTH_BYTES:end]
+
+
+def _chat_nonce(seq: int) -> bytes:
+    # A counter nonce. Each message key encrypts exactly one message, so any
+    # fixed nonce would be safe; the sequence number costs nothing and would
+    # still keep nonces distinct if a key were ever reused by mistake.
+    return seq.to_bytes(_CHAT_SEQ_BYTES, "big") + bytes(_p.AEAD_NONCE_BYTES - _CHAT_SEQ_BYTES)
+
+
+def _chat_ad(chat_id: bytes, direction: int, seq: int) -> bytes:
+    # Binds the ciphertext to its chat, direction and position. The keys
+    # already differ per chat and direction; the AD makes a mix-up fail even if
+    # that were ever not so, and makes the relay's "seq" field authenticated.
+    return LABEL_CHAT_AD + chat_id + bytes([direction]) + seq.to_bytes(_CHAT_SEQ_BYTES, "big")
+
+
+def _chat_ratchet(chain: bytes) -> tuple[bytes, bytes]:
+    # (message key, next chain key). Both are one-way functions of the chain
+    # key under distinct labels: a later chain key reveals no earlier one
+    # (forward secrecy within the chat), and a message key reveals no chain key.
+    return (
+        _p.blake2b(LABEL_CHAT_MESSAGE_KEY, key=chain, digest_size=KEY_BYTES),
+        _p.blake2b(LABEL_CHAT_CHAIN_KEY, key=chain, digest_size=KEY_BYTES),
+    )
+
+
+class ChatSession:
+    """One side of an end-to-end encrypted chat.
+
+    Build it with :meth:`for_seeker` or :meth:`for_volunteer`. ``seal`` gives
+    the next (seq, ciphertext) to send; ``open`` accepts only the next seq of
+    the other direction and raises without changing any state otherwise.
+
+    Python cannot wipe ``bytes``: chain keys are replaced, not zeroed. The
+    browser (``web/js/crypto.js``) zeroes them; this class exists for tests,
+    vectors and tools.
+    """
+
+    __slots__ = ("_chat_id", "_tx_direction", "_rx_direction", "_tx_chain", "_rx_chain", "_sent", "_received")
+
+    def __init__(self, chat_id: bytes, own: ChatKeyPair, peer_public: bytes, *, role: str) -> None:
+        chat = _require_bytes(chat_id, CHAT_ID_BYTES, "chat_id")
+        if not isinstance(own, ChatKeyPair):
+            raise InvalidInput("own must be a ChatKeyPair")
+        peer = _require_bytes(peer_public, PUBLIC_KEY_BYTES, "peer public key")
+        if _p.constant_time_equal(peer, own.public):
+            raise InvalidInput("peer public key is our own public key")
+        if role == "seeker":
+            # The help-seeker is the crypto_kx client: its tx is direction 1.
+            rx, tx = _p.kx_client_session_keys(own.public, own.secret, peer)
+            self._tx_direction, self._rx_direction = _DIR_SEEKER_TO_VOLUNTEER, _DIR_VOLUNTEER_TO_SEEKER
+        elif role == "volunteer":
+            rx, tx = _p.kx_server_session_keys(own.public, own.secret, peer)
+            self._tx_direction, self._rx_direction = _DIR_VOLUNTEER_TO_SEEKER, _DIR_SEEKER_TO_VOLUNTEER
+        else:
+            raise InvalidInput("role must be 'seeker' or 'volunteer'")
+        self._chat_id = chat
+        self._tx_chain: bytes | None = tx
+        self._rx_chain: bytes | None = rx
+        self._sent = 0
+        self._received = 0
+
+    @classmethod
+    def for_seeker(cls, chat_id: bytes, own: ChatKeyPair, volunteer_public: bytes) -> ChatSession:
+        """The help-seeker's side (crypto_kx client). Verify the offer first."""
+        return cls(chat_id, own, volunteer_public, role="seeker")
+
+    @classmethod
+    def for_volunteer(cls, chat_id: bytes, own: ChatKeyPair, seeker_public: bytes) -> ChatSession:
+        """The volunteer's side (crypto_kx server)."""
+        return cls(chat_id, own, seeker_public, role="volunteer")
+
+    @property
+    def sent(self) -> int:
+        """Sequence number of the last message sealed (0 before the first)."""
+        return self._sent
+
+    @property
+    def received(self) -> int:
+        """Sequence number of the last message opened (0 before the first)."""
+        return self._received
+
+    def __repr__(self) -> str:
+        return f"ChatSession(sent={self._sent}, received={self._received})"
+
+    def seal(self, content: bytes) -> tuple[int, bytes]:
+        """Encrypt the next message: returns (seq, ciphertext) for the relay frame."""
+        data = _require_bytes(content, None, "content")
+        if len(data) > MAX_CHAT_CONTENT:
+            raise InvalidInput(f"chat messages are at most {MAX_CHAT_CONTENT} bytes, got {len(data)}")
+        if self._tx_chain is None:
+            raise CryptoError("this chat session was wiped")
+        if self._sent >= MAX_CHAT_SEQ:
+            raise CryptoError("this chat has reached its last sequence number")
+        seq = self._sent + 1
+        message_key, next_chain = _chat_ratchet(self._tx_chain)
+        ciphertext = _p.aead_encrypt(
+            message_key, _chat_nonce(seq), _chat_pad(data), _chat_ad(self._chat_id, self._tx_direction, seq)
+        )
+        self._tx_chain, self._sent = next_chain, seq
+        return seq, ciphertext
+
+    def open(self, seq: int, ciphertext: bytes) -> bytes:
+        """Decrypt the next message of the other direction; returns its content.
+
+        Raises :class:`InvalidInput` for a seq out of range or a ciphertext of
+        impossible size, and :class:`DecryptionFailed` for any seq but
+        ``received + 1`` (replay, reordering, a gap), a failed tag (tampering,
+        another chat, a reflected frame) or malformed padding. A failure
+        changes nothing: the same session still opens the right next frame.
+        """
+        seq = _chat_seq(seq)
+        ct = _chat_ciphertext(ciphertext)
+        if self._rx_chain is None:
+            raise CryptoError("this chat session was wiped")
+        if seq != self._received + 1:
+            raise DecryptionFailed(f"expected chat message {self._received + 1}, got {seq}")
+        message_key, next_chain = _chat_ratchet(self._rx_chain)
+        padded = _p.aead_decrypt(message_key, _chat_nonce(seq), ct, _chat_ad(self._chat_id, self._rx_direction, seq))
+        content = _chat_unpad(padded)
+        # Commit only after everything succeeded.
+        self._rx_chain, self._received = next_chain, seq
+        return content
+
+    def wipe(self) -> None:
+        """Forget both chain keys; the session can no longer seal or open."""
+        self._tx_chain = None
+        self._rx_chain = None
+
+
+# --------------------------------------------------------------------------
 # Server-side handling of secrets the server must check but never learn in a
 # reusable form.
 # --------------------------------------------------------------------------
@@ -438,3 +751,67 @@ def verify_auth_key(stored: str, auth_key: bytes) -> bool:
 def constant_time_equal(a: bytes, b: bytes) -> bool:
     """Compare two byte strings in time independent of their contents."""
     return _p.constant_time_equal(_require_bytes(a, None, "a"), _require_bytes(b, None, "b"))
+
+
+# --------------------------------------------------------------------------
+# Proof-of-work: a small cost per chat request or mail submission, so that a
+# flood costs the sender CPU time (PROTOCOL.md section 10).
+# --------------------------------------------------------------------------
+
+POW_NONCE_BYTES = 8
+POW_MIN_CHALLENGE_BYTES = 16
+POW_MAX_CHALLENGE_BYTES = 64
+POW_MAX_BITS = 32
+
+
+def new_pow_challenge(nbytes: int = 32) -> bytes:
+    """A fresh random challenge for :func:`pow_check` (the server keeps it, single use)."""
+    nbytes = _require_int(nbytes, "nbytes")
+    if not POW_MIN_CHALLENGE_BYTES <= nbytes <= POW_MAX_CHALLENGE_BYTES:
+        raise InvalidInput(f"challenges must be {POW_MIN_CHALLENGE_BYTES} to {POW_MAX_CHALLENGE_BYTES} bytes")
+    return _p.random_bytes(nbytes)
+
+
+def _pow_params(challenge: object, bits: object) -> tuple[bytes, int]:
+    data = _require_bytes(challenge, None, "challenge")
+    if not POW_MIN_CHALLENGE_BYTES <= len(data) <= POW_MAX_CHALLENGE_BYTES:
+        raise InvalidInput(f"challenge must be {POW_MIN_CHALLENGE_BYTES} to {POW_MAX_CHALLENGE_BYTES} bytes")
+    bits = _require_int(bits, "bits")
+    if not 0 <= bits <= POW_MAX_BITS:
+        raise InvalidInput(f"bits must be between 0 and {POW_MAX_BITS}")
+    return data, bits
+
+
+def _has_leading_zero_bits(digest: bytes, bits: int) -> bool:
+    full, rest = divmod(bits, 8)
+    if any(digest[:full]):
+        return False
+    return rest == 0 or digest[full] >> (8 - rest) == 0
+
+
+def pow_check(challenge: bytes, nonce: bytes, bits: int) -> bool:
+    """True iff BLAKE2b-256(LABEL_POW || challenge || nonce) starts with ``bits`` zero bits.
+
+    Raises :class:`InvalidInput` for a nonce that is not exactly 8 bytes, a
+    challenge outside 16..64 bytes or ``bits`` outside 0..32. It says nothing
+    about whether the challenge was issued, is fresh or was used before: that
+    is the server's bookkeeping.
+    """
+    data, bits = _pow_params(challenge, bits)
+    n = _require_bytes(nonce, POW_NONCE_BYTES, "nonce")
+    return _has_leading_zero_bits(_p.blake2b(LABEL_POW + data + n, digest_size=KEY_BYTES), bits)
+
+
+def pow_solve(challenge: bytes, bits: int) -> bytes:
+    """The first nonce, counting up from 0 (8 bytes, big-endian), that passes :func:`pow_check`.
+
+    For tests and benchmarks: the browser's ``solvePow`` counts the same way,
+    so both find the same nonce. Expect about ``2**bits`` hashes.
+    """
+    data, bits = _pow_params(challenge, bits)
+    prefix = LABEL_POW + data
+    for counter in range(1 << (8 * POW_NONCE_BYTES)):
+        nonce = counter.to_bytes(POW_NONCE_BYTES, "big")
+        if _has_leading_zero_bits(_p.blake2b(prefix + nonce, digest_size=KEY_BYTES), bits):
+            return nonce
+    raise CryptoError("no proof-of-work nonce exists")  # pragma: no cover - 2**64 hashes

@@ -42,6 +42,11 @@ AEAD_TAG_BYTES: int = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
 X25519_BYTES: int = nacl.bindings.crypto_scalarmult_BYTES
 ED25519_SEED_BYTES: int = nacl.bindings.crypto_sign_SEEDBYTES
 ED25519_PUBLIC_BYTES: int = nacl.bindings.crypto_sign_PUBLICKEYBYTES
+ED25519_SIGNATURE_BYTES: int = nacl.bindings.crypto_sign_BYTES
+
+KX_PUBLIC_KEY_BYTES: int = nacl.bindings.crypto_kx_PUBLIC_KEY_BYTES
+KX_SECRET_KEY_BYTES: int = nacl.bindings.crypto_kx_SECRET_KEY_BYTES
+KX_SESSION_KEY_BYTES: int = nacl.bindings.crypto_kx_SESSION_KEY_BYTES
 
 BLAKE2B_KEY_BYTES_MAX: int = nacl.bindings.crypto_generichash_KEYBYTES_MAX
 
@@ -124,6 +129,63 @@ def ed25519_public_from_seed(seed: bytes) -> bytes:
         return nacl.signing.SigningKey(seed).verify_key.encode()
     except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
         raise InvalidInput(f"Ed25519 rejected the seed: {exc}") from None
+
+
+def ed25519_sign_detached(seed: bytes, message: bytes) -> bytes:
+    """Detached 64-byte Ed25519 signature of ``message`` with the key of ``seed``."""
+    try:
+        return nacl.signing.SigningKey(seed).sign(message).signature
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
+        raise InvalidInput(f"Ed25519 rejected the seed: {exc}") from None
+
+
+def ed25519_verify_detached(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """True iff ``signature`` is libsodium-valid for ``message`` under ``public_key``.
+
+    libsodium rejects non-canonical ``S``, small-order ``R`` and small-order or
+    non-canonical public keys, so signatures are not malleable. Sizes are the
+    caller's business; wrong sizes raise InvalidInput.
+    """
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    except nacl.exceptions.BadSignatureError:
+        return False
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
+        raise InvalidInput(f"Ed25519 rejected its input: {exc}") from None
+    return True
+
+
+def kx_keypair() -> tuple[bytes, bytes]:
+    """A fresh X25519 key pair for ``crypto_kx``: (public, secret).
+
+    libsodium makes the secret with ``randombytes_buf`` and the public key
+    with ``crypto_scalarmult_base``; ``x25519_public_from_secret`` therefore
+    rebuilds the same pair from a stored secret.
+    """
+    public, secret = nacl.bindings.crypto_kx_keypair()
+    return public, secret
+
+
+def kx_client_session_keys(client_public: bytes, client_secret: bytes, server_public: bytes) -> tuple[bytes, bytes]:
+    """``crypto_kx_client_session_keys``: (rx, tx) for the client side."""
+    try:
+        return nacl.bindings.crypto_kx_client_session_keys(client_public, client_secret, server_public)
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
+        raise InvalidInput(f"key exchange rejected its input: {exc}") from None
+    except nacl.exceptions.CryptoError:
+        # libsodium refuses a peer key that makes the shared secret all zero
+        # (a low-order point): the peer key is unusable, not a wrong key.
+        raise InvalidInput("key exchange failed: the peer public key is not usable") from None
+
+
+def kx_server_session_keys(server_public: bytes, server_secret: bytes, client_public: bytes) -> tuple[bytes, bytes]:
+    """``crypto_kx_server_session_keys``: (rx, tx) for the server side."""
+    try:
+        return nacl.bindings.crypto_kx_server_session_keys(server_public, server_secret, client_public)
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
+        raise InvalidInput(f"key exchange rejected its input: {exc}") from None
+    except nacl.exceptions.CryptoError:
+        raise InvalidInput("key exchange failed: the peer public key is not usable") from None
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:

@@ -8,7 +8,7 @@ validation code that catches ``ValueError`` keeps working.
 
 from __future__ import annotations
 
-__all__ = ["CryptoError", "InvalidInput", "DecryptionFailed"]
+__all__ = ["CryptoError", "InvalidInput", "DecryptionFailed", "BadSignature"]
 
 
 class CryptoError(Exception):
@@ -19,7 +19,9 @@ class CryptoError(Exception):
     the subclass. ``InvalidInput`` means the data was malformed before any
     secret was touched (a wrong length, a wrong version byte, bad base64,
     parameters below the minimum). ``DecryptionFailed`` means the data was well
-    formed but did not authenticate under the key you supplied. Answer the
+    formed but did not authenticate under the key you supplied (or, in a chat,
+    arrived out of order). ``BadSignature`` means a signed chat offer did not
+    verify against the volunteer's public key. Answer the
     other side with a generic error and never echo secrets into logs.
     """
 
@@ -42,4 +44,18 @@ class DecryptionFailed(CryptoError):
     altered the blob or the public keys looks like. The two cases cannot and
     must not be told apart from the ciphertext alone. Nothing from the failed
     attempt is returned.
+    """
+
+
+class BadSignature(CryptoError):
+    """A signature did not verify: the signed data or the key is not what was claimed.
+
+    In a chat this is what the help-seeker's page meets when the offered
+    ephemeral key was not signed by the volunteer's published Ed25519 identity
+    key for this chat id and this help-seeker's own ephemeral key: the offer
+    was altered, replayed from another chat, or made up by someone who is not
+    that volunteer. The page MUST NOT use the offered key; it should end the
+    attempt and may re-queue with fresh keys. It is deliberately not a
+    :class:`DecryptionFailed`: nothing was decrypted, and a failed signature
+    points at the relay or the key directory, not at a wrong passphrase.
     """

@@ -19,6 +19,11 @@ __all__ = [
     "LABEL_IDENTITY_WRAP",
     "LABEL_SERVER_TOKEN",
     "LABEL_FAKE_SALT",
+    "LABEL_CHAT_OFFER",
+    "LABEL_CHAT_MESSAGE_KEY",
+    "LABEL_CHAT_CHAIN_KEY",
+    "LABEL_CHAT_AD",
+    "LABEL_POW",
     "ALL_LABELS",
 ]
 
@@ -44,6 +49,28 @@ LABEL_SERVER_TOKEN = b"luisterend-oor/v1/server/token-hash"
 # stable fake salt answered for an unknown volunteer name (no enumeration).
 LABEL_FAKE_SALT = b"luisterend-oor/v1/server/fake-salt"
 
+# Prefix of the message a volunteer signs with its Ed25519 identity key to
+# vouch for a per-chat ephemeral key, followed by chat id, the help-seeker's
+# and the volunteer's ephemeral public keys. The label keeps a chat-offer
+# signature from ever being valid for another use of the identity key.
+LABEL_CHAT_OFFER = b"luisterend-oor/v1/chat/offer"
+
+# BLAKE2b message, keyed with a chat chain key: the one-use key of the next
+# message in that direction.
+LABEL_CHAT_MESSAGE_KEY = b"luisterend-oor/v1/chat/message-key"
+
+# BLAKE2b message, keyed with a chat chain key: the next chain key. Distinct
+# from the message-key label, so a message key reveals nothing about the chain.
+LABEL_CHAT_CHAIN_KEY = b"luisterend-oor/v1/chat/chain-key"
+
+# Prefix of the AEAD associated data of a chat message, followed by chat id,
+# direction byte and sequence number.
+LABEL_CHAT_AD = b"luisterend-oor/v1/chat/ad"
+
+# Prefix of the BLAKE2b message of the proof-of-work, followed by the
+# server's challenge and the client's 8-byte nonce.
+LABEL_POW = b"luisterend-oor/v1/pow"
+
 # For tests and the protocol document: name -> value of every label. Read-only,
 # so no caller can change a label at run time.
 ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
@@ -52,4 +79,9 @@ ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
     "LABEL_IDENTITY_WRAP": LABEL_IDENTITY_WRAP,
     "LABEL_SERVER_TOKEN": LABEL_SERVER_TOKEN,
     "LABEL_FAKE_SALT": LABEL_FAKE_SALT,
+    "LABEL_CHAT_OFFER": LABEL_CHAT_OFFER,
+    "LABEL_CHAT_MESSAGE_KEY": LABEL_CHAT_MESSAGE_KEY,
+    "LABEL_CHAT_CHAIN_KEY": LABEL_CHAT_CHAIN_KEY,
+    "LABEL_CHAT_AD": LABEL_CHAT_AD,
+    "LABEL_POW": LABEL_POW,
 })

@@ -15,11 +15,15 @@ from aiohttp import web
 import crypto
 
 from . import api, pages
-from .accounts import SERVER_SECRET_KEY, UnknownNameThrottle
+from .accounts import SERVER_SECRET_KEY, UnknownNameThrottle, day_of
+from .chat import ws as chat_ws
+from .chat.hub import ChatHub, FrameObserver
+from .chat.ws import PowGate, make_guard
 from .assets import WEB_ROOT, AssetRegistry
 from .config import Config
 from .http import error_middleware, same_origin_middleware, security_headers
-from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE, UNKNOWN_NAMES
+from .keys import (ASSETS, CHAT_HUB, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, POW, SERVER_SECRET, STORAGE,
+                   UNKNOWN_NAMES)
 from .storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("oor")
@@ -30,7 +34,10 @@ def wall_clock() -> int:
     return int(time.time())
 
 
-def create_app(config: Config, *, clock: Callable[[], int] = wall_clock) -> web.Application:
+def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
+               frame_observer: FrameObserver | None = None) -> web.Application:
+    """Build the application. `frame_observer` sees every relayed chat frame (tests use it
+    to prove that the relay only ever handles ciphertext)."""
     app = web.Application(
         middlewares=[error_middleware, same_origin_middleware],
         client_max_size=config.max_request_kib * 1024,
@@ -43,9 +50,22 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock) -> web.
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_purge_ctx)
+    app[GUARD] = make_guard(config)
+    app[POW] = PowGate(config.pow_base_bits, config.pow_max_bits)
+
+    async def add_wrapup(topic: str, age_band: str, handed_over: bool) -> None:
+        await app[STORAGE].add_wrapup(day_of(app[CLOCK]()), topic, age_band, handed_over)
+
+    app[CHAT_HUB] = ChatHub(config, add_wrapup=add_wrapup, observer=frame_observer)
+    app.on_shutdown.append(_end_chats)
     app.add_routes(pages.routes)
     app.add_routes(api.routes)
+    app.add_routes(chat_ws.routes)
     return app
+
+
+async def _end_chats(app: web.Application) -> None:
+    await app[CHAT_HUB].shutdown()
 
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:

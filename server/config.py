@@ -73,6 +73,19 @@ class Config:
     emergency_phone: str = "112"
     quick_exit_url: str = "https://nos.nl/"
     max_request_kib: int = 64
+    chat_max_per_volunteer: int = 2
+    chat_grace_seconds: int = 60
+    chat_queue_max: int = 200
+    chat_max_message_chars: int = 2000
+    chat_block_minutes: int = 30
+    chat_topics: tuple[str, ...] = (
+        "eenzaamheid|loneliness", "psychische klachten|mental health", "relaties|relationships",
+        "gezin en opvoeding|family and parenting", "verlies en rouw|loss and grief",
+        "zelfmoordgedachten|suicidal thoughts", "geweld en misbruik|violence and abuse",
+        "werk en geld|work and money", "lichamelijke gezondheid|physical health", "anders|other")
+    pow_base_bits: int = 16
+    pow_max_bits: int = 22
+    client_address_header: str = ""
     access_log: bool = True
     log_level: str = "info"
 
@@ -106,6 +119,13 @@ def _coerce(key: str, value: Any) -> Any:
         return HostPort.parse(key, value)
     if key == "smtp_relay":
         return None if value in ("", None) else HostPort.parse(key, value)
+    if key == "chat_topics":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(v, str) and re.fullmatch(r"[^|,]{1,60}\|[^|,]{1,60}", v) for v in value)):
+            raise ConfigError(f"{key}: expected a list of \"dutch|english\" labels, got {value!r}")
+        return tuple(value)
     if key == "data_dir":
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{key}: expected a folder path, got {value!r}")
@@ -130,7 +150,8 @@ def _coerce(key: str, value: Any) -> Any:
 def _validate(cfg: Config) -> None:
     positive = ("passphrase_min_length", "session_idle_minutes", "session_max_hours",
                 "invitation_ttl_hours", "login_free_attempts", "login_max_delay_seconds",
-                "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib")
+                "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib", "chat_max_per_volunteer",
+                "chat_grace_seconds", "chat_queue_max", "chat_max_message_chars", "chat_block_minutes")
     for key in positive:
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key}: must be at least 1, got {getattr(cfg, key)}")
@@ -154,6 +175,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"deployment_id: letters, digits, '.', '_' and '-' only, got {cfg.deployment_id!r}")
     if not cfg.quick_exit_url.startswith("https://"):
         raise ConfigError("quick_exit_url: must be an https:// address")
+    if not 0 <= cfg.pow_base_bits <= cfg.pow_max_bits <= 28:
+        raise ConfigError("pow_base_bits and pow_max_bits: need 0 <= base <= max <= 28")
+    if cfg.chat_max_message_chars > 4000:
+        raise ConfigError("chat_max_message_chars: at most 4000 (an encrypted message holds 8192 bytes)")
+    if cfg.client_address_header and not re.fullmatch(r"[A-Za-z0-9\-]{1,64}", cfg.client_address_header):
+        raise ConfigError(f"client_address_header: a header name such as X-Real-IP, got {cfg.client_address_header!r}")
     if cfg.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"log_level: one of debug, info, warning, error; got {cfg.log_level!r}")
 

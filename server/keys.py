@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from .abuse import AddressGuard
+    from .chat.hub import ChatHub
+    from .chat.ws import PowGate
     from .accounts import UnknownNameThrottle
     from .config import Config
     from .storage import Storage
@@ -20,3 +23,6 @@ CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock")
 SERVER_SECRET: web.AppKey[bytes] = web.AppKey("server_secret")
 DUMMY_AUTH_HASH: web.AppKey[str] = web.AppKey("dummy_auth_hash")
 UNKNOWN_NAMES: web.AppKey["UnknownNameThrottle"] = web.AppKey("unknown_names")
+CHAT_HUB: web.AppKey["ChatHub"] = web.AppKey("chat_hub")
+GUARD: web.AppKey["AddressGuard"] = web.AppKey("address_guard")
+POW: web.AppKey["PowGate"] = web.AppKey("pow_gate")

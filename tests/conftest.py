@@ -1,7 +1,7 @@
 """Shared fixtures.
 
-The names say what is insecure: `INSECURE_KDF_ENV` lowers Argon2id to libsodium's
-floor so that tests run fast. Production defaults stay at 64 MiB; the server
+The names say what is insecure: `INSECURE_TEST_ENV` lowers Argon2id to libsodium's
+floor and the chat proof-of-work to 8 bits so that tests run fast. Production defaults stay at 64 MiB; the server
 refuses such parameters unless `insecure_kdf = true`, and then shows a banner.
 """
 
@@ -21,10 +21,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-INSECURE_KDF_ENV = {
+INSECURE_TEST_ENV = {
     "OOR_INSECURE_KDF": "true",
     "OOR_KDF_OPSLIMIT": "1",
     "OOR_KDF_MEMLIMIT_KIB": "8",
+    "OOR_POW_BASE_BITS": "8",
 }
 
 
@@ -33,7 +34,21 @@ def insecure_kdf_config(tmp_path: Path) -> Any:
     """A Config with fast, insecure key derivation and a fresh data folder."""
     from server.config import load_config
 
-    return load_config(env=INSECURE_KDF_ENV, overrides={"data_dir": str(tmp_path / "var")})
+    return load_config(env=INSECURE_TEST_ENV, overrides={"data_dir": str(tmp_path / "var")})
+
+
+@pytest.fixture
+def clock() -> Any:
+    """A settable wall clock (unix seconds) for expiry tests."""
+    from tests.helpers import Clock
+    return Clock()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, insecure_kdf_config: Any, clock: Any) -> Any:
+    """A real in-process server (aiohttp test server) on a real SQLite file."""
+    from server.app import create_app
+    return await aiohttp_client(create_app(insecure_kdf_config, clock=clock))
 
 
 def free_port() -> int:
@@ -75,7 +90,7 @@ def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Liv
     port = free_port()
     data = tmp / "var"
     output = tmp / "server-output.log"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **INSECURE_KDF_ENV,
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **INSECURE_TEST_ENV,
            "OOR_PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
     with output.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(data),

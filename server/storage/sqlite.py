@@ -218,3 +218,18 @@ class SQLiteStorage:
             c.execute("DELETE FROM invitations WHERE expires_at <= ?", (now,))
             c.execute("COMMIT")
         await self._run(run)
+
+    # -- statistics -------------------------------------------------------------------
+
+    async def add_wrapup(self, day: str, topic: str, age_band: str, handed_over: bool) -> None:
+        await self._run(lambda c: c.execute(
+            "INSERT INTO chat_wrapups(day, topic, age_band, handed_over, count) VALUES (?, ?, ?, ?, 1)"
+            " ON CONFLICT(day, topic, age_band, handed_over) DO UPDATE SET count = count + 1",
+            (day, topic, age_band, int(handed_over))))
+
+    async def wrapup_counts(self) -> list[tuple[str, str, str, bool, int]]:
+        def run(c: sqlite3.Connection) -> list[tuple[str, str, str, bool, int]]:
+            rows = c.execute("SELECT day, topic, age_band, handed_over, count FROM chat_wrapups"
+                             " ORDER BY day, topic, age_band, handed_over").fetchall()
+            return [(d, t, a, bool(h), n) for d, t, a, h, n in rows]
+        return await self._run(run)

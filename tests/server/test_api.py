@@ -18,62 +18,8 @@ from server.app import create_app
 from server.config import load_config
 from server.keys import CLOCK, CONFIG, STORAGE
 from server.storage.sqlite import SQLiteStorage
-from tests.conftest import INSECURE_KDF_ENV
-
-PASSPHRASE = "groene appel onder de brug"
-
-
-class Clock:
-    def __init__(self, now: int = 1_800_000_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, insecure_kdf_config: Any, clock: Clock) -> Any:
-    return await aiohttp_client(create_app(insecure_kdf_config, clock=clock))
-
-
-async def invite(client: Any, name: str = "Sanne", role: str = "volunteer") -> str:
-    """Create an invitation as `oor volunteer invite` does; return its token."""
-    app = client.server.app
-    inv = await accounts.invite(app[STORAGE], app[CONFIG], name, role, True, True, app[CLOCK]())
-    return inv.url.split("#uitnodiging=", 1)[1]
-
-
-def enrolment_body(token: str, passphrase: str = PASSPHRASE, *, kdf: dict[str, int] | None = None) -> dict[str, Any]:
-    params = kdf or {"opslimit": 1, "memlimit": 8192}
-    salt = crypto.new_salt()
-    keys = crypto.derive_volunteer_keys(passphrase, salt, crypto.KdfParams(params["opslimit"], params["memlimit"]))
-    identity = crypto.new_identity()
-    return {
-        "invitation": token, "salt": crypto.b64encode(salt), **params,
-        "auth_key": crypto.b64encode(keys.auth_key),
-        "x25519_public": crypto.b64encode(identity.x25519_public),
-        "ed25519_public": crypto.b64encode(identity.ed25519_public),
-        "wrapped_identity": crypto.b64encode(crypto.wrap_identity(keys.wrapping_key, identity)),
-    }
-
-
-async def login_body(client: Any, name: str, passphrase: str) -> dict[str, str]:
-    start = await (await client.post("/api/login/start", json={"name": name})).json()
-    params = crypto.KdfParams(start["kdf"]["opslimit"], start["kdf"]["memlimit"])
-    keys = crypto.derive_volunteer_keys(passphrase, crypto.b64decode(start["salt"]), params)
-    return {"name": name, "auth_key": crypto.b64encode(keys.auth_key)}
-
-
-async def enrolled(client: Any, name: str = "Sanne") -> None:
-    token = await invite(client, name)
-    resp = await client.post("/api/enrol", json=enrolment_body(token))
-    assert resp.status == 201, await resp.text()
-
+from tests.conftest import INSECURE_TEST_ENV
+from tests.helpers import PASSPHRASE, Clock, enrolled, enrolment_body, invite, login_body
 
 def volunteer_count(config: Any) -> int:
     with sqlite3.connect(config.database_path) as db:
@@ -246,7 +192,7 @@ async def test_session_cookie_flags_and_logout(client: Any) -> None:
 
 
 async def test_session_cookie_is_secure_behind_tls(aiohttp_client: Any, tmp_path: Any) -> None:
-    config = load_config(env={**INSECURE_KDF_ENV, "OOR_PUBLIC_URL": "https://hulp.example.nl"},
+    config = load_config(env={**INSECURE_TEST_ENV, "OOR_PUBLIC_URL": "https://hulp.example.nl"},
                          overrides={"data_dir": str(tmp_path / "var")})
     client = await aiohttp_client(create_app(config))
     await enrolled(client)

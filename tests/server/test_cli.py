@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import crypto
-from tests.conftest import INSECURE_KDF_ENV, REPO
+from tests.conftest import INSECURE_TEST_ENV, REPO
 
 
 def oor(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", **INSECURE_KDF_ENV, "OOR_PUBLIC_URL": "https://hulp.example.nl"}
+    env = {"PATH": "/usr/bin:/bin", **INSECURE_TEST_ENV, "OOR_PUBLIC_URL": "https://hulp.example.nl"}
     return subprocess.run([sys.executable, "-m", "server.cli", *args, "--data", str(data)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
 

@@ -18,6 +18,11 @@ export const LABELS = Object.freeze({
   IDENTITY_WRAP: "luisterend-oor/v1/volunteer/identity-wrap",
   SERVER_TOKEN: "luisterend-oor/v1/server/token-hash",
   FAKE_SALT: "luisterend-oor/v1/server/fake-salt",
+  CHAT_OFFER: "luisterend-oor/v1/chat/offer",
+  CHAT_MESSAGE_KEY: "luisterend-oor/v1/chat/message-key",
+  CHAT_CHAIN_KEY: "luisterend-oor/v1/chat/chain-key",
+  CHAT_AD: "luisterend-oor/v1/chat/ad",
+  POW: "luisterend-oor/v1/pow",
 });
 
 export const SALT_BYTES = 16;
@@ -49,8 +54,17 @@ export class CryptoError extends Error {
 /** Malformed input (length, version byte, base64, parameters); nothing was decrypted. */
 export class InvalidInput extends CryptoError {}
 
-/** Authentication failed (wrong key, e.g. wrong passphrase, or tampered data). */
+/**
+ * Authentication failed (wrong key, e.g. wrong passphrase, or tampered data),
+ * or a chat message arrived out of order.
+ */
 export class DecryptionFailed extends CryptoError {}
+
+/**
+ * A chat offer's signature did not verify against the volunteer's Ed25519
+ * public key: do not use the offered key.
+ */
+export class BadSignature extends CryptoError {}
 
 // ---------------------------------------------------------------------------
 // Initialisation
@@ -334,5 +348,449 @@ export function unwrapIdentity(wrappingKey, blob, x25519Public, ed25519Public) {
     return identityFromSecrets(xSec, eSeed);
   } finally {
     s.memzero(secrets);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Text
+// ---------------------------------------------------------------------------
+
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** UTF-8 bytes of a string; throws InvalidInput on lone surrogates (never U+FFFD). */
+export function encodeText(text) {
+  if (typeof text !== "string") throw new InvalidInput("text must be a string");
+  if (hasLoneSurrogate(text)) throw new InvalidInput("text is not valid Unicode");
+  return encoder.encode(text);
+}
+
+/** The string of UTF-8 bytes; throws InvalidInput on invalid UTF-8 (never U+FFFD). */
+export function decodeText(u8) {
+  requireBytes(u8, undefined, "text bytes");
+  try {
+    return fatalDecoder.decode(u8);
+  } catch {
+    throw new InvalidInput("text is not valid UTF-8");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Chat (crypto/PROTOCOL.md section 9): ephemeral crypto_kx keys, a signed
+// offer, a per-message symmetric ratchet, XChaCha20-Poly1305 with a counter
+// nonce and associated data, and padding to 256-byte buckets.
+// ---------------------------------------------------------------------------
+
+export const CHAT_ID_BYTES = 16;
+export const SIGNATURE_BYTES = 64;
+export const MAX_CHAT_CONTENT = 8192;
+// Largest integer a JSON number carries exactly into JavaScript.
+export const MAX_CHAT_SEQ = Number.MAX_SAFE_INTEGER;
+const ED25519_SECRET_KEY_BYTES = 64;
+const CHAT_LENGTH_BYTES = 2;
+const CHAT_PAD_BLOCK = 256;
+const CHAT_SEQ_BYTES = 8;
+const DIR_SEEKER_TO_VOLUNTEER = 0x01;
+const DIR_VOLUNTEER_TO_SEEKER = 0x02;
+
+function chatPaddedSize(contentLength) {
+  // Smallest multiple of the block holding the length field and the content:
+  // the relay learns the bucket, not the exact length.
+  return Math.ceil((CHAT_LENGTH_BYTES + contentLength) / CHAT_PAD_BLOCK) * CHAT_PAD_BLOCK;
+}
+
+const MAX_CHAT_PADDED = chatPaddedSize(MAX_CHAT_CONTENT); // 8448
+export const MAX_CHAT_CIPHERTEXT_BYTES = MAX_CHAT_PADDED + TAG_BYTES; // 8464
+const MIN_CHAT_CIPHERTEXT_BYTES = CHAT_PAD_BLOCK + TAG_BYTES; // 272
+
+function concatBytes(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function seqBytes(seq) {
+  // 8 bytes, big-endian; seq <= 2^53 - 1, so the high word fits in 32 bits.
+  const out = new Uint8Array(CHAT_SEQ_BYTES);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, Math.floor(seq / 0x100000000));
+  view.setUint32(4, seq >>> 0);
+  return out;
+}
+
+function requireKeyPair(pair, what) {
+  if (pair === null || typeof pair !== "object") throw new InvalidInput(`${what} must be a chat key pair`);
+  requireBytes(pair.publicKey, PUBLIC_KEY_BYTES, `${what}.publicKey`);
+  requireBytes(pair.secretKey, KEY_BYTES, `${what}.secretKey`);
+  return pair;
+}
+
+/** A fresh ephemeral X25519 key pair for one chat: {publicKey, secretKey}. */
+export function newChatKeyPair() {
+  const pair = lib().crypto_kx_keypair();
+  return { publicKey: pair.publicKey, secretKey: pair.privateKey };
+}
+
+/**
+ * The key pair of a 32-byte secret, as crypto_kx_keypair makes it (X25519
+ * base point multiplication; not crypto_kx_seed_keypair, which hashes the
+ * seed first). For test vectors. The secret is copied.
+ */
+export function chatKeyPairFromSecret(secret) {
+  requireBytes(secret, KEY_BYTES, "chat secret key");
+  return { publicKey: lib().crypto_scalarmult_base(secret), secretKey: Uint8Array.from(secret) };
+}
+
+function chatOfferMessage(chatId, seekerPublic, volunteerPublic) {
+  requireBytes(chatId, CHAT_ID_BYTES, "chatId");
+  requireBytes(seekerPublic, PUBLIC_KEY_BYTES, "seekerPublic");
+  requireBytes(volunteerPublic, PUBLIC_KEY_BYTES, "volunteerPublic");
+  // The help-seeker's own key is signed too: the server can neither hand this
+  // offer to anyone else nor slip the volunteer a key of its own and forward
+  // the signature (man in the middle).
+  return concatBytes(encoder.encode(LABELS.CHAT_OFFER), chatId, seekerPublic, volunteerPublic);
+}
+
+/** The volunteer's detached Ed25519 signature (64 bytes) over its ephemeral key for this chat. */
+export function signChatOffer(identity, chatId, seekerPublic, volunteerPublic) {
+  const s = lib();
+  if (identity === null || typeof identity !== "object") {
+    throw new InvalidInput("identity must be an identity object");
+  }
+  requireBytes(identity.ed25519SecretKey, ED25519_SECRET_KEY_BYTES, "identity.ed25519SecretKey");
+  requireBytes(identity.ed25519Public, PUBLIC_KEY_BYTES, "identity.ed25519Public");
+  // libsodium signs with the public key stored in the secret key's second
+  // half; refuse an identity whose halves disagree rather than sign garbage.
+  if (!s.memcmp(identity.ed25519SecretKey.subarray(KEY_BYTES), identity.ed25519Public)) {
+    throw new InvalidInput("identity Ed25519 keys do not belong together");
+  }
+  return s.crypto_sign_detached(chatOfferMessage(chatId, seekerPublic, volunteerPublic), identity.ed25519SecretKey);
+}
+
+/**
+ * Check a chat offer before using the offered key. Returns nothing; throws
+ * BadSignature if the signature does not verify, InvalidInput for wrong sizes.
+ */
+export function verifyChatOffer(ed25519Public, chatId, seekerPublic, volunteerPublic, signature) {
+  const s = lib();
+  requireBytes(ed25519Public, PUBLIC_KEY_BYTES, "ed25519Public");
+  const message = chatOfferMessage(chatId, seekerPublic, volunteerPublic);
+  requireBytes(signature, SIGNATURE_BYTES, "signature");
+  let ok;
+  try {
+    ok = s.crypto_sign_verify_detached(signature, message, ed25519Public);
+  } catch {
+    ok = false;
+  }
+  if (ok !== true) throw new BadSignature("the chat offer is not signed by this volunteer for this chat");
+}
+
+function chatSeq(seq) {
+  if (!Number.isSafeInteger(seq) || seq < 1 || seq > MAX_CHAT_SEQ) {
+    throw new InvalidInput(`seq must be an integer between 1 and ${MAX_CHAT_SEQ}`);
+  }
+  return seq;
+}
+
+function chatCiphertext(ciphertext) {
+  requireBytes(ciphertext, undefined, "ciphertext");
+  const n = ciphertext.length;
+  if (n < MIN_CHAT_CIPHERTEXT_BYTES || n > MAX_CHAT_CIPHERTEXT_BYTES || (n - TAG_BYTES) % CHAT_PAD_BLOCK !== 0) {
+    throw new InvalidInput(
+      `chat ciphertext must be a multiple of ${CHAT_PAD_BLOCK} bytes plus a ${TAG_BYTES}-byte tag, ` +
+        `${MIN_CHAT_CIPHERTEXT_BYTES} to ${MAX_CHAT_CIPHERTEXT_BYTES} bytes; got ${n}`,
+    );
+  }
+  return ciphertext;
+}
+
+function chatPad(content) {
+  const out = new Uint8Array(chatPaddedSize(content.length)); // zero-filled
+  out[0] = content.length >> 8;
+  out[1] = content.length & 0xff;
+  out.set(content, CHAT_LENGTH_BYTES);
+  return out;
+}
+
+function chatUnpad(padded) {
+  // Only a holder of the message key can produce an authenticated plaintext,
+  // so this guards against a buggy or hostile peer. One padded form per
+  // content: anything else is refused.
+  const length = (padded[0] << 8) | padded[1];
+  if (length > MAX_CHAT_CONTENT || chatPaddedSize(length) !== padded.length) {
+    throw new DecryptionFailed("chat message has a malformed length field");
+  }
+  for (let i = CHAT_LENGTH_BYTES + length; i < padded.length; i++) {
+    if (padded[i] !== 0) throw new DecryptionFailed("chat message padding is not all zeros");
+  }
+  return padded.slice(CHAT_LENGTH_BYTES, CHAT_LENGTH_BYTES + length);
+}
+
+function chatNonce(seq) {
+  // A counter nonce. Each message key encrypts exactly one message, so any
+  // fixed nonce would be safe; the sequence number costs nothing and keeps
+  // nonces distinct even if a key were ever reused by mistake.
+  const nonce = new Uint8Array(NONCE_BYTES);
+  nonce.set(seqBytes(seq), 0);
+  return nonce;
+}
+
+function chatAd(chatId, direction, seq) {
+  // Binds the ciphertext to its chat, direction and position (the relay's
+  // "seq" field is thereby authenticated).
+  return concatBytes(encoder.encode(LABELS.CHAT_AD), chatId, Uint8Array.of(direction), seqBytes(seq));
+}
+
+function chatRatchet(s, chain) {
+  // [message key, next chain key]: one-way functions of the chain key under
+  // distinct labels. A later chain key reveals no earlier one (forward
+  // secrecy within the chat); a message key reveals no chain key.
+  return [
+    s.crypto_generichash(KEY_BYTES, encoder.encode(LABELS.CHAT_MESSAGE_KEY), chain),
+    s.crypto_generichash(KEY_BYTES, encoder.encode(LABELS.CHAT_CHAIN_KEY), chain),
+  ];
+}
+
+const CONSTRUCT = Symbol("ChatSession constructor");
+
+/**
+ * One side of an end-to-end encrypted chat. Build it with
+ * ChatSession.forSeeker / ChatSession.forVolunteer. seal() gives the next
+ * {seq, ciphertext} to relay; open() accepts only the next seq of the other
+ * direction and changes no state when it throws. wipe() when the chat ends.
+ *
+ * The constructors consume the key pair: they wipe own.secretKey as soon as
+ * the two session keys are derived, because forward secrecy of the chat
+ * depends on that secret being gone. A key pair serves one session only.
+ */
+export class ChatSession {
+  #chatId;
+  #txDirection;
+  #rxDirection;
+  #txChain;
+  #rxChain;
+  #sent = 0;
+  #received = 0;
+
+  constructor(token, chatId, own, peerPublic, role) {
+    if (token !== CONSTRUCT) {
+      throw new CryptoError("use ChatSession.forSeeker or ChatSession.forVolunteer");
+    }
+    const s = lib();
+    requireBytes(chatId, CHAT_ID_BYTES, "chatId");
+    requireKeyPair(own, "own");
+    requireBytes(peerPublic, PUBLIC_KEY_BYTES, "peer public key");
+    let calc;
+    try {
+      calc = s.crypto_scalarmult_base(own.secretKey);
+    } catch {
+      throw new InvalidInput("chat secret key is not usable");
+    }
+    if (!s.memcmp(calc, own.publicKey)) {
+      throw new InvalidInput("chat key pair is inconsistent, or was already used for a session");
+    }
+    if (s.memcmp(peerPublic, own.publicKey)) throw new InvalidInput("peer public key is our own public key");
+    let keys;
+    try {
+      // The help-seeker is the crypto_kx client, the volunteer the server:
+      // seeker.tx == volunteer.rx is direction 1, the other one direction 2.
+      keys = role === "seeker"
+        ? s.crypto_kx_client_session_keys(own.publicKey, own.secretKey, peerPublic)
+        : s.crypto_kx_server_session_keys(own.publicKey, own.secretKey, peerPublic);
+    } catch {
+      // libsodium refuses a peer key that makes the shared secret all zero.
+      throw new InvalidInput("key exchange failed: the peer public key is not usable");
+    } finally {
+      s.memzero(own.secretKey);
+    }
+    this.#chatId = Uint8Array.from(chatId);
+    this.#txChain = keys.sharedTx;
+    this.#rxChain = keys.sharedRx;
+    if (role === "seeker") {
+      this.#txDirection = DIR_SEEKER_TO_VOLUNTEER;
+      this.#rxDirection = DIR_VOLUNTEER_TO_SEEKER;
+    } else {
+      this.#txDirection = DIR_VOLUNTEER_TO_SEEKER;
+      this.#rxDirection = DIR_SEEKER_TO_VOLUNTEER;
+    }
+  }
+
+  /** The help-seeker's side. Call verifyChatOffer first. Wipes own.secretKey. */
+  static forSeeker(chatId, own, volunteerPublic) {
+    return new ChatSession(CONSTRUCT, chatId, own, volunteerPublic, "seeker");
+  }
+
+  /** The volunteer's side. Wipes own.secretKey. */
+  static forVolunteer(chatId, own, seekerPublic) {
+    return new ChatSession(CONSTRUCT, chatId, own, seekerPublic, "volunteer");
+  }
+
+  /** Sequence number of the last message sealed (0 before the first). */
+  get sent() {
+    return this.#sent;
+  }
+
+  /** Sequence number of the last message opened (0 before the first). */
+  get received() {
+    return this.#received;
+  }
+
+  /** Encrypt the next message (a Uint8Array of at most MAX_CHAT_CONTENT bytes): {seq, ciphertext}. */
+  seal(content) {
+    const s = lib();
+    requireBytes(content, undefined, "content");
+    if (content.length > MAX_CHAT_CONTENT) {
+      throw new InvalidInput(`chat messages are at most ${MAX_CHAT_CONTENT} bytes, got ${content.length}`);
+    }
+    if (this.#txChain === null) throw new CryptoError("this chat session was wiped");
+    if (this.#sent >= MAX_CHAT_SEQ) throw new CryptoError("this chat has reached its last sequence number");
+    const seq = this.#sent + 1;
+    const [messageKey, nextChain] = chatRatchet(s, this.#txChain);
+    const padded = chatPad(content);
+    let ciphertext;
+    try {
+      ciphertext = s.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        padded, chatAd(this.#chatId, this.#txDirection, seq), null, chatNonce(seq), messageKey,
+      );
+    } catch (err) {
+      s.memzero(nextChain);
+      throw new CryptoError(`encryption failed: ${err.message}`);
+    } finally {
+      s.memzero(messageKey);
+      s.memzero(padded);
+    }
+    s.memzero(this.#txChain);
+    this.#txChain = nextChain;
+    this.#sent = seq;
+    return { seq, ciphertext };
+  }
+
+  /**
+   * Decrypt the next message of the other direction and return its content.
+   * Throws InvalidInput (seq out of range, ciphertext of impossible size) or
+   * DecryptionFailed (any seq but received + 1, failed tag, bad padding);
+   * on any throw the session is unchanged.
+   */
+  open(seq, ciphertext) {
+    const s = lib();
+    chatSeq(seq);
+    chatCiphertext(ciphertext);
+    if (this.#rxChain === null) throw new CryptoError("this chat session was wiped");
+    if (seq !== this.#received + 1) {
+      throw new DecryptionFailed(`expected chat message ${this.#received + 1}, got ${seq}`);
+    }
+    const [messageKey, nextChain] = chatRatchet(s, this.#rxChain);
+    let padded;
+    try {
+      padded = s.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        null, ciphertext, chatAd(this.#chatId, this.#rxDirection, seq), chatNonce(seq), messageKey,
+      );
+    } catch {
+      s.memzero(nextChain);
+      throw new DecryptionFailed("authentication failed: wrong key, wrong position or tampered data");
+    } finally {
+      s.memzero(messageKey);
+    }
+    let content;
+    try {
+      content = chatUnpad(padded);
+    } catch (err) {
+      s.memzero(nextChain);
+      throw err;
+    } finally {
+      s.memzero(padded);
+    }
+    // Commit only after everything succeeded.
+    s.memzero(this.#rxChain);
+    this.#rxChain = nextChain;
+    this.#received = seq;
+    return content;
+  }
+
+  /** Zero both chain keys; the session can no longer seal or open. */
+  wipe() {
+    const s = lib();
+    if (this.#txChain !== null) s.memzero(this.#txChain);
+    if (this.#rxChain !== null) s.memzero(this.#rxChain);
+    this.#txChain = null;
+    this.#rxChain = null;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Proof-of-work (crypto/PROTOCOL.md section 10)
+// ---------------------------------------------------------------------------
+
+export const POW_NONCE_BYTES = 8;
+export const POW_MIN_CHALLENGE_BYTES = 16;
+export const POW_MAX_CHALLENGE_BYTES = 64;
+export const POW_MAX_BITS = 32;
+// Hash for this long, then yield to the event loop: short enough that the
+// page stays responsive (well under the 50 ms "long task" mark), long enough
+// that setTimeout's minimum delay costs little. Counting hashes instead
+// (say 2000 per chunk) would freeze slow phones longer and idle fast desktops.
+const POW_SLICE_MS = 15;
+const POW_BATCH = 256; // hashes between clock reads
+
+function powParams(challenge, bits) {
+  requireBytes(challenge, undefined, "challenge");
+  if (challenge.length < POW_MIN_CHALLENGE_BYTES || challenge.length > POW_MAX_CHALLENGE_BYTES) {
+    throw new InvalidInput(`challenge must be ${POW_MIN_CHALLENGE_BYTES} to ${POW_MAX_CHALLENGE_BYTES} bytes`);
+  }
+  if (!Number.isSafeInteger(bits) || bits < 0 || bits > POW_MAX_BITS) {
+    throw new InvalidInput(`bits must be an integer between 0 and ${POW_MAX_BITS}`);
+  }
+}
+
+function hasLeadingZeroBits(digest, bits) {
+  const full = bits >> 3;
+  for (let i = 0; i < full; i++) if (digest[i] !== 0) return false;
+  const rest = bits & 7;
+  return rest === 0 || digest[full] >> (8 - rest) === 0;
+}
+
+/** True iff BLAKE2b-256(LABEL_POW || challenge || nonce) starts with `bits` zero bits. */
+export function powCheck(challenge, nonce, bits) {
+  powParams(challenge, bits);
+  requireBytes(nonce, POW_NONCE_BYTES, "nonce");
+  const digest = lib().crypto_generichash(KEY_BYTES, concatBytes(encoder.encode(LABELS.POW), challenge, nonce));
+  return hasLeadingZeroBits(digest, bits);
+}
+
+/**
+ * Find the first nonce, counting up from 0 (8 bytes, big-endian), that
+ * passes powCheck: about 2^bits hashes. Works in short slices and yields to
+ * the event loop between them, so the page never freezes; calls
+ * onProgress(hashesTried) after each slice; rejects with signal.reason
+ * (an AbortError by default) once the AbortSignal fires.
+ * Resolves to the nonce (Uint8Array(8)).
+ */
+export async function solvePow(challenge, bits, { onProgress, signal } = {}) {
+  const s = lib();
+  powParams(challenge, bits);
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new InvalidInput("onProgress must be a function");
+  }
+  const input = concatBytes(encoder.encode(LABELS.POW), challenge, new Uint8Array(POW_NONCE_BYTES));
+  const view = new DataView(input.buffer, input.length - POW_NONCE_BYTES, POW_NONCE_BYTES);
+  let counter = 0;
+  for (;;) {
+    if (signal) signal.throwIfAborted();
+    const started = performance.now();
+    do {
+      for (let i = 0; i < POW_BATCH; i++, counter++) {
+        view.setUint32(0, Math.floor(counter / 0x100000000));
+        view.setUint32(4, counter >>> 0);
+        if (hasLeadingZeroBits(s.crypto_generichash(KEY_BYTES, input), bits)) {
+          return input.slice(input.length - POW_NONCE_BYTES);
+        }
+      }
+    } while (performance.now() - started < POW_SLICE_MS);
+    if (counter > Number.MAX_SAFE_INTEGER - 1e9) throw new CryptoError("no proof-of-work nonce found");
+    if (onProgress) onProgress(counter);
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
 }

@@ -1,0 +1,152 @@
+"""Parsing and validating websocket frames (the catalogue is in `server.chat.ws`).
+
+Every frame is a JSON object of at most MAX_FRAME_BYTES with a string `t`. Each
+type has a fixed set of fields with fixed kinds; unknown types, missing or
+extra fields and wrong kinds are refused with a FrameError that the handler
+turns into an error frame, leaving the chat as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import crypto
+
+MAX_FRAME_BYTES = 16 * 1024
+# The largest padded chat content (8192 + 2, rounded up to 256) plus the AEAD tag, in base64.
+MAX_CIPHERTEXT_B64 = 4 * ((8448 + 16 + 2) // 3)
+MAX_SEQ = 2**53 - 1
+_B64 = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+class FrameError(Exception):
+    """A frame could not be accepted. `code` is stable; the texts are for the person."""
+
+    def __init__(self, code: str, nl: str, en: str) -> None:
+        super().__init__(en)
+        self.code, self.nl, self.en = code, nl, en
+
+    def as_frame(self) -> dict[str, Any]:
+        return {"t": "error", "code": self.code, "message": {"nl": self.nl, "en": self.en}}
+
+
+def _bad(field: str) -> FrameError:
+    return FrameError("bad-frame", f"Ongeldig veld: {field}.", f"Invalid field: {field}.")
+
+
+def _b64_bytes(length: int) -> Callable[[str, Any], bytes]:
+    def check(field: str, value: Any) -> bytes:
+        if not isinstance(value, str):
+            raise _bad(field)
+        try:
+            return crypto.b64decode(value, length=length)
+        except crypto.InvalidInput:
+            raise _bad(field) from None
+    return check
+
+
+def _ciphertext(field: str, value: Any) -> str:
+    # Relayed verbatim: checked for shape and size only, never decoded (the server cannot read it).
+    if not isinstance(value, str) or not 24 <= len(value) <= MAX_CIPHERTEXT_B64 or not _B64.match(value):
+        raise _bad(field)
+    return value
+
+
+def _seq(field: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SEQ:
+        raise _bad(field)
+    return value
+
+
+def _count(field: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEQ:
+        raise _bad(field)
+    return value
+
+
+def _bool(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(field)
+    return value
+
+
+def _token(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not 16 <= len(value) <= 128 or not _B64.match(value):
+        raise _bad(field)
+    return value
+
+
+def _label(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 60:
+        raise _bad(field)
+    return value
+
+
+def _challenge(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not 16 <= len(value) <= 128 or not _B64.match(value):
+        raise _bad(field)
+    return value
+
+
+_CHAT = _b64_bytes(crypto.CHAT_ID_BYTES)
+_KEY = _b64_bytes(32)
+_SIG = _b64_bytes(crypto.SIGNATURE_BYTES)
+_NONCE = _b64_bytes(crypto.POW_NONCE_BYTES)
+
+
+def _resume_list(field: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or len(value) > 16:
+        raise _bad(field)
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"chat", "received"}:
+            raise _bad(field)
+        out.append({"chat": _CHAT("chat", item["chat"]), "received": _count("received", item["received"])})
+    return out
+
+
+Spec = dict[str, dict[str, Callable[[str, Any], Any]]]
+
+SEEKER_FRAMES: Spec = {
+    "open": {"challenge": _challenge, "nonce": _NONCE, "pub": _KEY},
+    "msg": {"seq": _seq, "ct": _ciphertext},
+    "end": {},
+    "resume": {"chat": _CHAT, "resume": _token, "received": _count},
+}
+
+VOLUNTEER_FRAMES: Spec = {
+    "available": {"chat": _bool},
+    "pickup": {},
+    "accept": {"chat": _CHAT, "pub": _KEY, "sig": _SIG},
+    "msg": {"chat": _CHAT, "seq": _seq, "ct": _ciphertext},
+    "end": {"chat": _CHAT},
+    "block": {"chat": _CHAT},
+    "wrapup": {"chat": _CHAT, "topic": _label, "age": _label, "handed_over": _bool},
+    "resume": {"chats": _resume_list},
+}
+
+
+def parse(raw: str | bytes, spec: Spec) -> dict[str, Any]:
+    """Parse one frame against a catalogue; raise FrameError for anything else."""
+    if isinstance(raw, bytes):
+        raise FrameError("bad-frame", "Alleen tekstframes.", "Text frames only.")
+    if len(raw) > MAX_FRAME_BYTES:
+        raise FrameError("too-large", "Bericht te groot.", "Frame too large.")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise FrameError("bad-json", "Ongeldig bericht.", "Frame is not valid JSON.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("t"), str):
+        raise FrameError("bad-frame", "Ongeldig bericht.", "Frame must be an object with a type.")
+    fields = spec.get(data["t"])
+    if fields is None:
+        raise FrameError("unknown-type", "Onbekend berichttype.", "Unknown frame type.")
+    if set(data) != {"t", *fields}:
+        raise FrameError("bad-frame", "Velden kloppen niet.", "Missing or unexpected fields.")
+    out: dict[str, Any] = {"t": data["t"]}
+    for name, check in fields.items():
+        out[name] = check(name, data[name])
+    return out

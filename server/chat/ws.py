@@ -1,0 +1,230 @@
+"""Chat over websockets: the frame catalogue and the two handlers.
+
+Help-seeker  (GET /ws/chat, no account, no cookie)
+  -> {t: "open", challenge: str, nonce: b64(8), pub: b64(32)}     after solving the proof-of-work
+  <- {t: "queued", chat: b64(16), resume: str, position: int, estimate_s: int}
+  <- {t: "position", position: int, estimate_s: int}               whenever the queue moves
+  <- {t: "connected", name: str, identity: b64(32), pub: b64(32), sig: b64(64)}
+  -> {t: "msg", seq: int, ct: b64}                                  ciphertext to the volunteer
+  <- {t: "msg", seq: int, ct: b64}                                  ciphertext from the volunteer
+  -> {t: "end"}
+  <- {t: "ended", reason: "seeker"|"volunteer"|"timeout"|"blocked"|"restart"|"volunteer-left"|"unknown"}
+  -> {t: "resume", chat: b64(16), resume: str, received: int}      after a dropped connection
+  <- {t: "resumed", state: "waiting"|"offered"|"active", position: int}
+  <- {t: "peer-away"} / {t: "peer-back"}                            the volunteer's connection dropped / is back
+  <- {t: "error", code: str, message: {nl, en}}                     the frame was refused; nothing changed
+
+Volunteer    (GET /ws/volunteer, session cookie, role with chat)
+  -> {t: "available", chat: bool}
+  <- {t: "queue", available: bool, waiting: [seconds waited, ...], holding: int, capacity: int}
+  -> {t: "pickup"}                                                  take the longest-waiting chat
+  <- {t: "assigned", chat: b64(16), peer: b64(32)}                  the help-seeker's ephemeral key
+  -> {t: "accept", chat: b64(16), pub: b64(32), sig: b64(64)}       own ephemeral key, signed by the identity key
+  -> {t: "msg", chat: b64(16), seq: int, ct: b64}
+  <- {t: "msg", chat: b64(16), seq: int, ct: b64}
+  -> {t: "end", chat: b64(16)}
+  -> {t: "block", chat: b64(16)}                                    end, and refuse this browser for a while
+  <- {t: "ended", chat: b64(16), reason: str, wrapup: bool}
+  -> {t: "wrapup", chat: b64(16), topic: str, age: str, handed_over: bool}
+  <- {t: "wrapped", chat: b64(16)}
+  -> {t: "resume", chats: [{chat: b64(16), received: int}]}         after a reconnect: the chats this page holds
+  <- {t: "peer-away", chat} / {t: "peer-back", chat}
+  <- {t: "error", code: str, message: {nl, en}}
+
+Every frame is parsed inside the error path (`frames.parse`, size-capped first);
+a bad frame gets an error frame and the chat stays as it was. Every upgrade must
+carry this site's Origin. Heartbeats (ping every 20 s) detect dead peers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+import crypto
+
+from .. import accounts
+from ..abuse import AddressGuard, TokenBucket
+from ..errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from ..http import same_origin
+from ..keys import CHAT_HUB, CLOCK, CONFIG, GUARD, POW, STORAGE
+from .frames import MAX_FRAME_BYTES, SEEKER_FRAMES, VOLUNTEER_FRAMES, FrameError, parse
+from .hub import ChatHub, VolunteerInfo, send
+
+log = logging.getLogger("oor.chat")
+routes = web.RouteTableDef()
+HEARTBEAT_SECONDS = 20.0
+CHALLENGE_TTL_SECONDS = 120.0
+MAX_OUTSTANDING_CHALLENGES = 20_000
+
+
+class PowGate:
+    """Issues single-use proof-of-work challenges; difficulty rises with the queue."""
+
+    def __init__(self, base_bits: int, max_bits: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.base_bits, self.max_bits, self.clock = base_bits, max_bits, clock
+        self.outstanding: dict[str, tuple[float, int]] = {}
+
+    def issue(self, waiting: int) -> dict[str, Any]:
+        now = self.clock()
+        if len(self.outstanding) >= MAX_OUTSTANDING_CHALLENGES:
+            self.outstanding = {c: v for c, v in self.outstanding.items() if v[0] > now}
+            if len(self.outstanding) >= MAX_OUTSTANDING_CHALLENGES:
+                raise TooManyRequests()
+        bits = min(self.max_bits, self.base_bits + waiting // 20)
+        challenge = crypto.new_token(24)
+        self.outstanding[challenge] = (now + CHALLENGE_TTL_SECONDS, bits)
+        return {"challenge": challenge, "bits": bits}
+
+    def redeem(self, challenge: str, nonce: bytes) -> bool:
+        expiry, bits = self.outstanding.pop(challenge, (0.0, 0))
+        if expiry <= self.clock():
+            return False
+        try:
+            return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)
+        except crypto.InvalidInput:
+            return False
+
+
+def client_tags(request: web.Request) -> tuple[bytes, bytes]:
+    """The client's address as in-memory keyed tags: the address itself is never kept or logged."""
+    header = request.app[CONFIG].client_address_header
+    address = request.headers.get(header, "") if header else (request.remote or "")
+    return request.app[GUARD].tags(address)
+
+
+def check_origin(request: web.Request) -> None:
+    origin = request.headers.get("Origin")
+    if origin is None or not same_origin(request, origin):
+        raise Forbidden("Verbinding van een andere website geweigerd.", "Connection from another site refused.")
+
+
+@routes.get("/api/chat/status")
+async def chat_status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[CHAT_HUB].status())
+
+
+@routes.post("/api/chat/challenge")
+async def chat_challenge(request: web.Request) -> web.Response:
+    app = request.app
+    tags = client_tags(request)
+    if not app[GUARD].allow("challenge", tags, limit=30, window=60):
+        raise TooManyRequests()
+    return web.json_response(app[POW].issue(len(app[CHAT_HUB].queue.waiting())))
+
+
+def _blocked_error() -> FrameError:
+    return FrameError("blocked", "Je kunt nu geen nieuw gesprek starten. Probeer het later opnieuw. "
+                      "Heb je direct hulp nodig? Bel 113 of 112.",
+                      "You cannot start a new chat right now. Please try again later. "
+                      "Need help right away? Call 113 or 112.")
+
+
+@routes.get("/ws/chat")
+async def seeker_socket(request: web.Request) -> web.WebSocketResponse:
+    check_origin(request)
+    app = request.app
+    hub: ChatHub = app[CHAT_HUB]
+    tags = client_tags(request)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(request)
+    bucket = TokenBucket(rate=5, burst=30)
+    chat = None
+    try:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            try:
+                if not bucket.take():
+                    raise FrameError("slow-down", "Te veel berichten tegelijk.", "Too many frames at once.")
+                frame = parse(msg.data, SEEKER_FRAMES)
+                kind = frame["t"]
+                if kind == "open":
+                    if chat is not None:
+                        raise FrameError("already-open", "Er loopt al een gesprek.", "A chat is already open.")
+                    if app[GUARD].is_blocked(tags):
+                        raise _blocked_error()
+                    if not app[POW].redeem(frame["challenge"], frame["nonce"]):
+                        raise FrameError("bad-pow", "De controle is verlopen; probeer opnieuw.",
+                                         "The check expired or was wrong; please try again.")
+                    chat = await hub.open_chat(ws, frame["pub"], tags)
+                elif kind == "resume":
+                    if chat is not None:
+                        raise FrameError("already-open", "Er loopt al een gesprek.", "A chat is already open.")
+                    chat = await hub.resume_seeker(ws, frame)
+                    if chat is None:
+                        break
+                elif chat is None or chat.id not in hub.chats:
+                    raise FrameError("no-chat", "Er is geen gesprek.", "There is no chat.")
+                elif kind == "msg":
+                    await hub.seeker_message(chat, frame)
+                elif kind == "end":
+                    await hub.end_chat(chat, "seeker")
+                    break
+            except FrameError as exc:
+                await send(ws, exc.as_frame())
+    finally:
+        if chat is not None:
+            hub.seeker_left(chat, ws)
+    return ws
+
+
+@routes.get("/ws/volunteer")
+async def volunteer_socket(request: web.Request) -> web.WebSocketResponse:
+    check_origin(request)
+    app = request.app
+    volunteer = await accounts.session_volunteer(app[STORAGE], app[CONFIG],
+                                                 request.cookies.get(accounts.SESSION_COOKIE), app[CLOCK]())
+    if volunteer is None:
+        raise Unauthorized()
+    if not volunteer.can_chat:
+        raise BadRequest("Je account is niet ingesteld voor chat.", "Your account is not set up for chat.")
+    hub: ChatHub = app[CHAT_HUB]
+    info = VolunteerInfo(volunteer.id, volunteer.name, volunteer.ed25519_public)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(request)
+    await hub.volunteer_connected(info, ws)
+    bucket = TokenBucket(rate=20, burst=60)
+    try:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            try:
+                if not bucket.take():
+                    raise FrameError("slow-down", "Te veel berichten tegelijk.", "Too many frames at once.")
+                await _volunteer_frame(request, hub, info, parse(msg.data, VOLUNTEER_FRAMES))
+            except FrameError as exc:
+                await send(ws, exc.as_frame())
+    finally:
+        await hub.volunteer_left(info, ws)
+    return ws
+
+
+async def _volunteer_frame(request: web.Request, hub: ChatHub, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+    kind = frame["t"]
+    if kind == "available":
+        await hub.set_available(info, frame["chat"])
+    elif kind == "pickup":
+        await hub.pick_up(info)
+    elif kind == "accept":
+        await hub.accept(info, frame)
+    elif kind == "msg":
+        await hub.volunteer_message(info, frame)
+    elif kind == "end":
+        await hub.end_chat(hub.chat_of(info, frame["chat"]), "volunteer")
+    elif kind == "block":
+        chat = hub.chat_of(info, frame["chat"])
+        request.app[GUARD].block(chat.address_tags, request.app[CONFIG].chat_block_minutes * 60)
+        await hub.end_chat(chat, "blocked")
+    elif kind == "wrapup":
+        await hub.wrapup(info, frame)
+    elif kind == "resume":
+        await hub.resume_volunteer(info, frame["chats"])
+
+
+def make_guard(config: Any) -> AddressGuard:
+    return AddressGuard(period_seconds=config.chat_block_minutes * 60)

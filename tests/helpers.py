@@ -1,0 +1,68 @@
+"""Helpers shared by the integration tests: a volunteer enrolled and logged in through the real API,
+with the real crypto facade doing what the browser's crypto.js does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import crypto
+from server import accounts
+from server.keys import CLOCK, CONFIG, STORAGE
+
+PASSPHRASE = "groene appel onder de brug"
+
+
+class Clock:
+    def __init__(self, now: int = 1_800_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+async def invite(client: Any, name: str = "Sanne", role: str = "volunteer") -> str:
+    """Create an invitation as `oor volunteer invite` does; return its token."""
+    app = client.server.app
+    inv = await accounts.invite(app[STORAGE], app[CONFIG], name, role, True, True, app[CLOCK]())
+    return inv.url.split("#uitnodiging=", 1)[1]
+
+
+def enrolment_body(token: str, passphrase: str = PASSPHRASE, *, kdf: dict[str, int] | None = None,
+                   identity: crypto.Identity | None = None) -> dict[str, Any]:
+    params = kdf or {"opslimit": 1, "memlimit": 8192}
+    salt = crypto.new_salt()
+    keys = crypto.derive_volunteer_keys(passphrase, salt, crypto.KdfParams(params["opslimit"], params["memlimit"]))
+    identity = identity or crypto.new_identity()
+    return {
+        "invitation": token, "salt": crypto.b64encode(salt), **params,
+        "auth_key": crypto.b64encode(keys.auth_key),
+        "x25519_public": crypto.b64encode(identity.x25519_public),
+        "ed25519_public": crypto.b64encode(identity.ed25519_public),
+        "wrapped_identity": crypto.b64encode(crypto.wrap_identity(keys.wrapping_key, identity)),
+    }
+
+
+async def login_body(client: Any, name: str, passphrase: str) -> dict[str, str]:
+    start = await (await client.post("/api/login/start", json={"name": name})).json()
+    params = crypto.KdfParams(start["kdf"]["opslimit"], start["kdf"]["memlimit"])
+    keys = crypto.derive_volunteer_keys(passphrase, crypto.b64decode(start["salt"]), params)
+    return {"name": name, "auth_key": crypto.b64encode(keys.auth_key)}
+
+
+async def enrolled(client: Any, name: str = "Sanne") -> None:
+    token = await invite(client, name)
+    resp = await client.post("/api/enrol", json=enrolment_body(token))
+    assert resp.status == 201, await resp.text()
+
+
+
+
+async def logged_in_volunteer(client: Any, name: str = "Sanne") -> crypto.Identity:
+    """Enrol and log in through the API (the client's cookie jar keeps the session); return the identity."""
+    identity = crypto.new_identity()
+    token = await invite(client, name)
+    resp = await client.post("/api/enrol", json=enrolment_body(token, identity=identity))
+    assert resp.status == 201, await resp.text()
+    resp = await client.post("/api/login", json=await login_body(client, name, PASSPHRASE))
+    assert resp.status == 200, await resp.text()
+    return identity
