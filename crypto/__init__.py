@@ -403,7 +403,7 @@ def check_public_key(public_key: bytes) -> bytes:
 
 # --------------------------------------------------------------------------
 # Chat: ephemeral key agreement, a signed offer, and a per-message symmetric
-# ratchet under XChaCha20-Poly1305 (PROTOCOL.md section 9).
+# ratchet under XChaCha20-Poly1305 (PROTOCOL.md section 10).
 # --------------------------------------------------------------------------
 
 CHAT_ID_BYTES = 16
@@ -755,7 +755,7 @@ def constant_time_equal(a: bytes, b: bytes) -> bool:
 
 # --------------------------------------------------------------------------
 # Proof-of-work: a small cost per chat request or mail submission, so that a
-# flood costs the sender CPU time (PROTOCOL.md section 10).
+# flood costs the sender CPU time (PROTOCOL.md section 11).
 # --------------------------------------------------------------------------
 
 POW_NONCE_BYTES = 8

@@ -83,6 +83,7 @@ class Config:
         "gezin en opvoeding|family and parenting", "verlies en rouw|loss and grief",
         "zelfmoordgedachten|suicidal thoughts", "geweld en misbruik|violence and abuse",
         "werk en geld|work and money", "lichamelijke gezondheid|physical health", "anders|other")
+    chat_challenges_per_minute: int = 30
     pow_base_bits: int = 16
     pow_max_bits: int = 22
     client_address_header: str = ""
@@ -151,7 +152,8 @@ def _validate(cfg: Config) -> None:
     positive = ("passphrase_min_length", "session_idle_minutes", "session_max_hours",
                 "invitation_ttl_hours", "login_free_attempts", "login_max_delay_seconds",
                 "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib", "chat_max_per_volunteer",
-                "chat_grace_seconds", "chat_queue_max", "chat_max_message_chars", "chat_block_minutes")
+                "chat_grace_seconds", "chat_queue_max", "chat_max_message_chars", "chat_block_minutes",
+                "chat_challenges_per_minute")
     for key in positive:
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key}: must be at least 1, got {getattr(cfg, key)}")

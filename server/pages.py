@@ -9,6 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from .chat.hub import AGE_BANDS
 from .i18n import pick_language, text
 from .keys import ASSETS, CONFIG
 
@@ -61,6 +62,12 @@ async def home(request: web.Request) -> dict[str, Any]:
     return page_context(request, "home")
 
 
+@routes.get("/chat", name="chat")
+@aiohttp_jinja2.template("chat.html")
+async def chat_page(request: web.Request) -> dict[str, Any]:
+    return page_context(request, "chat")
+
+
 @routes.get("/inschrijven", name="enrol")
 @aiohttp_jinja2.template("enrol.html")
 async def enrol_page(request: web.Request) -> dict[str, Any]:
@@ -71,7 +78,7 @@ async def enrol_page(request: web.Request) -> dict[str, Any]:
 @routes.get("/vrijwilliger", name="volunteer")
 @aiohttp_jinja2.template("volunteer.html")
 async def volunteer_page(request: web.Request) -> dict[str, Any]:
-    return page_context(request, "volunteer")
+    return page_context(request, "volunteer", age_bands=AGE_BANDS)
 
 
 @routes.get("/static/{path:.+}", name="static")

@@ -61,8 +61,12 @@ class Seeker:
         await self.ws.send_json({"t": "msg", "seq": seq, "ct": crypto.b64encode(ct)})
 
     async def hear(self) -> str:
-        frame = await self.next("msg")
-        return read_content(self.session.open(frame["seq"], crypto.b64decode(frame["ct"])))["b"]
+        """The next text message (typing hints are skipped)."""
+        while True:
+            frame = await self.next("msg")
+            message = read_content(self.session.open(frame["seq"], crypto.b64decode(frame["ct"])))
+            if message["k"] == "text":
+                return message["b"]
 
 
 class Volunteer:
@@ -101,7 +105,10 @@ class Volunteer:
                                  "ct": crypto.b64encode(ct)})
 
     async def hear(self) -> tuple[bytes, str]:
-        frame = await self.next("msg")
-        chat_id = crypto.b64decode(frame["chat"])
-        data = self.sessions[chat_id].open(frame["seq"], crypto.b64decode(frame["ct"]))
-        return chat_id, read_content(data)["b"]
+        """The next text message of any chat (typing hints are skipped)."""
+        while True:
+            frame = await self.next("msg")
+            chat_id = crypto.b64decode(frame["chat"])
+            message = read_content(self.sessions[chat_id].open(frame["seq"], crypto.b64decode(frame["ct"])))
+            if message["k"] == "text":
+                return chat_id, message["b"]

@@ -112,7 +112,7 @@ async def chat_status(request: web.Request) -> web.Response:
 async def chat_challenge(request: web.Request) -> web.Response:
     app = request.app
     tags = client_tags(request)
-    if not app[GUARD].allow("challenge", tags, limit=30, window=60):
+    if not app[GUARD].allow("challenge", tags, limit=app[CONFIG].chat_challenges_per_minute, window=60):
         raise TooManyRequests()
     return web.json_response(app[POW].issue(len(app[CHAT_HUB].queue.waiting())))
 

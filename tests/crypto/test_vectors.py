@@ -23,7 +23,13 @@ import crypto  # noqa: E402
 from crypto.labels import LABEL_FAKE_SALT, LABEL_SERVER_TOKEN, LABEL_VOLUNTEER_AUTH, LABEL_VOLUNTEER_WRAP  # noqa: E402
 
 VECTORS = REPO / "tests" / "vectors"
-OUTCOMES = {"ok": None, "invalid-input": crypto.InvalidInput, "decryption-failed": crypto.DecryptionFailed}
+OUTCOMES = {
+    "ok": None,
+    "invalid-input": crypto.InvalidInput,
+    "decryption-failed": crypto.DecryptionFailed,
+    "bad-signature": crypto.BadSignature,
+    "fail": None,  # pow.json: pow_check returns False, nothing is raised
+}
 
 
 def load(filename: str) -> dict:

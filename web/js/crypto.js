@@ -375,7 +375,7 @@ export function decodeText(u8) {
 }
 
 // ---------------------------------------------------------------------------
-// Chat (crypto/PROTOCOL.md section 9): ephemeral crypto_kx keys, a signed
+// Chat (crypto/PROTOCOL.md section 10): ephemeral crypto_kx keys, a signed
 // offer, a per-message symmetric ratchet, XChaCha20-Poly1305 with a counter
 // nonce and associated data, and padding to 256-byte buckets.
 // ---------------------------------------------------------------------------
@@ -721,7 +721,7 @@ export class ChatSession {
 }
 
 // ---------------------------------------------------------------------------
-// Proof-of-work (crypto/PROTOCOL.md section 10)
+// Proof-of-work (crypto/PROTOCOL.md section 11)
 // ---------------------------------------------------------------------------
 
 export const POW_NONCE_BYTES = 8;

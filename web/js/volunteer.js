@@ -2,6 +2,7 @@
 // memory only: never into storage, never sent anywhere. Logging out wipes them.
 import * as oc from "./crypto.js";
 import { api, ApiError, el, error, explain, paint, setting, status, t } from "./ui.js";
+import { startWorkspace, stopWorkspace } from "./workspace.js";
 
 const loginSection = el("inloggen");
 const workspace = el("werkplek");
@@ -25,6 +26,7 @@ function showWorkspace() {
   el("welkom").textContent =
     `${t("workspace_hello", { name: account.name })} (${t("role_" + account.role)})`;
   el("werkplek-kop").focus();
+  startWorkspace(account);
 }
 
 async function login(event) {
@@ -63,7 +65,7 @@ async function login(event) {
       }
       throw err;
     }
-    account = { name: answer.name, role: answer.role, identity };
+    account = { name: answer.name, role: answer.role, canChat: answer.can_chat, identity };
   } catch (err) {
     status("");
     error(err instanceof ApiError || err instanceof TypeError ? explain(err) : err.message);
@@ -81,6 +83,7 @@ async function login(event) {
 }
 
 async function logout() {
+  stopWorkspace();
   wipe(account?.identity);
   account = null;
   try {

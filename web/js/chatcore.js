@@ -1,0 +1,128 @@
+// Shared by both sides of a chat: what goes inside an encrypted message, a websocket
+// that comes back after a blip, and the opt-in transcript made in the browser.
+import * as oc from "./crypto.js";
+
+/** The content of one encrypted message: a text, or the "is typing" hint. */
+export function encodeContent(kind, text = undefined) {
+  const content = kind === "text" ? { k: "text", b: text } : { k: "typing" };
+  return oc.encodeText(JSON.stringify(content));
+}
+
+/** Parse decrypted content; anything unexpected counts as tampering (it passed the AEAD, so it came from the peer's code). */
+export function decodeContent(bytes) {
+  const content = JSON.parse(oc.decodeText(bytes));
+  if (content?.k === "typing") return { kind: "typing" };
+  if (content?.k === "text" && typeof content.b === "string") return { kind: "text", text: content.b };
+  throw new oc.InvalidInput("unknown chat content");
+}
+
+/**
+ * A websocket to our own server that reconnects after a drop until the grace period is over.
+ * onOpen(reconnected) runs on every (re)connection; onDown() when a drop begins; onGiveUp() when
+ * the grace period passed without a connection.
+ */
+export class Channel {
+  constructor(path, { onOpen, onFrame, onDown, onGiveUp, graceMs }) {
+    this.url = `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}${path}`;
+    Object.assign(this, { onOpen, onFrame, onDown, onGiveUp, graceMs });
+    this.ws = null;
+    this.closing = false;
+    this.droppedAt = null;
+    this.opened = false;
+  }
+
+  connect() {
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      const reconnected = this.opened;
+      this.opened = true;
+      this.droppedAt = null;
+      this.onOpen(reconnected);
+    });
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return; // not from our server's catalogue: ignore
+      }
+      this.onFrame(frame);
+    });
+    ws.addEventListener("close", () => {
+      if (this.ws !== ws || this.closing) return;
+      if (this.droppedAt === null) {
+        this.droppedAt = Date.now();
+        this.onDown();
+      }
+      this.retry();
+    });
+  }
+
+  retry() {
+    if (this.closing) return;
+    const waited = Date.now() - this.droppedAt;
+    if (!this.opened || waited > this.graceMs) {
+      this.closing = true;
+      this.onGiveUp();
+      return;
+    }
+    setTimeout(() => {
+      if (!this.closing) this.connect();
+    }, Math.min(5000, 1000 + waited / 4));
+  }
+
+  send(frame) {
+    if (this.ws?.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  close() {
+    this.closing = true;
+    this.ws?.close();
+  }
+}
+
+/** Offer the transcript as a text file, made here in the browser; nothing is uploaded or stored. */
+export function downloadTranscript(lines, filename) {
+  const blob = new Blob([lines.join("\n") + "\n"], { type: "text/plain;charset=utf-8" });
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** Append one message to a log list; text only (never HTML). */
+export function appendMessage(list, who, text, cls) {
+  const item = document.createElement("li");
+  item.className = cls;
+  if (who) {
+    const label = document.createElement("span");
+    label.className = "who";
+    label.textContent = who;
+    item.append(label);
+  }
+  item.append(document.createTextNode(text));
+  list.append(item);
+  item.scrollIntoView({ block: "nearest" });
+  return item;
+}
+
+/** Sends "is typing" at most every few seconds while the person types. */
+export function typingNotifier(send, everyMs = 3000) {
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last > everyMs) {
+      last = now;
+      send();
+    }
+  };
+}
