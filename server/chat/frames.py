@@ -16,8 +16,11 @@ from typing import Any
 import crypto
 
 MAX_FRAME_BYTES = 16 * 1024
-# The largest padded chat content (8192 + 2, rounded up to 256) plus the AEAD tag, in base64.
-MAX_CIPHERTEXT_B64 = 4 * ((8448 + 16 + 2) // 3)
+# A chat ciphertext is 256*k + 16 bytes (padded content plus the AEAD tag), k = 1..33
+# (crypto/PROTOCOL.md, section 10). As unpadded base64 that is a fixed set of lengths,
+# checked without decoding: the relay never needs the bytes.
+CIPHERTEXT_B64_LENGTHS = frozenset(-(-(256 * k + 16) * 4 // 3) for k in range(1, 34))
+MAX_CIPHERTEXT_B64 = max(CIPHERTEXT_B64_LENGTHS)
 MAX_SEQ = 2**53 - 1
 _B64 = re.compile(r"^[A-Za-z0-9_-]*$")
 
@@ -50,7 +53,7 @@ def _b64_bytes(length: int) -> Callable[[str, Any], bytes]:
 
 def _ciphertext(field: str, value: Any) -> str:
     # Relayed verbatim: checked for shape and size only, never decoded (the server cannot read it).
-    if not isinstance(value, str) or not 24 <= len(value) <= MAX_CIPHERTEXT_B64 or not _B64.match(value):
+    if not isinstance(value, str) or len(value) not in CIPHERTEXT_B64_LENGTHS or not _B64.match(value):
         raise _bad(field)
     return value
 
