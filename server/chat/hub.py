@@ -31,6 +31,7 @@ log = logging.getLogger("oor.chat")
 TO_VOLUNTEER, TO_SEEKER = 1, 2  # directions, as in the AEAD associated data
 BACKLOG_KEEP = 64      # frames kept per direction while the receiver is connected (resume after a blip)
 BACKLOG_MAX = 512      # frames kept per direction while the receiver is away; more ends the chat
+CLOSE_REPLACED = 4001  # close codes of 4000 and up tell a page not to reconnect
 AGE_BANDS = ("<18", "18-29", "30-49", "50-69", "70+", "onbekend")
 DEFAULT_WAIT_SECONDS = 120.0
 
@@ -144,7 +145,7 @@ class ChatHub:
         old, chat.seeker, chat.seeker_away = chat.seeker, ws, None
         self._cancel(chat, "seeker")
         if old is not None and old is not ws:
-            self._spawn(self._close(old))
+            self._spawn(self._close(old, CLOSE_REPLACED, b"resumed elsewhere"))
         entry = self.queue.entries.get(chat.id)
         state = entry.state.value if entry else "ended"
         await send(ws, {"t": "resumed", "state": state, "position": self.queue.position(chat.id) or 0})
@@ -172,7 +173,8 @@ class ChatHub:
     async def volunteer_connected(self, info: VolunteerInfo, ws: web.WebSocketResponse) -> None:
         known = self.volunteers.get(info.id)
         if known is not None and known.ws is not None and known.ws is not ws:
-            self._spawn(self._close(known.ws))  # one connection per volunteer: the newest wins
+            # One connection per volunteer: the newest wins; the old page must not reconnect.
+            self._spawn(self._close(known.ws, CLOSE_REPLACED, b"replaced by a newer connection"))
         self.volunteers[info.id] = info
         info.ws = ws
         await self.send_queue(info)
@@ -302,9 +304,9 @@ class ChatHub:
         await self.queue_changed()
 
     @staticmethod
-    async def _close(ws: web.WebSocketResponse) -> None:
+    async def _close(ws: web.WebSocketResponse, code: int = 1000, why: bytes = b"") -> None:
         with contextlib.suppress(Exception):
-            await ws.close()
+            await ws.close(code=code, message=why)
 
     async def queue_changed(self) -> None:
         """Tell waiting help-seekers their position and volunteers the queue."""

@@ -38,6 +38,7 @@ carry this site's Origin. Heartbeats (ping every 20 s) detect dead peers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -58,6 +59,7 @@ from .hub import ChatHub, VolunteerInfo, send
 log = logging.getLogger("oor.chat")
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
+SESSION_CHECK_SECONDS = 30.0
 CHALLENGE_TTL_SECONDS = 120.0
 MAX_OUTSTANDING_CHALLENGES = 20_000
 
@@ -189,6 +191,7 @@ async def volunteer_socket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     await hub.volunteer_connected(info, ws)
     bucket = TokenBucket(rate=20, burst=60)
+    watch = asyncio.ensure_future(_watch_session(request, ws))
     try:
         async for msg in ws:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -200,8 +203,24 @@ async def volunteer_socket(request: web.Request) -> web.WebSocketResponse:
             except FrameError as exc:
                 await send(ws, exc.as_frame())
     finally:
+        watch.cancel()
         await hub.volunteer_left(info, ws)
     return ws
+
+
+async def _watch_session(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Keep the session alive while connected, and close the socket once it ends
+    (logout elsewhere, expiry, or deactivation with `oor volunteer deactivate`)."""
+    app = request.app
+    token = request.cookies.get(accounts.SESSION_COOKIE)
+    while not ws.closed:
+        await asyncio.sleep(SESSION_CHECK_SECONDS)
+        if await accounts.session_volunteer(app[STORAGE], app[CONFIG], token, app[CLOCK]()) is None:
+            await send(ws, {"t": "error", "code": "session-ended",
+                            "message": {"nl": "Je sessie is beëindigd. Log opnieuw in.",
+                                        "en": "Your session has ended. Please log in again."}})
+            await ws.close(code=4003, message=b"session ended")
+            return
 
 
 async def _volunteer_frame(request: web.Request, hub: ChatHub, info: VolunteerInfo, frame: dict[str, Any]) -> None:

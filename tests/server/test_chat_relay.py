@@ -272,3 +272,17 @@ async def test_server_restart_ends_chats_with_a_clear_message(relay: Any, seeker
     assert (await s.next("ended"))["reason"] == "restart"
     assert (await volunteer.next("ended"))["reason"] == "restart"
 
+
+
+async def test_deactivation_closes_an_open_volunteer_socket(relay: Any, seeker_http: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.chat import ws as chat_ws
+    from server.keys import STORAGE
+    monkeypatch.setattr(chat_ws, "SESSION_CHECK_SECONDS", 0.05)
+    volunteer = await volunteer_on_duty(relay)
+    assert await relay.server.app[STORAGE].set_active("Sanne", False)
+    frame = await volunteer.next("none")
+    assert frame["code"] == "session-ended"
+    closed = await volunteer.ws.receive(timeout=5)
+    assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert relay.server.app[CHAT_HUB].queue.available_volunteers() == 0

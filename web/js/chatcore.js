@@ -49,8 +49,14 @@ export class Channel {
       }
       this.onFrame(frame);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.ws !== ws || this.closing) return;
+      if (event.code >= 4000) {
+        // The server ended this connection on purpose (replaced, session ended): do not come back.
+        this.closing = true;
+        this.onGiveUp();
+        return;
+      }
       if (this.droppedAt === null) {
         this.droppedAt = Date.now();
         this.onDown();
