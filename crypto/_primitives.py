@@ -50,6 +50,8 @@ KX_SESSION_KEY_BYTES: int = nacl.bindings.crypto_kx_SESSION_KEY_BYTES
 
 BLAKE2B_KEY_BYTES_MAX: int = nacl.bindings.crypto_generichash_KEYBYTES_MAX
 
+BOX_SEAL_OVERHEAD_BYTES: int = nacl.bindings.crypto_box_SEALBYTES  # ephemeral public key 32 + tag 16
+
 # Parameters of the server-side argon2-cffi hash of a volunteer's auth key.
 # Deliberately light (OWASP's minimum Argon2id profile): the input is not a
 # password but a 256-bit BLAKE2b output of a >= 64 MiB Argon2id that the
@@ -186,6 +188,32 @@ def kx_server_session_keys(server_public: bytes, server_secret: bytes, client_pu
         raise InvalidInput(f"key exchange rejected its input: {exc}") from None
     except nacl.exceptions.CryptoError:
         raise InvalidInput("key exchange failed: the peer public key is not usable") from None
+
+
+def box_seal(message: bytes, recipient_public: bytes) -> bytes:
+    """``crypto_box_seal``: anonymous public-key encryption to ``recipient_public``.
+
+    Output is an ephemeral X25519 public key, then the XSalsa20-Poly1305
+    ciphertext and tag: ``len(message) + 48`` bytes. Random every time.
+    """
+    try:
+        return nacl.bindings.crypto_box_seal(message, recipient_public)
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
+        raise InvalidInput(f"sealed box rejected its input: {exc}") from None
+    except nacl.exceptions.CryptoError:
+        # libsodium refuses a recipient key that makes the shared secret all
+        # zero (a low-order point): nobody could open the result.
+        raise InvalidInput("sealed box failed: the recipient public key is not usable") from None
+
+
+def box_seal_open(sealed: bytes, recipient_public: bytes, recipient_secret: bytes) -> bytes:
+    """``crypto_box_seal_open``; raises DecryptionFailed unless it authenticates."""
+    try:
+        return nacl.bindings.crypto_box_seal_open(sealed, recipient_public, recipient_secret)
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
+        raise InvalidInput(f"sealed box rejected its input: {exc}") from None
+    except nacl.exceptions.CryptoError:
+        raise DecryptionFailed("sealed box did not open: not for this key, or tampered") from None
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:

@@ -8,7 +8,7 @@ validation code that catches ``ValueError`` keeps working.
 
 from __future__ import annotations
 
-__all__ = ["CryptoError", "InvalidInput", "DecryptionFailed", "BadSignature"]
+__all__ = ["CryptoError", "InvalidInput", "InvalidToken", "DecryptionFailed", "BadSignature"]
 
 
 class CryptoError(Exception):
@@ -20,8 +20,9 @@ class CryptoError(Exception):
     secret was touched (a wrong length, a wrong version byte, bad base64,
     parameters below the minimum). ``DecryptionFailed`` means the data was well
     formed but did not authenticate under the key you supplied (or, in a chat,
-    arrived out of order). ``BadSignature`` means a signed chat offer did not
-    verify against the volunteer's public key. Answer the
+    arrived out of order). ``BadSignature`` means a signed chat offer, key
+    certificate or mail message did not verify against the public key it was
+    checked with. Answer the
     other side with a generic error and never echo secrets into logs.
     """
 
@@ -34,6 +35,31 @@ class InvalidInput(CryptoError, ValueError):
     URL-safe-without-padding, or KDF parameters below libsodium's minimum. This
     is usually a client bug or a hostile request, not a wrong passphrase.
     """
+
+
+class InvalidToken(InvalidInput):
+    """A mail return token was mistyped; no key was derived and nothing was sent.
+
+    ``reason`` says what is wrong, so the page can say it in words a person
+    in distress understands:
+
+    - ``"length"``: not 20 symbols once spaces, dashes, dots and underscores
+      are taken out (a symbol left out or typed twice);
+    - ``"character"``: a character that never occurs in a token (such as
+      ``U`` or ``!``; ``O``, ``I`` and ``L`` are read as ``0``, ``1`` and ``1``);
+    - ``"check"``: the two check symbols do not match (one symbol mistyped,
+      or two neighbours swapped: every such typo is caught).
+
+    The token itself is never part of the message.
+    """
+
+    REASONS = ("length", "character", "check")
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown InvalidToken reason {reason!r}")
+        self.reason = reason
+        super().__init__(message or f"invalid token ({reason})")
 
 
 class DecryptionFailed(CryptoError):
@@ -49,6 +75,11 @@ class DecryptionFailed(CryptoError):
 
 class BadSignature(CryptoError):
     """A signature did not verify: the signed data or the key is not what was claimed.
+
+    For mail: a message whose author signature does not cover this thread,
+    position, author and body (the server or someone else altered or made it
+    up), or a volunteer key certificate that does not vouch for the offered
+    X25519 key. Do not decrypt or encrypt with it.
 
     In a chat this is what the help-seeker's page meets when the offered
     ephemeral key was not signed by the volunteer's published Ed25519 identity

@@ -24,6 +24,15 @@ __all__ = [
     "LABEL_CHAT_CHAIN_KEY",
     "LABEL_CHAT_AD",
     "LABEL_POW",
+    "LABEL_MAIL_SALT",
+    "LABEL_MAIL_LOOKUP",
+    "LABEL_MAIL_LOOKUP_HASH",
+    "LABEL_MAIL_X25519",
+    "LABEL_MAIL_ED25519",
+    "LABEL_MAIL_KEY_CERT",
+    "LABEL_MAIL_NONCE",
+    "LABEL_MAIL_AD",
+    "LABEL_MAIL_SIGNATURE",
     "ALL_LABELS",
 ]
 
@@ -71,6 +80,46 @@ LABEL_CHAT_AD = b"luisterend-oor/v1/chat/ad"
 # server's challenge and the client's 8-byte nonce.
 LABEL_POW = b"luisterend-oor/v1/pow"
 
+# Prefix of the BLAKE2b-128 message (unkeyed), followed by the deployment id in
+# UTF-8: the Argon2id salt shared by every mailbox of one deployment. A
+# help-seeker holds nothing but the token, so there is no per-mailbox salt to
+# fetch; the deployment id at least keeps two deployments' tables apart.
+LABEL_MAIL_SALT = b"luisterend-oor/v1/mail/salt"
+
+# BLAKE2b message, keyed with the mailbox master key: the lookup key the page
+# presents to find its thread. The server may learn it; it reveals nothing
+# about the mailbox's private keys (distinct labels).
+LABEL_MAIL_LOOKUP = b"luisterend-oor/v1/mail/lookup-key"
+
+# Prefix of the BLAKE2b message (unkeyed), followed by the lookup key: the only
+# form in which the server stores the lookup key.
+LABEL_MAIL_LOOKUP_HASH = b"luisterend-oor/v1/mail/lookup-hash"
+
+# BLAKE2b message, keyed with the mailbox master key: the help-seeker's X25519
+# secret (the key message keys are wrapped to).
+LABEL_MAIL_X25519 = b"luisterend-oor/v1/mail/x25519"
+
+# BLAKE2b message, keyed with the mailbox master key: the help-seeker's
+# Ed25519 seed (signs the help-seeker's messages).
+LABEL_MAIL_ED25519 = b"luisterend-oor/v1/mail/ed25519"
+
+# Prefix of the message an Ed25519 key signs to vouch for an X25519 public key
+# of the same holder (a volunteer's identity, or a mailbox), followed by that
+# X25519 public key.
+LABEL_MAIL_KEY_CERT = b"luisterend-oor/v1/mail/key-certificate"
+
+# BLAKE2b message, keyed with a mail message's content key: the message's
+# 24-byte AEAD nonce, which is thereby also a commitment to the content key.
+LABEL_MAIL_NONCE = b"luisterend-oor/v1/mail/nonce"
+
+# Prefix of a mail message's AEAD associated data, followed by thread id, seq
+# and author byte.
+LABEL_MAIL_AD = b"luisterend-oor/v1/mail/ad"
+
+# Prefix of the message the author of a mail message signs, followed by thread
+# id, seq, author byte and the BLAKE2b-256 hash of the body.
+LABEL_MAIL_SIGNATURE = b"luisterend-oor/v1/mail/signature"
+
 # For tests and the protocol document: name -> value of every label. Read-only,
 # so no caller can change a label at run time.
 ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
@@ -84,4 +133,13 @@ ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
     "LABEL_CHAT_CHAIN_KEY": LABEL_CHAT_CHAIN_KEY,
     "LABEL_CHAT_AD": LABEL_CHAT_AD,
     "LABEL_POW": LABEL_POW,
+    "LABEL_MAIL_SALT": LABEL_MAIL_SALT,
+    "LABEL_MAIL_LOOKUP": LABEL_MAIL_LOOKUP,
+    "LABEL_MAIL_LOOKUP_HASH": LABEL_MAIL_LOOKUP_HASH,
+    "LABEL_MAIL_X25519": LABEL_MAIL_X25519,
+    "LABEL_MAIL_ED25519": LABEL_MAIL_ED25519,
+    "LABEL_MAIL_KEY_CERT": LABEL_MAIL_KEY_CERT,
+    "LABEL_MAIL_NONCE": LABEL_MAIL_NONCE,
+    "LABEL_MAIL_AD": LABEL_MAIL_AD,
+    "LABEL_MAIL_SIGNATURE": LABEL_MAIL_SIGNATURE,
 })

@@ -132,6 +132,14 @@ async def enrol(storage: Storage, config: Config, payload: dict[str, Any], now: 
     x_pub = _field_bytes(payload, "x25519_public", 32)
     ed_pub = _field_bytes(payload, "ed25519_public", 32)
     wrapped = _field_bytes(payload, "wrapped_identity", crypto.WRAPPED_IDENTITY_BYTES)
+    # The X25519 key that mail is encrypted to, signed by the identity key: help-seekers' pages check it.
+    cert = _field_bytes(payload, "x25519_certificate", crypto.SIGNATURE_BYTES)
+    try:
+        crypto.verify_key_certificate(ed_pub, x_pub, cert)
+    except crypto.CryptoError:
+        raise BadRequest("De sleutels passen niet bij elkaar. Laad de pagina opnieuw.",
+                         "The keys do not match each other. Please reload the page.",
+                         field="x25519_certificate") from None
     inv = await storage.get_invitation(token_hash)
     if inv is None:
         raise _invitation_gone("unknown")
@@ -139,7 +147,7 @@ async def enrol(storage: Storage, config: Config, payload: dict[str, Any], now: 
         name=inv.name, role=inv.role, can_chat=inv.can_chat, can_mail=inv.can_mail,
         enrolled_day=day_of(now), kdf_salt=salt, kdf_opslimit=config.kdf_opslimit,
         kdf_memlimit=config.kdf_memlimit_bytes, auth_hash=crypto.hash_auth_key(auth_key),
-        x25519_public=x_pub, ed25519_public=ed_pub, wrapped_identity=wrapped)
+        x25519_public=x_pub, ed25519_public=ed_pub, wrapped_identity=wrapped, x25519_certificate=cert)
     try:
         volunteer_id = await storage.enrol(token_hash, now, record)
     except InvitationUnusable as exc:
@@ -264,6 +272,7 @@ def identity_payload(volunteer: Volunteer) -> dict[str, Any]:
     return {
         "name": volunteer.name, "role": volunteer.role,
         "can_chat": volunteer.can_chat, "can_mail": volunteer.can_mail,
+        "mail_available": volunteer.mail_available,
         "x25519_public": crypto.b64encode(volunteer.x25519_public),
         "ed25519_public": crypto.b64encode(volunteer.ed25519_public),
         "wrapped_identity": crypto.b64encode(volunteer.wrapped_identity),

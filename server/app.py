@@ -19,11 +19,13 @@ from .accounts import SERVER_SECRET_KEY, UnknownNameThrottle, day_of
 from .chat import ws as chat_ws
 from .chat.hub import ChatHub, FrameObserver
 from .chat.ws import PowGate, make_guard
+from .mail import api as mail_api
+from .mail.desk import MailDesk
 from .assets import WEB_ROOT, AssetRegistry
 from .config import Config
 from .http import error_middleware, same_origin_middleware, security_headers
-from .keys import (ASSETS, CHAT_HUB, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, POW, SERVER_SECRET, STORAGE,
-                   UNKNOWN_NAMES)
+from .keys import (ASSETS, CHAT_HUB, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, MAIL_DESK, POW, SERVER_SECRET,
+                   STORAGE, UNKNOWN_NAMES)
 from .storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("oor")
@@ -61,6 +63,7 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
     app.add_routes(pages.routes)
     app.add_routes(api.routes)
     app.add_routes(chat_ws.routes)
+    app.add_routes(mail_api.routes)
     return app
 
 
@@ -76,6 +79,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     # Answers fake salts for unknown names; kept in the database so they stay stable across restarts.
     app[SERVER_SECRET] = await storage.get_or_create_meta(SERVER_SECRET_KEY, crypto.new_token(32).encode())
     app[UNKNOWN_NAMES] = UnknownNameThrottle(app[SERVER_SECRET])
+    app[MAIL_DESK] = MailDesk(storage, config, app[CLOCK])
     # A hash to verify against when the name is unknown, so both answers take the same time.
     app[DUMMY_AUTH_HASH] = crypto.hash_auth_key(bytes(crypto.KEY_BYTES))
     if config.insecure_kdf:
@@ -85,7 +89,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Delete expired sessions and invitations now and then."""
+    """Delete expired sessions, invitations and mail threads now and then."""
     config = app[CONFIG]
 
     async def loop() -> None:
@@ -94,6 +98,7 @@ async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
             try:
                 await app[STORAGE].purge(now, now - config.session_idle_minutes * 60,
                                          now - config.session_max_hours * 3600)
+                await app[MAIL_DESK].housekeeping()
             except Exception:
                 log.exception("purge failed")
             await asyncio.sleep(PURGE_EVERY_SECONDS)

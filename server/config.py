@@ -84,6 +84,11 @@ class Config:
         "zelfmoordgedachten|suicidal thoughts", "geweld en misbruik|violence and abuse",
         "werk en geld|work and money", "lichamelijke gezondheid|physical health", "anders|other")
     chat_challenges_per_minute: int = 30
+    mail_retention_days: int = 30
+    mail_pickup_hours: int = 48
+    mail_reply_expected_hours: int = 48
+    mail_max_chars: int = 8000
+    mail_max_messages: int = 200
     pow_base_bits: int = 16
     pow_max_bits: int = 22
     client_address_header: str = ""
@@ -153,7 +158,8 @@ def _validate(cfg: Config) -> None:
                 "invitation_ttl_hours", "login_free_attempts", "login_max_delay_seconds",
                 "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib", "chat_max_per_volunteer",
                 "chat_grace_seconds", "chat_queue_max", "chat_max_message_chars", "chat_block_minutes",
-                "chat_challenges_per_minute")
+                "chat_challenges_per_minute", "mail_retention_days", "mail_pickup_hours",
+                "mail_reply_expected_hours", "mail_max_chars", "mail_max_messages")
     for key in positive:
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key}: must be at least 1, got {getattr(cfg, key)}")
@@ -181,6 +187,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("pow_base_bits and pow_max_bits: need 0 <= base <= max <= 28")
     if cfg.chat_max_message_chars > 4000:
         raise ConfigError("chat_max_message_chars: at most 4000 (an encrypted message holds 8192 bytes)")
+    if cfg.mail_max_chars > 8000:
+        raise ConfigError("mail_max_chars: at most 8000 (an encrypted mail holds 32768 bytes)")
     if cfg.client_address_header and not re.fullmatch(r"[A-Za-z0-9\-]{1,64}", cfg.client_address_header):
         raise ConfigError(f"client_address_header: a header name such as X-Real-IP, got {cfg.client_address_header!r}")
     if cfg.log_level not in ("debug", "info", "warning", "error"):

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .abuse import AddressGuard
     from .chat.hub import ChatHub
     from .chat.ws import PowGate
+    from .mail.desk import MailDesk
     from .accounts import UnknownNameThrottle
     from .config import Config
     from .storage import Storage
@@ -26,3 +27,4 @@ UNKNOWN_NAMES: web.AppKey["UnknownNameThrottle"] = web.AppKey("unknown_names")
 CHAT_HUB: web.AppKey["ChatHub"] = web.AppKey("chat_hub")
 GUARD: web.AppKey["AddressGuard"] = web.AppKey("address_guard")
 POW: web.AppKey["PowGate"] = web.AppKey("pow_gate")
+MAIL_DESK: web.AppKey["MailDesk"] = web.AppKey("mail_desk")

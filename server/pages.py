@@ -68,6 +68,19 @@ async def chat_page(request: web.Request) -> dict[str, Any]:
     return page_context(request, "chat")
 
 
+@routes.get("/mail", name="mail")
+@aiohttp_jinja2.template("mail.html")
+async def mail_page(request: web.Request) -> dict[str, Any]:
+    return page_context(request, "mail")
+
+
+@routes.get("/mail/terug", name="mail_return")
+@aiohttp_jinja2.template("mail_return.html")
+async def mail_return_page(request: web.Request) -> dict[str, Any]:
+    # The token is typed into the page and never travels in a URL.
+    return page_context(request, "mail_return")
+
+
 @routes.get("/inschrijven", name="enrol")
 @aiohttp_jinja2.template("enrol.html")
 async def enrol_page(request: web.Request) -> dict[str, Any]:

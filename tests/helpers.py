@@ -39,6 +39,7 @@ def enrolment_body(token: str, passphrase: str = PASSPHRASE, *, kdf: dict[str, i
         "x25519_public": crypto.b64encode(identity.x25519_public),
         "ed25519_public": crypto.b64encode(identity.ed25519_public),
         "wrapped_identity": crypto.b64encode(crypto.wrap_identity(keys.wrapping_key, identity)),
+        "x25519_certificate": crypto.b64encode(crypto.sign_key_certificate(identity)),
     }
 
 

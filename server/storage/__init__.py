@@ -56,6 +56,7 @@ class NewVolunteer:
     x25519_public: bytes
     ed25519_public: bytes
     wrapped_identity: bytes
+    x25519_certificate: bytes | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,39 @@ class Volunteer(NewVolunteer):
     active: bool
     failed_logins: int
     locked_until: int
+    mail_available: bool
+
+
+class ThreadConflict(StorageError):
+    """A mail write did not fit the thread as stored (wrong sequence number, too many messages,
+    missing re-encrypted keys). Nothing was changed."""
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    seq: int
+    author: int            # 1 help-seeker, 2 volunteer
+    body: bytes
+    signature: bytes
+    signer_public: bytes
+    seeker_wrap: bytes
+    volunteer_wrap: bytes
+
+
+@dataclass(frozen=True)
+class MailThread:
+    id: bytes
+    lookup_hash: bytes
+    seeker_x25519_public: bytes
+    seeker_ed25519_public: bytes
+    volunteer_id: int | None
+    state: str              # open | handled | needs-volunteer
+    assigned_hour: int
+    opened: bool
+    waiting_since_hour: int | None
+    unread_volunteer: bool
+    unread_seeker: bool
+    last_activity_day: int
 
 
 @dataclass(frozen=True)
@@ -99,4 +133,19 @@ class Storage(Protocol):
     async def purge(self, now: int, idle_before: int, created_before: int) -> None: ...
 
     async def add_wrapup(self, day: str, topic: str, age_band: str, handed_over: bool) -> None: ...
+
+    async def set_mail_available(self, volunteer_id: int, available: bool) -> None: ...
+    async def mail_volunteer_with_fewest_threads(self, exclude: int | None = None) -> Volunteer | None: ...
+    async def create_thread(self, thread: MailThread, first: MailMessage) -> None: ...
+    async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None: ...
+    async def thread_by_id(self, thread_id: bytes) -> MailThread | None: ...
+    async def messages(self, thread_id: bytes) -> list[MailMessage]: ...
+    async def add_message(self, thread_id: bytes, message: MailMessage, hour: int, day: int, limit: int) -> None: ...
+    async def assign_thread(self, thread_id: bytes, volunteer_id: int, wraps: dict[int, bytes], hour: int,
+                            expected_volunteer: int | None) -> None: ...
+    async def update_thread(self, thread_id: bytes, **fields: object) -> None: ...
+    async def inbox(self, volunteer_id: int) -> list[MailThread]: ...
+    async def delete_thread(self, thread_id: bytes) -> None: ...
+    async def expire_threads(self, before_day: int) -> int: ...
+    async def mark_needing_volunteer(self, hour: int, pickup_hours: int) -> int: ...
     async def wrapup_counts(self) -> list[tuple[str, str, str, bool, int]]: ...

@@ -16,16 +16,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import (Invitation, InvitationUnusable, NameTaken, NewVolunteer, Session,
-               StorageError, Volunteer)
+from . import (Invitation, InvitationUnusable, MailMessage, MailThread, NameTaken, NewVolunteer, Session,
+               StorageError, ThreadConflict, Volunteer)
 
 T = TypeVar("T")
 
 _VOLUNTEER_COLUMNS = (
     "id, name, role, can_chat, can_mail, active, enrolled_day, kdf_salt, kdf_opslimit, "
     "kdf_memlimit, auth_hash, x25519_public, ed25519_public, wrapped_identity, "
-    "failed_logins, locked_until"
+    "failed_logins, locked_until, x25519_certificate, mail_available"
 )
+_THREAD_COLUMNS = (
+    "id, lookup_hash, seeker_x25519_public, seeker_ed25519_public, volunteer_id, state, assigned_hour, "
+    "opened, waiting_since_hour, unread_volunteer, unread_seeker, last_activity_day"
+)
+_THREAD_FIELDS = {"state", "opened", "unread_volunteer", "unread_seeker", "last_activity_day",
+                  "waiting_since_hour"}
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -57,12 +63,22 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def _volunteer(row: tuple[Any, ...]) -> Volunteer:
     (vid, name, role, can_chat, can_mail, active, day, salt, ops, mem, auth_hash,
-     xpub, edpub, wrapped, failed, locked) = row
+     xpub, edpub, wrapped, failed, locked, cert, mail_available) = row
     return Volunteer(id=vid, name=name, role=role, can_chat=bool(can_chat), can_mail=bool(can_mail),
                      active=bool(active), enrolled_day=day, kdf_salt=salt, kdf_opslimit=ops,
                      kdf_memlimit=mem, auth_hash=auth_hash, x25519_public=xpub,
                      ed25519_public=edpub, wrapped_identity=wrapped, failed_logins=failed,
-                     locked_until=locked)
+                     locked_until=locked, x25519_certificate=cert, mail_available=bool(mail_available))
+
+
+def _thread(row: tuple[Any, ...]) -> MailThread:
+    (tid, lookup, xpub, edpub, vid, state, hour, opened, waiting, unread_v, unread_s, day) = row
+    return MailThread(tid, lookup, xpub, edpub, vid, state, hour, bool(opened), waiting, bool(unread_v),
+                      bool(unread_s), day)
+
+
+def _message(row: tuple[Any, ...]) -> MailMessage:
+    return MailMessage(*row)
 
 
 class SQLiteStorage:
@@ -133,11 +149,11 @@ class SQLiteStorage:
                 cur = c.execute(
                     "INSERT INTO volunteers(name, role, can_chat, can_mail, enrolled_day, kdf_salt,"
                     " kdf_opslimit, kdf_memlimit, auth_hash, x25519_public, ed25519_public,"
-                    " wrapped_identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " wrapped_identity, x25519_certificate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (volunteer.name, volunteer.role, int(volunteer.can_chat), int(volunteer.can_mail),
                      volunteer.enrolled_day, volunteer.kdf_salt, volunteer.kdf_opslimit,
                      volunteer.kdf_memlimit, volunteer.auth_hash, volunteer.x25519_public,
-                     volunteer.ed25519_public, volunteer.wrapped_identity))
+                     volunteer.ed25519_public, volunteer.wrapped_identity, volunteer.x25519_certificate))
                 c.execute("COMMIT")
                 return int(cur.lastrowid)
             except BaseException:
@@ -233,3 +249,157 @@ class SQLiteStorage:
                              " ORDER BY day, topic, age_band, handed_over").fetchall()
             return [(d, t, a, bool(h), n) for d, t, a, h, n in rows]
         return await self._run(run)
+
+    # -- mail -----------------------------------------------------------------------------
+
+    async def set_mail_available(self, volunteer_id: int, available: bool) -> None:
+        await self._run(lambda c: c.execute("UPDATE volunteers SET mail_available = ? WHERE id = ?",
+                                            (int(available), volunteer_id)))
+
+    async def mail_volunteer_with_fewest_threads(self, exclude: int | None = None) -> Volunteer | None:
+        """The available mail volunteer with the fewest threads that are not handled."""
+        def run(c: sqlite3.Connection) -> Volunteer | None:
+            cols = ", ".join(f"v.{col.strip()}" for col in _VOLUNTEER_COLUMNS.split(","))
+            row = c.execute(
+                f"SELECT {cols} FROM volunteers v LEFT JOIN mail_threads t"
+                " ON t.volunteer_id = v.id AND t.state != 'handled'"
+                " WHERE v.active = 1 AND v.can_mail = 1 AND v.mail_available = 1"
+                " AND v.x25519_certificate IS NOT NULL AND v.id IS NOT ?"
+                " GROUP BY v.id ORDER BY count(t.id), v.id LIMIT 1", (exclude,)).fetchone()
+            return _volunteer(row) if row else None
+        return await self._run(run)
+
+    async def create_thread(self, thread: MailThread, first: MailMessage) -> None:
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(f"INSERT INTO mail_threads({_THREAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (thread.id, thread.lookup_hash, thread.seeker_x25519_public, thread.seeker_ed25519_public,
+                           thread.volunteer_id, thread.state, thread.assigned_hour, int(thread.opened),
+                           thread.waiting_since_hour, int(thread.unread_volunteer), int(thread.unread_seeker),
+                           thread.last_activity_day))
+                c.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread.id, *_fields(first)))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        try:
+            await self._run(run)
+        except sqlite3.IntegrityError:
+            raise ThreadConflict("a thread with this token exists already") from None
+
+    async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None:
+        def run(c: sqlite3.Connection) -> MailThread | None:
+            row = c.execute(f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE lookup_hash = ?",
+                            (lookup_hash,)).fetchone()
+            return _thread(row) if row else None
+        return await self._run(run)
+
+    async def thread_by_id(self, thread_id: bytes) -> MailThread | None:
+        def run(c: sqlite3.Connection) -> MailThread | None:
+            row = c.execute(f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE id = ?", (thread_id,)).fetchone()
+            return _thread(row) if row else None
+        return await self._run(run)
+
+    async def messages(self, thread_id: bytes) -> list[MailMessage]:
+        def run(c: sqlite3.Connection) -> list[MailMessage]:
+            rows = c.execute("SELECT seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap"
+                             " FROM mail_messages WHERE thread_id = ? ORDER BY seq", (thread_id,)).fetchall()
+            return [_message(r) for r in rows]
+        return await self._run(run)
+
+    async def add_message(self, thread_id: bytes, message: MailMessage, hour: int, day: int, limit: int) -> None:
+        """Append the next message; the sequence number must follow the last one."""
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                last, count = c.execute("SELECT coalesce(max(seq), 0), count(*) FROM mail_messages"
+                                        " WHERE thread_id = ?", (thread_id,)).fetchone()
+                if message.seq != last + 1 or count >= limit:
+                    raise ThreadConflict("sequence number or message limit")
+                c.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread_id, *_fields(message)))
+                if message.author == 1:
+                    c.execute("UPDATE mail_threads SET state = CASE state WHEN 'handled' THEN 'open' ELSE state END,"
+                              " waiting_since_hour = coalesce(waiting_since_hour, ?), unread_volunteer = 1,"
+                              " last_activity_day = ? WHERE id = ?", (hour, day, thread_id))
+                else:
+                    c.execute("UPDATE mail_threads SET waiting_since_hour = NULL, unread_seeker = 1,"
+                              " last_activity_day = ? WHERE id = ?", (day, thread_id))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        await self._run(run)
+
+    async def assign_thread(self, thread_id: bytes, volunteer_id: int, wraps: dict[int, bytes], hour: int,
+                            expected_volunteer: int | None) -> None:
+        """Give the thread to another volunteer with every message key re-wrapped for them, atomically.
+
+        The previous volunteer's wraps are overwritten, so they can no longer read the thread's
+        keys from the database; `expected_volunteer` guards against a concurrent change."""
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                current = c.execute("SELECT volunteer_id FROM mail_threads WHERE id = ?", (thread_id,)).fetchone()
+                seqs = {r[0] for r in c.execute("SELECT seq FROM mail_messages WHERE thread_id = ?", (thread_id,))}
+                if current is None or current[0] != expected_volunteer or set(wraps) != seqs:
+                    raise ThreadConflict("the thread changed, or not every message key was re-wrapped")
+                c.executemany("UPDATE mail_messages SET volunteer_wrap = ? WHERE thread_id = ? AND seq = ?",
+                              [(wrap, thread_id, seq) for seq, wrap in wraps.items()])
+                c.execute("UPDATE mail_threads SET volunteer_id = ?, state = 'open', opened = 0, assigned_hour = ?,"
+                          " unread_volunteer = 1 WHERE id = ?", (volunteer_id, hour, thread_id))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        await self._run(run)
+
+    async def update_thread(self, thread_id: bytes, **fields: object) -> None:
+        unknown = set(fields) - _THREAD_FIELDS
+        if unknown or not fields:
+            raise StorageError(f"cannot update {unknown or 'nothing'}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self._run(lambda c: c.execute(f"UPDATE mail_threads SET {assignments} WHERE id = ?",
+                                            (*fields.values(), thread_id)))
+
+    async def inbox(self, volunteer_id: int) -> list[MailThread]:
+        def run(c: sqlite3.Connection) -> list[MailThread]:
+            rows = c.execute(f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE volunteer_id = ?"
+                             " AND state = 'open' ORDER BY waiting_since_hour IS NULL, waiting_since_hour, id",
+                             (volunteer_id,)).fetchall()
+            return [_thread(r) for r in rows]
+        return await self._run(run)
+
+    async def delete_thread(self, thread_id: bytes) -> None:
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("DELETE FROM mail_messages WHERE thread_id = ?", (thread_id,))
+            c.execute("DELETE FROM mail_threads WHERE id = ?", (thread_id,))
+            c.execute("COMMIT")
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # do not leave the rows in the write-ahead log
+        await self._run(run)
+
+    async def expire_threads(self, before_day: int) -> int:
+        def run(c: sqlite3.Connection) -> int:
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("DELETE FROM mail_messages WHERE thread_id IN"
+                      " (SELECT id FROM mail_threads WHERE last_activity_day < ?)", (before_day,))
+            n = c.execute("DELETE FROM mail_threads WHERE last_activity_day < ?", (before_day,)).rowcount
+            c.execute("COMMIT")
+            if n:
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return n
+        return await self._run(run)
+
+    async def mark_needing_volunteer(self, hour: int, pickup_hours: int) -> int:
+        """Threads whose volunteer left, or did not open them in time, need a new volunteer."""
+        def run(c: sqlite3.Connection) -> int:
+            return c.execute(
+                "UPDATE mail_threads SET state = 'needs-volunteer' WHERE state = 'open' AND ("
+                " volunteer_id IN (SELECT id FROM volunteers WHERE active = 0 OR can_mail = 0)"
+                " OR (opened = 0 AND assigned_hour <= ?))", (hour - pickup_hours,)).rowcount
+        return await self._run(run)
+
+
+def _fields(m: MailMessage) -> tuple[Any, ...]:
+    return (m.seq, m.author, m.body, m.signature, m.signer_public, m.seeker_wrap, m.volunteer_wrap)

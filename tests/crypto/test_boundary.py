@@ -154,7 +154,7 @@ def js_labels() -> dict[str, str]:
     text = (REPO / "web" / "js" / "crypto.js").read_text(encoding="utf-8")
     block = re.search(r"export const LABELS = Object\.freeze\(\{(.*?)\}\);", text, re.S)
     assert block, "LABELS object not found in crypto.js"
-    return dict(re.findall(r'^\s*([A-Z_]+):\s*"([^"]*)",?\s*$', block.group(1), re.M))
+    return dict(re.findall(r'^\s*([A-Z][A-Z0-9_]*):\s*"([^"]*)",?\s*$', block.group(1), re.M))
 
 
 def test_labels_are_the_same_in_python_and_javascript():

@@ -26,6 +26,7 @@ VECTORS = REPO / "tests" / "vectors"
 OUTCOMES = {
     "ok": None,
     "invalid-input": crypto.InvalidInput,
+    "invalid-token": crypto.InvalidToken,  # mail_token.json, mail_keys.json: a mistyped return token
     "decryption-failed": crypto.DecryptionFailed,
     "bad-signature": crypto.BadSignature,
     "fail": None,  # pow.json: pow_check returns False, nothing is raised

@@ -34,8 +34,16 @@ from crypto.labels import (  # noqa: E402
     LABEL_CHAT_MESSAGE_KEY,
     LABEL_CHAT_OFFER,
     LABEL_IDENTITY_WRAP,
+    LABEL_MAIL_AD,
+    LABEL_MAIL_KEY_CERT,
+    LABEL_MAIL_NONCE,
+    LABEL_MAIL_SIGNATURE,
     LABEL_POW,
 )
+
+# Only for writing out sealed boxes with a fixed ephemeral key (mail wraps),
+# which the facade deliberately cannot do.
+import nacl.bindings  # noqa: E402
 
 b64 = crypto.b64encode
 
@@ -877,6 +885,539 @@ def pow_cases() -> dict:
     }
 
 
+# --------------------------------------------------------------------------
+# mail_token.json, mail_keys.json, key_certificate.json, mail_messages.json
+# --------------------------------------------------------------------------
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _token_of_values(data_values: list[int]) -> str:
+    """A canonical token from 18 data values, with the check written out independently."""
+    number = 0
+    for value in data_values:
+        number = number * 32 + value
+    check = number % 1021
+    return "".join(_CROCKFORD[v] for v in data_values) + _CROCKFORD[check // 32] + _CROCKFORD[check % 32]
+
+
+def _token_of_bytes(data: bytes) -> str:
+    number = int.from_bytes(data, "big") & ((1 << 90) - 1)
+    return _token_of_values([(number >> (5 * (17 - i))) & 31 for i in range(18)])
+
+
+def _grouped(token: str, sep: str = "-") -> str:
+    return sep.join(token[i : i + 4] for i in range(0, 20, 4))
+
+
+# A token whose data holds 0 and 1 (for the O/I/L readings), and random-looking ones.
+TOKEN_01 = _token_of_values([0, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 0, 12, 13])
+TOKEN_1 = _token_of_bytes(fixed("mail-token-1", 12))
+TOKEN_2 = _token_of_bytes(fixed("mail-token-2", 12))
+DEPLOYMENT = "luisterend-oor.example"
+
+
+def _substitute(token: str, index: int, symbol: str) -> str:
+    return token[:index] + symbol + token[index + 1 :]
+
+
+def _swap(token: str, index: int) -> str:
+    return token[:index] + token[index + 1] + token[index] + token[index + 2 :]
+
+
+def mail_token() -> dict:
+    cases: list[dict] = []
+    for name, data in [
+        ("bytes-fixed-1", fixed("mail-token-1", 12)),
+        ("bytes-fixed-2", fixed("mail-token-2", 12)),
+        ("bytes-fixed-3", fixed("mail-token-3", 12)),
+        ("bytes-all-zero", bytes(12)),
+        ("bytes-all-ff", b"\xff" * 12),
+        # The top 6 of the 96 bits are dropped: this is the all-zero token.
+        ("bytes-only-top-6-bits-set", b"\xfc" + bytes(11)),
+        # The lowest bit is the last data symbol's lowest bit.
+        ("bytes-lowest-bit-set", bytes(11) + b"\x01"),
+        ("bytes-bit-89-set", b"\x02" + bytes(11)),
+    ]:
+        token = _token_of_bytes(data)
+        if crypto.token_code_from_bytes(data) != token:  # pragma: no cover
+            raise SystemExit(f"token_code_from_bytes disagrees on {name}")
+        cases.append({"name": name, "kind": "from-bytes", "expect": "ok", "random": b64(data),
+                      "token": token, "formatted": _grouped(token)})
+
+    def parse(name: str, text: str, token: str | None = None, reason: str | None = None) -> None:
+        case: dict = {"name": name, "kind": "parse", "input": text}
+        if reason is None:
+            case.update(expect="ok", token=token, formatted=_grouped(token))
+            if crypto.parse_token(text) != token:  # pragma: no cover
+                raise SystemExit(f"parse_token disagrees on {name}")
+        else:
+            case.update(expect="invalid-token", reason=reason)
+            try:
+                crypto.parse_token(text)
+            except crypto.InvalidToken as exc:
+                if exc.reason != reason:  # pragma: no cover
+                    raise SystemExit(f"parse_token gives reason {exc.reason} for {name}") from None
+            else:  # pragma: no cover
+                raise SystemExit(f"parse_token accepts {name}")
+        cases.append(case)
+
+    t1 = TOKEN_1
+    parse("canonical", t1, t1)
+    parse("formatted", _grouped(t1), t1)
+    parse("lower-case", _grouped(t1).lower(), t1)
+    parse("mixed-case-spaces", " ".join(t1[i : i + 4].lower() if i % 8 else t1[i : i + 4] for i in range(0, 20, 4)), t1)
+    parse("dots-and-underscores", _grouped(t1, ".")[:12] + "_" + _grouped(t1, ".")[12:], t1)
+    parse("tabs-newlines-around", "\t " + _grouped(t1, "\n") + "\r\n", t1)
+    parse("separators-anywhere", "-".join(t1[i : i + 3] for i in range(0, 20, 3)) + "--", t1)
+    parse("many-separators", "  --  ".join(t1) + " ", t1)
+    parse("unicode-dashes", t1[:4] + "\u2013" + t1[4:8] + "\u2014" + t1[8:12] + "\u2010" + t1[12:16] + "\u2212" + t1[16:], t1)
+    parse("no-break-spaces", _grouped(t1, "\u00a0"), t1)
+    t01 = TOKEN_01
+    parse("digits-zero-one", _grouped(t01), t01)
+    parse("letter-o-for-zero", t01.replace("0", "O"), t01)
+    parse("lower-o-for-zero", t01.replace("0", "o"), t01)
+    parse("letter-i-for-one", t01.replace("1", "I"), t01)
+    parse("letter-l-for-one", t01.replace("1", "L"), t01)
+    parse("lower-i-and-l-for-one", t01.replace("1", "i", 1).replace("1", "l"), t01)
+    parse("all-zero-token", "0000-0000-0000-0000-0000", "0" * 20)
+    parse("all-zero-token-as-letter-o", "oooo oooo oooo oooo oooo", "0" * 20)
+
+    parse("empty", "", reason="length")
+    parse("only-separators", " - . _ ", reason="length")
+    parse("19-symbols", t1[:19], reason="length")
+    parse("21-symbols", t1 + "0", reason="length")
+    parse("one-group-missing", _grouped(t1)[:19], reason="length")
+    parse("symbol-doubled", t1[:5] + t1[4:], reason="length")
+    parse("valid-token-with-181-spaces", t1 + " " * 181, reason="length")
+    parse("letter-u", _substitute(t1, 3, "U"), reason="character")
+    parse("lower-u", _substitute(t1, 3, "u"), reason="character")
+    parse("exclamation-mark", t1 + "!", reason="character")
+    parse("comma-separator", ",".join(t1[i : i + 4] for i in range(0, 20, 4)), reason="character")
+    parse("slash-separator", "/".join(t1[i : i + 4] for i in range(0, 20, 4)), reason="character")
+    parse("plus-and-equals", t1[:10] + "+=" + t1[10:], reason="character")
+    parse("e-acute", _substitute(t1, 0, "\u00e9"), reason="character")
+    parse("fullwidth-digit", _substitute(t01, 0, "\uff10"), reason="character")
+    parse("cyrillic-a-lookalike", _substitute(t1, 0, "\u0410"), reason="character")
+    parse("dotless-i", _substitute(t01, 1, "\u0131"), reason="character")
+    parse("emoji", t1 + "\U0001f442", reason="character")
+    parse("nul-character", t1[:10] + "\x00" + t1[10:], reason="character")
+    parse("character-reported-before-length", "ABC!", reason="character")
+    # One symbol changed, two neighbours swapped: always caught by the check.
+    other = lambda ch: "Z" if ch != "Z" else "Y"  # noqa: E731
+    parse("substitution-first-symbol", _substitute(t1, 0, other(t1[0])), reason="check")
+    parse("substitution-last-data-symbol", _substitute(t1, 17, other(t1[17])), reason="check")
+    parse("substitution-check-symbol", _substitute(t1, 19, other(t1[19])), reason="check")
+    swap_at = next(i for i in range(19) if t1[i] != t1[i + 1])
+    parse("adjacent-transposition", _swap(t1, swap_at), reason="check")
+    parse("transposition-across-data-and-check", _swap(t01, 17) if t01[17] != t01[18] else _swap(t1, 17), reason="check")
+    parse("u-typed-as-v", _substitute(TOKEN_2, 2, "V" if TOKEN_2[2] != "V" else "W"), reason="check")
+    # Check values 1021..1023 never occur: "ZZ" is 1023.
+    parse("check-value-1023", "0" * 18 + "ZZ", reason="check")
+    parse("check-of-other-token", t1[:18] + TOKEN_2[18:] if t1[18:] != TOKEN_2[18:] else t1[:18] + "00", reason="check")
+    parse("all-zero-data-check-01", "0" * 18 + "01", reason="check")
+    return {
+        "description": (
+            "Mail return token codec. A token is 18 data symbols (90 bits) and 2 check symbols in "
+            "Crockford base32 (0123456789ABCDEFGHJKMNPQRSTVWXYZ); check = N mod 1021, N the data "
+            "symbols as a base-32 number (most significant first), written as two symbols "
+            "(check // 32, check % 32). kind=from-bytes: token_code_from_bytes(random) (the low 90 "
+            "of the 96 bits) MUST give token, and format_token(token) MUST give formatted. "
+            "kind=parse: parse_token(input) MUST give token and format_token(input) formatted "
+            "(expect ok), or raise InvalidToken with the given reason ('invalid-token')."
+        ),
+        "checked_by": ["python", "browser"],
+        "cases": cases,
+    }
+
+
+def _holder(holder) -> dict:
+    """The four key fields of an Identity or Mailbox."""
+    return {
+        "x25519_secret": b64(holder.x25519_secret),
+        "x25519_public": b64(holder.x25519_public),
+        "ed25519_seed": b64(holder.ed25519_seed),
+        "ed25519_public": b64(holder.ed25519_public),
+    }
+
+
+def mail_keys() -> dict:
+    cases: list[dict] = []
+
+    def ok(name: str, token: str, deployment: str, params: crypto.KdfParams) -> None:
+        mailbox = crypto.derive_mailbox(token, deployment, params)
+        salt = hashlib.blake2b(b"luisterend-oor/v1/mail/salt" + deployment.encode("utf-8"), digest_size=16).digest()
+        cases.append(
+            {
+                "name": name,
+                "expect": "ok",
+                "token": token,
+                "canonical_token": crypto.parse_token(token),
+                "deployment_id": deployment,
+                "opslimit": params.opslimit,
+                "memlimit": params.memlimit,
+                "salt": b64(salt),
+                "lookup_key": b64(mailbox.lookup_key),
+                "lookup_hash": b64(crypto.mailbox_lookup_hash(mailbox.lookup_key)),
+                **_holder(mailbox),
+            }
+        )
+
+    def bad(name: str, expect: str, token: str, deployment: str, opslimit: int, memlimit: int, reason: str | None = None) -> None:
+        case = {"name": name, "expect": expect, "token": token, "deployment_id": deployment,
+                "opslimit": opslimit, "memlimit": memlimit}
+        if reason is not None:
+            case["reason"] = reason
+        cases.append(case)
+
+    ok("minimum-params", TOKEN_1, DEPLOYMENT, SMALL)
+    # Any accepted spelling of the token MUST give exactly the keys above.
+    ok("same-token-typed-sloppily", " " + _grouped(TOKEN_1, " ").lower() + " ", DEPLOYMENT, SMALL)
+    ok("other-deployment-id", TOKEN_1, "test.luisterend-oor.example", SMALL)
+    ok("other-token", TOKEN_2, DEPLOYMENT, SMALL)
+    ok("token-with-o-i-l", TOKEN_01.replace("0", "O").replace("1", "l"), DEPLOYMENT, SMALL)
+    ok("non-ascii-deployment-id", TOKEN_1, "oor-\u00e9\u00e9n-\U0001f442", SMALL)
+    ok("small-params", TOKEN_1, DEPLOYMENT, MEDIUM)
+    # Production parameters (3 passes, 64 MiB), so both sides are known to
+    # agree at the real cost a help-seeker's phone pays.
+    ok("production-params", TOKEN_2, DEPLOYMENT, crypto.PRODUCTION_KDF)
+    bad("token-typo", "invalid-token", _substitute(TOKEN_1, 5, "Z" if TOKEN_1[5] != "Z" else "Y"), DEPLOYMENT, 1, 8192, "check")
+    bad("token-too-short", "invalid-token", TOKEN_1[:19], DEPLOYMENT, 1, 8192, "length")
+    bad("token-with-u", "invalid-token", _substitute(TOKEN_1, 5, "U"), DEPLOYMENT, 1, 8192, "character")
+    bad("empty-deployment-id", "invalid-input", TOKEN_1, "", 1, 8192)
+    bad("opslimit-zero", "invalid-input", TOKEN_1, DEPLOYMENT, 0, 8192)
+    bad("memlimit-below-minimum", "invalid-input", TOKEN_1, DEPLOYMENT, 1, 8191)
+    return {
+        "description": (
+            "Mailbox keys from a return token. salt = BLAKE2b-128(message = LABEL_MAIL_SALT || UTF-8 "
+            "of deployment_id); master = Argon2id13(outlen 32, the canonical token (parse_token of "
+            "token) as 20 ASCII bytes, salt, opslimit, memlimit); lookup_key = BLAKE2b-256(key=master, "
+            "LABEL_MAIL_LOOKUP); x25519_secret = BLAKE2b-256(key=master, LABEL_MAIL_X25519); "
+            "ed25519_seed = BLAKE2b-256(key=master, LABEL_MAIL_ED25519); the public keys as usual. "
+            "lookup_hash = BLAKE2b-256(message = LABEL_MAIL_LOOKUP_HASH || lookup_key) (Python only). "
+            "derive_mailbox(token, deployment_id, {opslimit, memlimit}) MUST give these (expect ok) or "
+            "fail as named ('invalid-token' with reason is InvalidToken). minimum-params and "
+            "same-token-typed-sloppily MUST give equal keys."
+        ),
+        "checked_by": ["python", "browser"],
+        "cases": cases,
+    }
+
+
+def _seeker_mailbox() -> crypto.Mailbox:
+    # The help-seeker of the message vectors is mail_keys.json's minimum-params case.
+    return crypto.derive_mailbox(TOKEN_1, DEPLOYMENT, SMALL)
+
+
+def _mail_volunteer(n: int) -> crypto.Identity:
+    return crypto.identity_from_secrets(fixed(f"mail-volunteer-x25519-{n}", 32), fixed(f"mail-volunteer-ed25519-{n}", 32))
+
+
+def key_certificate() -> dict:
+    volunteer, other = _mail_volunteer(1), _mail_volunteer(2)
+    seeker = _seeker_mailbox()
+
+    def ok(name: str, holder) -> dict:
+        certificate = crypto.sign_key_certificate(holder)
+        return {"name": name, "expect": "ok", **_holder(holder),
+                "signed_message": b64(LABEL_MAIL_KEY_CERT + holder.x25519_public), "certificate": b64(certificate)}
+
+    oks = [ok("volunteer-1", volunteer), ok("volunteer-2", other), ok("mailbox-of-minimum-params", seeker)]
+    cert = crypto.sign_key_certificate(volunteer)
+    e_pub, x_pub = volunteer.ed25519_public, volunteer.x25519_public
+
+    def bad(name: str, expect: str, *, e: bytes = e_pub, x: bytes = x_pub, c: bytes = cert) -> dict:
+        return {"name": name, "expect": expect, "ed25519_public": b64(e), "x25519_public": b64(x), "certificate": b64(c)}
+
+    s_value = int.from_bytes(cert[32:], "little") + _ED25519_L
+    cases = oks + [
+        bad("certificate-r-flipped", "bad-signature", c=_flip(cert, 0)),
+        bad("certificate-s-flipped", "bad-signature", c=_flip(cert, 40)),
+        bad("certificate-last-bit-flipped", "bad-signature", c=_flip(cert, 63, 0x01)),
+        bad("certificate-s-plus-group-order", "bad-signature", c=cert[:32] + s_value.to_bytes(32, "little")),
+        bad("certificate-all-zero", "bad-signature", c=bytes(64)),
+        # A server handing out an X25519 key of its own with the real certificate.
+        bad("x25519-public-replaced", "bad-signature", x=other.x25519_public),
+        bad("x25519-public-flipped", "bad-signature", x=_flip(x_pub, 31, 0x80)),
+        bad("other-identity-key", "bad-signature", e=other.ed25519_public),
+        bad("certificate-of-other-volunteer", "bad-signature", c=crypto.sign_key_certificate(other)),
+        bad("keys-swapped", "bad-signature", e=x_pub, x=e_pub),
+        bad("signed-without-label", "bad-signature", c=_primitives.ed25519_sign_detached(volunteer.ed25519_seed, x_pub)),
+        bad("signed-as-chat-offer", "bad-signature",
+            c=_primitives.ed25519_sign_detached(volunteer.ed25519_seed, LABEL_CHAT_OFFER + x_pub)),
+        bad("certificate-truncated", "invalid-input", c=cert[:63]),
+        bad("certificate-extended", "invalid-input", c=cert + b"\x00"),
+        bad("x25519-public-too-short", "invalid-input", x=x_pub[:31]),
+        bad("ed25519-public-too-long", "invalid-input", e=e_pub + b"\x00"),
+    ]
+    return {
+        "description": (
+            "Key certificate: certificate = Ed25519-sign(key of ed25519_seed, LABEL_MAIL_KEY_CERT || "
+            "x25519_public), detached, 64 bytes (signed_message is that message). expect ok: "
+            "identity_from_secrets(x25519_secret, ed25519_seed) gives both public keys, "
+            "sign_key_certificate gives certificate and verify_key_certificate(ed25519_public, "
+            "x25519_public, certificate) accepts it. Other cases: verify_key_certificate MUST fail as "
+            "named ('bad-signature' is BadSignature)."
+        ),
+        "checked_by": ["python", "browser"],
+        "cases": cases,
+    }
+
+
+def _sealed_box(message: bytes, recipient_public: bytes, ephemeral_secret: bytes) -> bytes:
+    """crypto_box_seal with a fixed ephemeral key, written out, so the file is reproducible.
+
+    crypto_box_seal(m, pk) = epk || crypto_box(m, nonce = BLAKE2b-192(epk || pk), pk, esk).
+    """
+    epk = nacl.bindings.crypto_scalarmult_base(ephemeral_secret)
+    nonce = hashlib.blake2b(epk + recipient_public, digest_size=24).digest()
+    return epk + nacl.bindings.crypto_box(message, nonce, recipient_public, ephemeral_secret)
+
+
+def _mail_position(thread_id: bytes, seq: int, author: int) -> bytes:
+    return thread_id + seq.to_bytes(8, "big") + bytes([author])
+
+
+def _mail_nonce(key: bytes) -> bytes:
+    return hashlib.blake2b(LABEL_MAIL_NONCE, key=key, digest_size=24).digest()
+
+
+def _mail_raw(key: bytes, padded: bytes, ad_position: bytes, *, nonce: bytes | None = None,
+              ad_label: bytes = LABEL_MAIL_AD) -> bytes:
+    """A body made by hand: 0x01 || nonce || AEAD(key, nonce, padded, ad_label || position)."""
+    nonce = _mail_nonce(key) if nonce is None else nonce
+    return b"\x01" + nonce + _primitives.aead_encrypt(key, nonce, padded, ad_label + ad_position)
+
+
+def _mail_sign(signer, position: bytes, body: bytes) -> bytes:
+    message = LABEL_MAIL_SIGNATURE + position + hashlib.blake2b(body, digest_size=32).digest()
+    return _primitives.ed25519_sign_detached(signer.ed25519_seed, message)
+
+
+MAIL_SCRIPT = [
+    # (author, content)
+    (crypto.AUTHOR_SEEKER, "Hallo, ik wil graag iets vertellen maar ik weet niet hoe."),
+    (crypto.AUTHOR_VOLUNTEER, "Fijn dat je schrijft. Neem je tijd; ik lees alles wat je stuurt."),
+    (crypto.AUTHOR_SEEKER, "Het gaat over thuis \U0001f614 en school\u2026"),
+    (crypto.AUTHOR_VOLUNTEER, ""),
+    (crypto.AUTHOR_SEEKER, _exact_text(254)),
+    (crypto.AUTHOR_VOLUNTEER, _exact_text(255)),
+    (crypto.AUTHOR_SEEKER, _exact_text(crypto.MAX_MAIL_CONTENT, "Een lange brief, regel na regel. ")),
+    (crypto.AUTHOR_VOLUNTEER, "Dank je voor je vertrouwen. \u00c9\u00e9n ding nog: bel 113 als het niet meer gaat."),
+]
+
+
+def mail_messages() -> dict:
+    seeker = _seeker_mailbox()
+    volunteer, colleague, stranger = _mail_volunteer(1), _mail_volunteer(2), _mail_volunteer(3)
+    thread = fixed("mail-thread-1", 16)
+    holders = {crypto.AUTHOR_SEEKER: seeker, crypto.AUTHOR_VOLUNTEER: volunteer}
+    cases: list[dict] = []
+    sealed: list[dict] = []
+    for seq, (author, text) in enumerate(MAIL_SCRIPT, start=1):
+        key = fixed(f"mail-content-key-{seq}", 32)
+        content = text.encode("utf-8")
+        out = crypto.seal_mail(thread, seq, author, content, holders[author], seeker.x25519_public,
+                               volunteer.x25519_public, key=key)
+        position = _mail_position(thread, seq, author)
+        # Cross-check the facade against the formula written out here.
+        body = _mail_raw(key, _padded(content), position)
+        if out.body != body or out.signature != _mail_sign(holders[author], position, body):  # pragma: no cover
+            raise SystemExit(f"seal_mail disagrees with the written-out formula at seq {seq}")
+        wraps = {
+            "seeker_wrap": _sealed_box(key, seeker.x25519_public, fixed(f"mail-ephemeral-seeker-{seq}", 32)),
+            "volunteer_wrap": _sealed_box(key, volunteer.x25519_public, fixed(f"mail-ephemeral-volunteer-{seq}", 32)),
+        }
+        for field, wrap in wraps.items():
+            reader = seeker if field == "seeker_wrap" else volunteer
+            if nacl.bindings.crypto_box_seal_open(wrap, reader.x25519_public, reader.x25519_secret) != key:  # pragma: no cover
+                raise SystemExit("hand-made sealed box does not open")
+        case = {
+            "name": f"seal-seq-{seq}-{'seeker' if author == crypto.AUTHOR_SEEKER else 'volunteer'}",
+            "kind": "seal",
+            "expect": "ok",
+            "thread_id": b64(thread),
+            "seq": seq,
+            "author": author,
+            "content": text,
+            "key": b64(key),
+            "seeker": _holder(seeker),
+            "volunteer": _holder(volunteer),
+            "nonce": b64(body[1:25]),
+            "padded_length": len(_padded(content)),
+            "ad": b64(LABEL_MAIL_AD + position),
+            "signed_message": b64(LABEL_MAIL_SIGNATURE + position + hashlib.blake2b(body, digest_size=32).digest()),
+            "body": b64(body),
+            "signature": b64(out.signature),
+            **{field: b64(wrap) for field, wrap in wraps.items()},
+        }
+        cases.append(case)
+        sealed.append({"seq": seq, "author": author, "key": key, "content": text, "body": body,
+                       "signature": out.signature, **wraps})
+
+    first, reply = sealed[0], sealed[1]
+    hello = first["content"].encode("utf-8")
+    k1 = first["key"]
+    pos1 = _mail_position(thread, 1, crypto.AUTHOR_SEEKER)
+
+    def opening(name: str, expect: str, *, m: dict = first, reader=volunteer, wrap: bytes | None = None,
+                thread_id: bytes = thread, seq: int | None = None, author: int | None = None,
+                body: bytes | None = None, signature: bytes | None = None, author_public: bytes | None = None) -> dict:
+        author_value = m["author"] if author is None else author
+        case = {
+            "name": name,
+            "kind": "open",
+            "expect": expect,
+            "thread_id": b64(thread_id),
+            "seq": m["seq"] if seq is None else seq,
+            "author": author_value,
+            "body": b64(m["body"] if body is None else body),
+            "signature": b64(m["signature"] if signature is None else signature),
+            "wrap": b64(wrap if wrap is not None else (m["seeker_wrap"] if reader is seeker else m["volunteer_wrap"])),
+            "reader": _holder(reader),
+            "author_ed25519_public": b64(author_public if author_public is not None else holders[m["author"]].ed25519_public),
+        }
+        if expect == "ok":
+            case["content"] = m["content"]
+        return case
+
+    def signed(name: str, body: bytes, *, key: bytes = k1, signer=seeker, wrap_key: bytes | None = None) -> dict:
+        """A body signed correctly for seq 1 by the help-seeker, with its key wrapped for the volunteer:
+        only the checks after the signature can refuse it."""
+        wrap = _sealed_box(key if wrap_key is None else wrap_key, volunteer.x25519_public, fixed("mail-ephemeral-" + name, 32))
+        return opening(name, "decryption-failed", body=body, signature=_mail_sign(signer, pos1, body), wrap=wrap)
+
+    body1, sig1 = first["body"], first["signature"]
+    s_value = int.from_bytes(sig1[32:], "little") + _ED25519_L
+    other_key = fixed("mail-other-content-key", 32)
+    cases += [
+        opening("control-volunteer-opens", "ok"),
+        opening("control-seeker-opens-own-message", "ok", reader=seeker),
+        opening("control-seeker-opens-reply", "ok", m=reply, reader=seeker),
+        opening("control-volunteer-opens-own-reply", "ok", m=reply),
+        # Shape and version: refused before any signature check.
+        opening("body-version-0", "invalid-input", body=b"\x00" + body1[1:]),
+        opening("body-version-2", "invalid-input", body=b"\x02" + body1[1:]),
+        opening("body-truncated-by-one", "invalid-input", body=body1[:-1]),
+        opening("body-extended-by-one", "invalid-input", body=body1 + b"\x00"),
+        opening("body-empty", "invalid-input", body=b""),
+        opening("signature-truncated", "invalid-input", signature=sig1[:63]),
+        opening("signature-extended", "invalid-input", signature=sig1 + b"\x00"),
+        opening("wrap-truncated", "invalid-input", wrap=first["volunteer_wrap"][:79]),
+        opening("wrap-extended", "invalid-input", wrap=first["volunteer_wrap"] + b"\x00"),
+        opening("thread-id-15-bytes", "invalid-input", thread_id=thread[:15]),
+        opening("seq-zero", "invalid-input", seq=0),
+        opening("seq-above-maximum", "invalid-input", seq=2**53),
+        opening("author-zero", "invalid-input", author=0),
+        opening("author-three", "invalid-input", author=3),
+        opening("author-key-too-short", "invalid-input", author_public=seeker.ed25519_public[:31]),
+        # Anything the signature covers: the server cannot alter or move a message.
+        opening("body-nonce-flipped", "bad-signature", body=_flip(body1, 1)),
+        opening("body-ciphertext-first-byte-flipped", "bad-signature", body=_flip(body1, 25)),
+        opening("body-ciphertext-middle-byte-flipped", "bad-signature", body=_flip(body1, 25 + 128)),
+        opening("body-tag-last-byte-flipped", "bad-signature", body=_flip(body1, len(body1) - 1, 0x80)),
+        opening("body-extended-by-a-block", "bad-signature", body=body1 + bytes(256)),
+        opening("body-of-other-message", "bad-signature", body=sealed[2]["body"]),
+        opening("signature-r-flipped", "bad-signature", signature=_flip(sig1, 0)),
+        opening("signature-s-flipped", "bad-signature", signature=_flip(sig1, 32)),
+        opening("signature-s-plus-group-order", "bad-signature", signature=sig1[:32] + s_value.to_bytes(32, "little")),
+        opening("signature-all-zero", "bad-signature", signature=bytes(64)),
+        opening("signature-of-other-message", "bad-signature", signature=sealed[2]["signature"]),
+        opening("wrong-author-byte", "bad-signature", author=crypto.AUTHOR_VOLUNTEER),
+        opening("wrong-seq", "bad-signature", seq=2),
+        opening("wrong-thread", "bad-signature", thread_id=_flip(thread, 0)),
+        opening("other-thread", "bad-signature", thread_id=fixed("mail-thread-2", 16)),
+        opening("author-key-of-volunteer", "bad-signature", author_public=volunteer.ed25519_public),
+        opening("author-key-x25519-instead-of-ed25519", "bad-signature", author_public=seeker.x25519_public),
+        # The server writing as the volunteer with a key of its own.
+        opening("reply-signed-by-stranger", "bad-signature", m=reply, reader=seeker,
+                signature=_mail_sign(stranger, _mail_position(thread, 2, crypto.AUTHOR_VOLUNTEER), reply["body"])),
+        opening("signed-without-label", "bad-signature",
+                signature=_primitives.ed25519_sign_detached(seeker.ed25519_seed, pos1 + hashlib.blake2b(body1, digest_size=32).digest())),
+        # The wrap: only the reader it was sealed to can open it, and only for this body.
+        opening("wrap-of-other-reader", "decryption-failed", wrap=first["seeker_wrap"]),
+        opening("wrong-reader-key", "decryption-failed", reader=colleague, wrap=first["volunteer_wrap"]),
+        opening("stranger-with-own-wrap-of-other-key", "decryption-failed", reader=stranger,
+                wrap=_sealed_box(other_key, stranger.x25519_public, fixed("mail-ephemeral-stranger", 32))),
+        opening("wrap-ephemeral-key-flipped", "decryption-failed", wrap=_flip(first["volunteer_wrap"], 0)),
+        opening("wrap-ciphertext-flipped", "decryption-failed", wrap=_flip(first["volunteer_wrap"], 40)),
+        opening("wrap-tag-flipped", "decryption-failed", wrap=_flip(first["volunteer_wrap"], 79, 0x80)),
+        opening("wrap-of-other-message", "decryption-failed", wrap=sealed[2]["volunteer_wrap"]),
+        # Correctly signed bodies that break a rule after the signature.
+        signed("signed-ad-seq-wrong", _mail_raw(k1, _padded(hello), _mail_position(thread, 2, crypto.AUTHOR_SEEKER))),
+        signed("signed-ad-author-wrong", _mail_raw(k1, _padded(hello), _mail_position(thread, 1, crypto.AUTHOR_VOLUNTEER))),
+        signed("signed-ad-thread-wrong", _mail_raw(k1, _padded(hello), _mail_position(_flip(thread, 15, 0x80), 1, 1))),
+        signed("signed-ad-without-label", _mail_raw(k1, _padded(hello), pos1, ad_label=b"")),
+        signed("signed-ad-with-chat-label", _mail_raw(k1, _padded(hello), pos1, ad_label=LABEL_CHAT_AD)),
+        # A random nonce (not derived from the key): the key commitment fails.
+        signed("signed-random-nonce", _mail_raw(k1, _padded(hello), pos1, nonce=fixed("mail-random-nonce", 24))),
+        # Body made with one key, the other key wrapped: the commitment catches it.
+        signed("signed-body-of-other-key", _mail_raw(other_key, _padded(hello), pos1)),
+        signed("signed-wrap-of-other-key", body1, wrap_key=other_key),
+        signed("signed-padding-nonzero", _mail_raw(k1, _padded(hello)[:-1] + b"\x01", pos1)),
+        signed("signed-length-beyond-plaintext", _mail_raw(k1, (300).to_bytes(2, "big") + bytes(254), pos1)),
+        signed("signed-length-above-maximum", _mail_raw(
+            k1, (crypto.MAX_MAIL_CONTENT + 1).to_bytes(2, "big") + bytes(_PAD_BLOCK * 129 - 2), pos1)),
+        signed("signed-one-padding-block-too-many", _mail_raw(k1, _padded(hello) + bytes(_PAD_BLOCK), pos1)),
+        signed("signed-key-all-zero-wrapped", _mail_raw(k1, _padded(hello), pos1), wrap_key=bytes(32)),
+    ]
+    # A well-formed constructed message (same construction, right inputs) opens.
+    control_body = _mail_raw(k1, _padded(hello), pos1)
+    control = signed("control-constructed-message-opens", control_body)
+    control["expect"], control["content"] = "ok", first["content"]
+    cases.append(control)
+
+    def rewrap(name: str, expect: str, m: dict, reader, wrap: bytes, new_reader) -> dict:
+        return {
+            "name": name,
+            "kind": "rewrap",
+            "expect": expect,
+            "thread_id": b64(thread),
+            "seq": m["seq"],
+            "author": m["author"],
+            "body": b64(m["body"]),
+            "signature": b64(m["signature"]),
+            "author_ed25519_public": b64(holders[m["author"]].ed25519_public),
+            "content": m["content"],
+            "wrap": b64(wrap),
+            "reader": _holder(reader),
+            "new_reader": _holder(new_reader),
+        }
+
+    cases += [
+        # Handover: the volunteer's page re-wraps for a colleague.
+        rewrap("handover-of-seeker-message", "ok", first, volunteer, first["volunteer_wrap"], colleague),
+        rewrap("handover-of-own-reply", "ok", reply, volunteer, reply["volunteer_wrap"], colleague),
+        # Reassignment: the help-seeker's page re-wraps for a new volunteer.
+        rewrap("reassignment-by-seeker", "ok", reply, seeker, reply["seeker_wrap"], colleague),
+        rewrap("rewrap-of-wrap-for-someone-else", "decryption-failed", first, volunteer, first["seeker_wrap"], colleague),
+        rewrap("rewrap-by-stranger", "decryption-failed", first, stranger, first["volunteer_wrap"], stranger),
+        rewrap("rewrap-of-tampered-wrap", "decryption-failed", first, volunteer, _flip(first["volunteer_wrap"], 50), colleague),
+        rewrap("rewrap-of-truncated-wrap", "invalid-input", first, volunteer, first["volunteer_wrap"][:79], colleague),
+    ]
+    return {
+        "description": (
+            "Mail messages (PROTOCOL.md 12.4). position = thread_id(16) || seq(8, big-endian) || "
+            "author(1: 1 help-seeker, 2 volunteer); nonce = BLAKE2b-192(key=content key, "
+            "LABEL_MAIL_NONCE); body = 0x01 || nonce || XChaCha20-Poly1305(content key, nonce, padded "
+            "content, ad = LABEL_MAIL_AD || position); signature = Ed25519-sign(author's key, "
+            "LABEL_MAIL_SIGNATURE || position || BLAKE2b-256(body)); wraps = crypto_box_seal(content "
+            "key, reader's X25519 public key). Holders (seeker, volunteer, reader, new_reader) give "
+            "x25519_secret and ed25519_seed; build them with identity_from_secrets. kind=seal: "
+            "seal_mail(thread_id, seq, author, UTF-8 of content, the author's holder, "
+            "seeker.x25519_public, volunteer.x25519_public, key=key) MUST give body and signature "
+            "exactly; its wraps are random, so instead the given seeker_wrap and volunteer_wrap (made "
+            "once, with a fixed ephemeral key) MUST open for their reader with open_mail and give "
+            "content. kind=open: open_mail(thread_id, seq, author, body, signature, wrap, reader, "
+            "author_ed25519_public) MUST give content (ok) or fail as named. kind=rewrap: "
+            "rewrap_mail_key(wrap, reader, new_reader.x25519_public) MUST fail as named, or (ok) give "
+            "a new 80-byte wrap with which open_mail(..., new_reader, ...) gives content."
+        ),
+        "checked_by": ["python", "browser"],
+        "cases": cases,
+    }
+
+
 def build() -> dict[str, str]:
     """File name -> exact file content."""
     return {
@@ -888,6 +1429,10 @@ def build() -> dict[str, str]:
         "chat_tamper.json": dump(chat_tamper()),
         "chat_offer.json": dump(chat_offer()),
         "pow.json": dump(pow_cases()),
+        "mail_token.json": dump(mail_token()),
+        "mail_keys.json": dump(mail_keys()),
+        "key_certificate.json": dump(key_certificate()),
+        "mail_messages.json": dump(mail_messages()),
     }
 
 

@@ -73,6 +73,7 @@ async function submit(event) {
       x25519_public: oc.b64encode(identity.x25519Public),
       ed25519_public: oc.b64encode(identity.ed25519Public),
       wrapped_identity: oc.b64encode(wrapped),
+      x25519_certificate: oc.b64encode(oc.signKeyCertificate(identity)),
     });
   } catch (err) {
     status("");

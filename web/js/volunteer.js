@@ -3,6 +3,7 @@
 import * as oc from "./crypto.js";
 import { api, ApiError, el, error, explain, paint, setting, status, t } from "./ui.js";
 import { startWorkspace, stopWorkspace } from "./workspace.js";
+import { startMail, stopMail } from "./mailwork.js";
 
 const loginSection = el("inloggen");
 const workspace = el("werkplek");
@@ -27,6 +28,8 @@ function showWorkspace() {
     `${t("workspace_hello", { name: account.name })} (${t("role_" + account.role)})`;
   el("werkplek-kop").focus();
   startWorkspace(account);
+  startMail(account);
+  el("leeg").hidden = account.canChat || account.canMail;
 }
 
 async function login(event) {
@@ -65,7 +68,7 @@ async function login(event) {
       }
       throw err;
     }
-    account = { name: answer.name, role: answer.role, canChat: answer.can_chat, identity };
+    account = { name: answer.name, role: answer.role, canChat: answer.can_chat, canMail: answer.can_mail, identity };
   } catch (err) {
     status("");
     error(err instanceof ApiError || err instanceof TypeError ? explain(err) : err.message);
@@ -84,6 +87,7 @@ async function login(event) {
 
 async function logout() {
   stopWorkspace();
+  stopMail();
   wipe(account?.identity);
   account = null;
   try {

@@ -5,7 +5,9 @@ pair; every text frame one of them sends is forwarded verbatim to the other.
 No parsing, no checks, no state beyond the pairing: its cost is pure aiohttp
 websocket forwarding, which is the floor for any relay written on aiohttp.
 
-Run on its own:  .venv/bin/python bench/bare_relay.py --http 127.0.0.1:8181
+bench/chat_relay.py starts it as a subprocess. It lives in bench/support/ because
+`make bench` runs every bench/*.py, and this one would serve until stopped. On its own:
+    .venv/bin/python bench/support/bare_relay.py --http 127.0.0.1:8181
 It is not a server for people: it binds to loopback only and has no limits.
 """
 

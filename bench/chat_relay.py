@@ -1,0 +1,1018 @@
+"""Chat relay benchmark: the real relay (`oor serve`) against a bare aiohttp websocket relay.
+
+    .venv/bin/python bench/chat_relay.py            # full run: 1000 chats, about 70 s on 2 cores
+    .venv/bin/python bench/chat_relay.py --quick    # smoke run: 50 chats, 2-3 s phases, about 25 s
+
+Both relays run as subprocesses on 127.0.0.1, one after the other, and are
+driven by this process with the same clients, the same frames and the same
+schedule. The clients do the real crypto: signed offers checked by the
+help-seeker, crypto.ChatSession seal/open for every message, proof-of-work (at
+0 bits). The load generator shares the machine's cores, so work is counted per
+*server* CPU-second (utime+stime of the relay process from /proc/PID/stat),
+never per wall second. Results are in bench/README.md.
+
+Per relay, in order:
+  setup       (real relay) volunteers enrol and log in through the API and
+              open /ws/volunteer; a warm-up of a few short chats; then N chats
+              are opened (challenge, open, pickup, signed accept, connected).
+              Not measured, except for
+  idle        RSS (VmRSS from /proc/PID/status) just before and 2 s after the
+              N chats are set up: growth / connections added.
+  latency     every chat sends 1 message/s each way (random phase, +-10%
+              jitter) for 11 s; one-way latency = receive time - send time,
+              both taken in this process, which holds both ends of every chat;
+              the first second is not sampled.
+  throughput  every chat sends as fast as a window of 8 messages in flight per
+              direction and the real relay's own per-connection frame limits
+              allow (server/chat/ws.py: 5 frames/s per help-seeker, 20 per
+              volunteer connection; paced at 80% of both so that no frame is
+              refused) for 10 s: messages delivered / server CPU-seconds. At
+              1000 chats that is the most the real relay will ever be asked to
+              carry (about 5,600 messages/s).
+
+The real relay multiplexes a volunteer's chats over one websocket (N/V chats
+each); the bare relay (bench/support/bare_relay.py) pairs one websocket per side
+per chat by chat id and forwards every text frame verbatim. Both are sent the
+same frames, {"t":"msg","seq":n,"ct":...} (plus "chat" from the volunteer side).
+The last line of output is
+
+    ratio <relay msgs per server CPU-s / bare> p99_ms <relay p99> kib_per_idle_conn <relay KiB>
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import math
+import os
+import platform
+import random
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+
+import crypto  # noqa: E402
+
+PASSPHRASE = "bench passphrase for the relay benchmark"
+# The real relay's per-connection frame limits (server/chat/ws.py TokenBucket): seeker 5/s, volunteer 20/s.
+SEEKER_RATE_LIMIT, VOLUNTEER_RATE_LIMIT = 5.0, 20.0
+SEEKER_BURST, VOLUNTEER_BURST = 30, 60
+PACE_FRACTION = 0.8           # pace the throughput phase at 80% of those limits, and burst 80% of the bursts
+WINDOW = 8                    # at most this many messages in flight per chat and direction
+LATENCY_RATE = 1.0            # messages per second per chat and direction in the latency phase
+LATENCY_JITTER = 0.10
+LATENCY_WARMUP_S = 1.0        # messages sent in the first second are not sampled
+DRAIN_TIMEOUT_S = 15.0
+SETUP_CONCURRENCY = 32
+STEP_TIMEOUT_S = 30.0
+TEXTS = (
+    "Hoi, ik weet niet zo goed waar ik moet beginnen, maar ik wilde even met iemand praten.",
+    "Dat klinkt zwaar. Neem gerust de tijd; ik lees mee en ben er voor je.",
+    "Sinds een paar weken slaap ik slecht en pieker ik veel over mijn werk en thuis.",
+    "Wat fijn dat je het vertelt. Wat houdt je 's nachts het meest bezig?",
+)
+
+# The insecure test settings (tests/conftest.py INSECURE_TEST_ENV) plus room for a thousand chats.
+SERVER_ENV = {
+    "OOR_INSECURE_KDF": "true",
+    "OOR_KDF_OPSLIMIT": "1",
+    "OOR_KDF_MEMLIMIT_KIB": "8",
+    "OOR_POW_BASE_BITS": "0",
+    "OOR_POW_MAX_BITS": "0",
+    "OOR_CHAT_QUEUE_MAX": "5000",
+    "OOR_CHAT_CHALLENGES_PER_MINUTE": "100000",
+    "OOR_ACCESS_LOG": "false",
+    "OOR_LOG_LEVEL": "warning",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Subprocesses: the relays, with CPU and memory read from /proc.
+# ---------------------------------------------------------------------------------------------
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """If this benchmark dies (even by SIGKILL), the kernel sends the relay SIGTERM."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by everything on this machine (all cores), including time stolen by the hypervisor."""
+    with open("/proc/stat", encoding="ascii") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class RelayProcess:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, port: int) -> None:
+        self.name, self.argv, self.env, self.log_path, self.port = name, argv, env, log_path, port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        with self.log_path.open("wb") as out:
+            self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early (its output is above)")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start listening within 30 s (its output is above)")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the whole relay process (all threads)."""
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime (fields 14 and 15)
+
+    def rss_kib(self) -> int:
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no output)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Chats as the load generator sees them: two directions, each a sealer, an opener and a window.
+# ---------------------------------------------------------------------------------------------
+
+class Stats:
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.latencies: list[float] = []
+        self.sample_from = math.inf      # sample latencies of messages sent in [sample_from, sample_until)
+        self.sample_until = -math.inf
+        self.errors: dict[str, int] = {}
+        self.control: dict[str, int] = {}
+
+    def error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+
+class Channel:
+    """One direction of one chat: the sender's ChatSession seals, the receiver's opens."""
+
+    __slots__ = ("stats", "sealer", "opener", "ws", "prefix", "sent_at", "freed", "sealed", "deferred")
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.sealer: crypto.ChatSession | None = None
+        self.opener: crypto.ChatSession | None = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.prefix = '{"t":"msg",'
+        self.sent_at: deque[float] = deque()
+        self.freed: asyncio.Event | None = None
+        self.sealed: deque[str] = deque()                 # frames sealed ahead of a burst
+        self.deferred: list[tuple[int, str]] | None = None  # during a burst: opened afterwards
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.sent_at)
+
+    def _seal(self) -> str:
+        assert self.sealer is not None
+        content = json.dumps({"k": "text", "b": random.choice(TEXTS)}, separators=(",", ":")).encode()
+        seq, ct = self.sealer.seal(content)
+        return f'{self.prefix}"seq":{seq},"ct":"{crypto.b64encode(ct)}"}}'
+
+    def seal_ahead(self, n: int) -> None:
+        self.sealed.extend(self._seal() for _ in range(n))
+        self.deferred = []
+
+    async def send(self) -> None:
+        assert self.ws is not None
+        frame = self.sealed.popleft() if self.sealed else self._seal()
+        self.sent_at.append(time.perf_counter())
+        await self.ws.send_str(frame)
+
+    def deliver(self, seq: int, ct: str, received_at: float) -> None:
+        if self.deferred is not None:
+            self.deferred.append((seq, ct))
+        else:
+            self._open(seq, ct)
+        sent = self.sent_at.popleft()
+        stats = self.stats
+        stats.delivered += 1
+        if stats.sample_from <= sent < stats.sample_until:
+            stats.latencies.append(received_at - sent)
+        if self.freed is not None and len(self.sent_at) < WINDOW:
+            self.freed.set()
+
+    def _open(self, seq: int, ct: str) -> None:
+        assert self.opener is not None
+        body = json.loads(self.opener.open(seq, crypto.b64decode(ct)))
+        if body.get("k") != "text":
+            self.stats.error("bad-content")
+
+    def open_deferred(self) -> None:
+        deferred, self.deferred = self.deferred or [], None
+        for seq, ct in deferred:
+            self._open(seq, ct)
+
+    async def wait_window(self, deadline: float) -> bool:
+        while len(self.sent_at) >= WINDOW:
+            if self.freed is None:
+                self.freed = asyncio.Event()
+            self.freed.clear()
+            timeout = deadline - time.perf_counter()
+            if timeout <= 0:
+                return False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.freed.wait(), timeout)
+        return True
+
+
+@dataclass
+class ChatPair:
+    index: int
+    up: Channel        # seeker -> volunteer
+    down: Channel      # volunteer -> seeker
+    chat_id: bytes = b""
+    key: str = ""
+    volunteer_slot: int = 0  # which volunteer (or, for the bare relay, which pacing group)
+    ready: asyncio.Future[None] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Websocket readers
+# ---------------------------------------------------------------------------------------------
+
+async def read_frames(ws: aiohttp.ClientWebSocketResponse, on_frame: Callable[[dict[str, Any], float], None],
+                      stats: Stats) -> None:
+    try:
+        async for msg in ws:
+            now = time.perf_counter()
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                on_frame(json.loads(msg.data), now)
+            except Exception as exc:  # a client bug must show, not hang the run
+                stats.error(f"client:{type(exc).__name__}:{exc}"[:120])
+    except (aiohttp.ClientError, ConnectionError, asyncio.CancelledError):
+        pass
+
+
+class Target:
+    """A relay under test: its process, its chats, and how to set them up."""
+
+    name = ""
+    process: RelayProcess
+    stats: Stats
+    chats: list[ChatPair]
+    down_share = 1  # chats that share the connection carrying the volunteer side (pacing)
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def warm_up(self) -> None:
+        raise NotImplementedError
+
+    async def open_chats(self, n: int) -> None:
+        raise NotImplementedError
+
+    def connections_per_chat(self) -> float:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------
+# The real relay: `python -m server.cli serve`
+# ---------------------------------------------------------------------------------------------
+
+class RealVolunteer:
+    def __init__(self, relay: "RealRelay", slot: int, name: str) -> None:
+        self.relay, self.slot, self.name = relay, slot, name
+        self.identity = crypto.new_identity()
+        self.http: aiohttp.ClientSession | None = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.by_key: dict[str, ChatPair] = {}
+        self.pickups: deque[asyncio.Future[str]] = deque()
+        self.first_queue: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def enrol_and_connect(self, token: str) -> None:
+        base = self.relay.base
+        self.http = aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                          timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT_S))
+        kdf = crypto.KdfParams(1, 8192)
+        salt = crypto.new_salt()
+        keys = crypto.derive_volunteer_keys(PASSPHRASE, salt, kdf)
+        body = {"invitation": token, "salt": crypto.b64encode(salt), "opslimit": 1, "memlimit": 8192,
+                "auth_key": crypto.b64encode(keys.auth_key),
+                "x25519_public": crypto.b64encode(self.identity.x25519_public),
+                "ed25519_public": crypto.b64encode(self.identity.ed25519_public),
+                "wrapped_identity": crypto.b64encode(crypto.wrap_identity(keys.wrapping_key, self.identity))}
+        async with self.http.post("/api/enrol", json=body) as resp:
+            if resp.status != 201:
+                raise RuntimeError(f"enrol {self.name}: {resp.status} {await resp.text()}")
+        async with self.http.post("/api/login/start", json={"name": self.name}) as resp:
+            start = await resp.json()
+        params = crypto.KdfParams(start["kdf"]["opslimit"], start["kdf"]["memlimit"])
+        keys = crypto.derive_volunteer_keys(PASSPHRASE, crypto.b64decode(start["salt"]), params)
+        async with self.http.post("/api/login", json={"name": self.name,
+                                                      "auth_key": crypto.b64encode(keys.auth_key)}) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"login {self.name}: {resp.status} {await resp.text()}")
+        self.ws = await self.http.ws_connect("/ws/volunteer", headers={"Origin": base}, max_msg_size=0,
+                                             timeout=aiohttp.ClientWSTimeout(ws_close=2))
+        self.relay.readers.append(asyncio.create_task(read_frames(self.ws, self.on_frame, self.relay.stats)))
+        await asyncio.wait_for(self.first_queue, STEP_TIMEOUT_S)
+        await self.ws.send_str('{"t":"available","chat":true}')
+
+    def on_frame(self, frame: dict[str, Any], now: float) -> None:
+        kind = frame["t"]
+        if kind == "msg":
+            self.by_key[frame["chat"]].up.deliver(frame["seq"], frame["ct"], now)
+        elif kind == "assigned":
+            self.accept(frame)
+        elif kind == "queue":
+            if not self.first_queue.done():
+                self.first_queue.set_result(None)
+        elif kind == "error":
+            self.relay.stats.error(f"volunteer:{frame.get('code')}")
+            if self.pickups:
+                self.pickups.popleft().set_exception(RuntimeError(f"pickup refused: {frame}"))
+        else:
+            self.relay.stats.control[kind] = self.relay.stats.control.get(kind, 0) + 1
+
+    def accept(self, frame: dict[str, Any]) -> None:
+        """Do what the volunteer's page does: a fresh ephemeral key, signed by the identity key."""
+        assert self.ws is not None
+        key = frame["chat"]
+        pair = self.relay.pending[key]
+        chat_id = crypto.b64decode(key)
+        peer = crypto.b64decode(frame["peer"])
+        mine = crypto.new_chat_keypair()
+        sig = crypto.sign_chat_offer(self.identity, chat_id, peer, mine.public)
+        session = crypto.ChatSession.for_volunteer(chat_id, mine, peer)
+        pair.up.opener = session
+        pair.down.sealer = session
+        pair.down.ws = self.ws
+        pair.down.prefix = f'{{"t":"msg","chat":"{key}",'
+        pair.volunteer_slot = self.slot
+        self.by_key[key] = pair
+        accept = {"t": "accept", "chat": key, "pub": crypto.b64encode(mine.public), "sig": crypto.b64encode(sig)}
+        task = asyncio.ensure_future(self.ws.send_str(json.dumps(accept, separators=(",", ":"))))
+        self.relay.readers.append(task)
+        if self.pickups:
+            self.pickups.popleft().set_result(key)
+
+    async def pick_up(self) -> str:
+        assert self.ws is not None
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.pickups.append(fut)
+        await self.ws.send_str('{"t":"pickup"}')
+        return await asyncio.wait_for(fut, STEP_TIMEOUT_S)
+
+
+class RealSeeker:
+    def __init__(self, relay: "RealRelay", pair: ChatPair) -> None:
+        self.relay, self.pair = relay, pair
+        self.keys = crypto.new_chat_keypair()
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.queued: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def open(self) -> None:
+        relay = self.relay
+        assert relay.http is not None
+        async with relay.http.post("/api/chat/challenge") as resp:
+            challenge = await resp.json()
+        nonce = crypto.pow_solve(crypto.b64decode(challenge["challenge"]), challenge["bits"])
+        self.ws = await relay.http.ws_connect("/ws/chat", headers={"Origin": relay.base}, max_msg_size=0,
+                                              timeout=aiohttp.ClientWSTimeout(ws_close=2))
+        self.pair.up.ws = self.ws
+        relay.readers.append(asyncio.create_task(read_frames(self.ws, self.on_frame, relay.stats)))
+        await self.ws.send_str(json.dumps({"t": "open", "challenge": challenge["challenge"],
+                                           "nonce": crypto.b64encode(nonce),
+                                           "pub": crypto.b64encode(self.keys.public)}, separators=(",", ":")))
+        await asyncio.wait_for(self.queued, STEP_TIMEOUT_S)
+
+    def on_frame(self, frame: dict[str, Any], now: float) -> None:
+        kind = frame["t"]
+        if kind == "msg":
+            self.pair.down.deliver(frame["seq"], frame["ct"], now)
+        elif kind == "queued":
+            self.pair.chat_id = crypto.b64decode(frame["chat"])
+            self.pair.key = frame["chat"]
+            self.relay.pending[frame["chat"]] = self.pair
+            self.queued.set_result(None)
+        elif kind == "connected":
+            # Do what the help-seeker's page does: check the volunteer's signed key, then derive the session.
+            pub = crypto.b64decode(frame["pub"])
+            crypto.verify_chat_offer(crypto.b64decode(frame["identity"]), self.pair.chat_id, self.keys.public,
+                                     pub, crypto.b64decode(frame["sig"]))
+            session = crypto.ChatSession.for_seeker(self.pair.chat_id, self.keys, pub)
+            self.pair.up.sealer = session
+            self.pair.down.opener = session
+            self.connected.set_result(None)
+        elif kind == "error":
+            self.relay.stats.error(f"seeker:{frame.get('code')}")
+            for fut in (self.queued, self.connected):
+                if not fut.done():
+                    fut.set_exception(RuntimeError(f"seeker refused: {frame}"))
+                    break
+        elif kind != "position":
+            self.relay.stats.control[kind] = self.relay.stats.control.get(kind, 0) + 1
+
+
+class RealRelay(Target):
+    name = "relay"
+
+    def __init__(self, workdir: Path, chats: int, volunteers: int) -> None:
+        self.stats = Stats()
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.data = workdir / "relay-data"
+        self.n_volunteers = volunteers
+        self.capacity = math.ceil(chats / volunteers) + 4
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **SERVER_ENV,
+                    "OOR_CHAT_MAX_PER_VOLUNTEER": str(self.capacity), "OOR_PUBLIC_URL": self.base,
+                    "PYTHONUNBUFFERED": "1"}
+        argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data),
+                "--http", f"127.0.0.1:{self.port}"]
+        self.process = RelayProcess("oor serve", argv, self.env, workdir / "relay.log", self.port)
+        self.chats: list[ChatPair] = []
+        self.volunteers: list[RealVolunteer] = []
+        self.pending: dict[str, ChatPair] = {}
+        self.seekers: list[RealSeeker] = []
+        self.readers: list[asyncio.Task[Any]] = []
+        self.http: aiohttp.ClientSession | None = None
+        self.down_share = math.ceil(chats / volunteers)
+
+    async def _invitations(self, names: list[str]) -> list[str]:
+        """Invitations as `oor volunteer invite NAME --chat` makes them, written before the server starts."""
+        from server import accounts
+        from server.config import load_config
+        from server.storage.sqlite import SQLiteStorage
+
+        config = load_config(env=self.env, overrides={"data_dir": str(self.data)})
+        storage = SQLiteStorage(config.database_path)
+        await storage.open()
+        try:
+            tokens = []
+            for name in names:
+                inv = await accounts.invite(storage, config, name, "volunteer", True, False, int(time.time()))
+                tokens.append(inv.url.split("#uitnodiging=", 1)[1])
+            return tokens
+        finally:
+            await storage.close()
+
+    async def start(self) -> None:
+        names = [f"Bank {_letters(i)}" for i in range(self.n_volunteers)]
+        tokens = await self._invitations(names)
+        self.process.start()
+        self.http = aiohttp.ClientSession(self.base, connector=aiohttp.TCPConnector(limit=0),
+                                          timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT_S))
+        self.volunteers = [RealVolunteer(self, i, name) for i, name in enumerate(names)]
+        sem = asyncio.Semaphore(8)
+
+        async def one(vol: RealVolunteer, token: str) -> None:
+            async with sem:
+                await vol.enrol_and_connect(token)
+        await asyncio.gather(*(one(v, t) for v, t in zip(self.volunteers, tokens)))
+        await asyncio.sleep(0.5)
+
+    async def _new_chat(self, index: int) -> ChatPair:
+        pair = ChatPair(index, Channel(self.stats), Channel(self.stats))
+        seeker = RealSeeker(self, pair)
+        self.seekers.append(seeker)
+        await seeker.open()
+        # One pickup per queued help-seeker, round-robin over the volunteers: the hub hands out the
+        # longest-waiting chat, which may be another one of ours; every chat is picked up exactly once.
+        await self.volunteers[index % len(self.volunteers)].pick_up()
+        await asyncio.wait_for(seeker.connected, STEP_TIMEOUT_S)
+        return pair
+
+    async def open_chats(self, n: int) -> None:
+        sem = asyncio.Semaphore(SETUP_CONCURRENCY)
+        start = len(self.chats)
+
+        async def one(i: int) -> ChatPair:
+            async with sem:
+                return await self._new_chat(i)
+        self.chats.extend(await asyncio.gather(*(one(start + i) for i in range(n))))
+
+    async def warm_up(self) -> None:
+        """A few short chats that end, so that first-use allocations are not counted as idle memory."""
+        n = min(20, len(self.volunteers) * 2)
+        await self.open_chats(n)
+        for _ in range(3):
+            for pair in self.chats:
+                await pair.up.send()
+                await pair.down.send()
+        await drain(self.chats, 10)
+        for seeker in self.seekers:
+            assert seeker.ws is not None
+            await seeker.ws.send_str('{"t":"end"}')
+        await asyncio.sleep(0.5)
+        for seeker in self.seekers:
+            assert seeker.ws is not None
+            await seeker.ws.close()
+        self.chats.clear()
+        self.seekers.clear()
+        self.pending.clear()
+        for vol in self.volunteers:
+            vol.by_key.clear()
+        await asyncio.sleep(0.5)
+
+    def connections_per_chat(self) -> float:
+        return 1.0  # one help-seeker websocket per chat; the volunteers' websockets were open before
+
+    async def close(self) -> None:
+        # Closing the client sessions drops their connections without a websocket close handshake each.
+        for task in self.readers:
+            task.cancel()
+        sessions = [v.http for v in self.volunteers if v.http is not None] + ([self.http] if self.http else [])
+        for s in sessions:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(s.close(), 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# The bare relay: bench/support/bare_relay.py
+# ---------------------------------------------------------------------------------------------
+
+class BareRelay(Target):
+    name = "bare"
+
+    def __init__(self, workdir: Path, chats: int, volunteers: int) -> None:
+        self.stats = Stats()
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, "PYTHONUNBUFFERED": "1"}
+        argv = [sys.executable, str(REPO / "bench" / "support" / "bare_relay.py"), "--http", f"127.0.0.1:{self.port}"]
+        self.process = RelayProcess("bare relay", argv, env, workdir / "bare.log", self.port)
+        self.n_volunteers = volunteers
+        self.chats: list[ChatPair] = []
+        self.sockets: list[aiohttp.ClientWebSocketResponse] = []
+        self.readers: list[asyncio.Task[Any]] = []
+        self.http: aiohttp.ClientSession | None = None
+        self.identities = [crypto.new_identity() for _ in range(volunteers)]
+        self.down_share = math.ceil(chats / volunteers)
+
+    async def start(self) -> None:
+        self.process.start()
+        self.http = aiohttp.ClientSession(self.base, connector=aiohttp.TCPConnector(limit=0),
+                                          timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT_S))
+
+    async def _new_chat(self, index: int) -> ChatPair:
+        assert self.http is not None
+        pair = ChatPair(index, Channel(self.stats), Channel(self.stats))
+        pair.volunteer_slot = index % self.n_volunteers
+        pair.chat_id = secrets.token_bytes(crypto.CHAT_ID_BYTES)
+        pair.key = crypto.b64encode(pair.chat_id)
+        # The same key agreement as the real chat, done here since the bare relay carries no handshake.
+        seeker_keys, volunteer_keys = crypto.new_chat_keypair(), crypto.new_chat_keypair()
+        identity = self.identities[pair.volunteer_slot]
+        sig = crypto.sign_chat_offer(identity, pair.chat_id, seeker_keys.public, volunteer_keys.public)
+        crypto.verify_chat_offer(identity.ed25519_public, pair.chat_id, seeker_keys.public,
+                                 volunteer_keys.public, sig)
+        seeker = crypto.ChatSession.for_seeker(pair.chat_id, seeker_keys, volunteer_keys.public)
+        volunteer = crypto.ChatSession.for_volunteer(pair.chat_id, volunteer_keys, seeker_keys.public)
+        pair.up.sealer, pair.up.opener = seeker, volunteer
+        pair.down.sealer, pair.down.opener = volunteer, seeker
+        pair.down.prefix = f'{{"t":"msg","chat":"{pair.key}",'  # the same frames as sent to the real relay
+        path = pair.key
+        ws_a = await self.http.ws_connect(f"/ws/{path}/a", max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+        ws_b = await self.http.ws_connect(f"/ws/{path}/b", max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+        self.sockets += [ws_a, ws_b]
+        pair.up.ws, pair.down.ws = ws_a, ws_b
+
+        def on_a(frame: dict[str, Any], now: float) -> None:  # help-seeker side hears the volunteer
+            pair.down.deliver(frame["seq"], frame["ct"], now)
+
+        def on_b(frame: dict[str, Any], now: float) -> None:  # volunteer side hears the help-seeker
+            pair.up.deliver(frame["seq"], frame["ct"], now)
+        self.readers.append(asyncio.create_task(read_frames(ws_a, on_a, self.stats)))
+        self.readers.append(asyncio.create_task(read_frames(ws_b, on_b, self.stats)))
+        return pair
+
+    async def open_chats(self, n: int) -> None:
+        sem = asyncio.Semaphore(SETUP_CONCURRENCY)
+        start = len(self.chats)
+
+        async def one(i: int) -> ChatPair:
+            async with sem:
+                return await self._new_chat(i)
+        self.chats.extend(await asyncio.gather(*(one(start + i) for i in range(n))))
+
+    async def warm_up(self) -> None:
+        await self.open_chats(20)
+        for _ in range(3):
+            for pair in self.chats:
+                await pair.up.send()
+                await pair.down.send()
+        await drain(self.chats, 10)
+        for ws in self.sockets:
+            await ws.close()
+        for task in self.readers:
+            task.cancel()
+        self.sockets.clear()
+        self.readers.clear()
+        self.chats.clear()
+        await asyncio.sleep(0.5)
+
+    def connections_per_chat(self) -> float:
+        return 2.0
+
+    async def close(self) -> None:
+        for task in self.readers:
+            task.cancel()
+        if self.http is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.http.close(), 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Phases
+# ---------------------------------------------------------------------------------------------
+
+def _letters(i: int) -> str:
+    out = ""
+    i += 26 * 26  # at least three letters
+    while i:
+        i, r = divmod(i, 26)
+        out = "abcdefghijklmnopqrstuvwxyz"[r] + out
+    return out.capitalize()
+
+
+async def drain(chats: list[ChatPair], timeout: float) -> int:
+    """Wait until every sent message has arrived; return how many are still missing."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        missing = sum(p.up.in_flight + p.down.in_flight for p in chats)
+        if missing == 0 or time.perf_counter() >= deadline:
+            return missing
+        await asyncio.sleep(0.02)
+
+
+async def paced_sender(channel: Channel, interval: float, jitter: float, start: float, deadline: float) -> int:
+    """Send every `interval` seconds (+-jitter, random phase) within the window, until the deadline."""
+    sent = 0
+    next_at = start + random.uniform(0, interval)
+    while True:
+        delay = next_at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if time.perf_counter() >= deadline:
+            return sent
+        if not await channel.wait_window(deadline):
+            return sent
+        await channel.send()
+        sent += 1
+        next_at += interval * (1 + random.uniform(-jitter, jitter))
+        now = time.perf_counter()
+        if next_at < now:
+            next_at = now  # never burst to catch up: the relay's per-connection limits must hold
+
+
+@dataclass
+class Snapshot:
+    wall: float
+    server: float
+    generator: float
+    machine: float
+    delivered: int
+
+    @classmethod
+    def take(cls, target: Target) -> "Snapshot":
+        return cls(time.perf_counter(), target.process.cpu_seconds(), time.process_time(), machine_busy_seconds(),
+                   target.stats.delivered)
+
+
+@dataclass
+class PhaseResult:
+    delivered: int = 0
+    lost: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    gen_cpu_s: float = 0.0
+    other_cpu_s: float = 0.0  # everything else on the machine: should be near 0
+    latencies: list[float] = field(default_factory=list)
+
+    @classmethod
+    def between(cls, a: Snapshot, b: Snapshot, lost: int, latencies: list[float] | None = None) -> "PhaseResult":
+        server, generator = b.server - a.server, b.generator - a.generator
+        other = max(0.0, (b.machine - a.machine) - server - generator)
+        return cls(b.delivered - a.delivered, lost, b.wall - a.wall, server, generator, other, latencies or [])
+
+    def share(self, seconds: float) -> float:
+        """CPU seconds as a percentage of one core over the phase."""
+        return 100 * seconds / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.delivered / self.cpu_s if self.cpu_s > 0 else float("nan")
+
+    def pct(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, max(0, math.ceil(p * len(data)) - 1))] * 1000
+
+
+async def burst_sender(channel: Channel, deadline: float) -> None:
+    while channel.sealed and time.perf_counter() < deadline:
+        if not await channel.wait_window(deadline):
+            return
+        await channel.send()
+
+
+async def run_burst(target: Target, up_n: int, down_n: int) -> PhaseResult:
+    """Every chat sends frames sealed beforehand, back to back within the window; opened afterwards."""
+    for pair in target.chats:
+        pair.up.seal_ahead(up_n)
+        pair.down.seal_ahead(down_n)
+    await asyncio.sleep(0.2)
+    before = Snapshot.take(target)
+    deadline = before.wall + 60
+    tasks = [asyncio.create_task(burst_sender(ch, deadline)) for p in target.chats for ch in (p.up, p.down)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), 90)
+    finally:
+        for t in tasks:
+            t.cancel()
+    lost = await drain(target.chats, DRAIN_TIMEOUT_S)
+    after = Snapshot.take(target)
+    if lost or any(p.up.sealed or p.down.sealed for p in target.chats):
+        raise RuntimeError(f"the burst did not finish within a minute ({lost} messages missing)")
+    for pair in target.chats:  # the real crypto, after the clock has stopped
+        pair.up.open_deferred()
+        pair.down.open_deferred()
+    return PhaseResult.between(before, after, lost)
+
+
+async def run_phase(target: Target, seconds: float, up_interval: float, down_interval: float, jitter: float,
+                    sample_latency: bool) -> PhaseResult:
+    stats = target.stats
+    stats.latencies = []
+    start = time.perf_counter() + 0.2
+    deadline = start + seconds
+    if sample_latency:
+        stats.sample_from, stats.sample_until = start + LATENCY_WARMUP_S, deadline
+    else:
+        stats.sample_from, stats.sample_until = math.inf, -math.inf
+    await asyncio.sleep(0.1)
+    before = Snapshot.take(target)
+    tasks = []
+    for pair in target.chats:
+        tasks.append(asyncio.create_task(paced_sender(pair.up, up_interval, jitter, start, deadline)))
+        tasks.append(asyncio.create_task(paced_sender(pair.down, down_interval, jitter, start, deadline)))
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), seconds + 30)
+    finally:
+        for t in tasks:
+            t.cancel()
+    lost = await drain(target.chats, DRAIN_TIMEOUT_S)
+    after = Snapshot.take(target)
+    stats.sample_from, stats.sample_until = math.inf, -math.inf
+    return PhaseResult.between(before, after, lost, list(stats.latencies))
+
+
+@dataclass
+class TargetResult:
+    name: str
+    chats: int = 0
+    setup_s: float = 0.0
+    rss_before_kib: int = 0
+    rss_idle_kib: int = 0
+    rss_after_kib: int = 0
+    connections_added: float = 0
+    burst: PhaseResult = field(default_factory=PhaseResult)
+    latency: PhaseResult = field(default_factory=PhaseResult)
+    throughput: PhaseResult = field(default_factory=PhaseResult)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def kib_per_idle_conn(self) -> float:
+        return (self.rss_idle_kib - self.rss_before_kib) / self.connections_added
+
+    @property
+    def kib_per_idle_chat(self) -> float:
+        return (self.rss_idle_kib - self.rss_before_kib) / self.chats
+
+    @property
+    def kib_per_chat_after_traffic(self) -> float:
+        return (self.rss_after_kib - self.rss_before_kib) / self.chats
+
+
+async def bench_target(target: Target, chats: int, latency_s: float, throughput_s: float,
+                       say: Callable[[str], None]) -> TargetResult:
+    result = TargetResult(target.name, chats)
+    say(f"[{target.name}] starting {target.process.name} and its clients")
+    await target.start()
+    await target.warm_up()
+    await asyncio.sleep(1.0)
+    result.rss_before_kib = target.process.rss_kib()
+    say(f"[{target.name}] opening {chats} chats")
+    t0 = time.perf_counter()
+    await target.open_chats(chats)
+    result.setup_s = time.perf_counter() - t0
+    await asyncio.sleep(2.0)
+    result.rss_idle_kib = target.process.rss_kib()
+    result.connections_added = chats * target.connections_per_chat()
+    await asyncio.sleep(2.0)  # every per-connection frame allowance is full again
+
+    up_n = int(SEEKER_BURST * PACE_FRACTION)
+    down_n = max(1, int(VOLUNTEER_BURST * PACE_FRACTION) // target.down_share)
+    say(f"[{target.name}] burst: {chats} chats send {up_n} + {down_n} messages back to back, window {WINDOW}")
+    result.burst = await run_burst(target, up_n, down_n)
+
+    say(f"[{target.name}] latency: {chats} chats, {LATENCY_RATE:g} msg/s each side, {latency_s:g} s")
+    result.latency = await run_phase(target, latency_s, 1 / LATENCY_RATE, 1 / LATENCY_RATE, LATENCY_JITTER, True)
+
+    up_interval = 1 / (SEEKER_RATE_LIMIT * PACE_FRACTION)
+    down_interval = target.down_share / (VOLUNTEER_RATE_LIMIT * PACE_FRACTION)
+    say(f"[{target.name}] throughput: {chats} chats, up to {1 / up_interval:g} + {1 / down_interval:.3g} msg/s "
+        f"per chat, window {WINDOW}, {throughput_s:g} s")
+    result.throughput = await run_phase(target, throughput_s, up_interval, down_interval, 0.2, False)
+    await asyncio.sleep(0.5)
+    result.rss_after_kib = target.process.rss_kib()
+    if not target.process.alive():
+        raise RuntimeError(f"{target.process.name} died (its output is above)")
+    result.errors = dict(target.stats.errors)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+def report(relay: TargetResult, bare: TargetResult, args: argparse.Namespace, elapsed: float) -> list[str]:
+    def n(x: float, digits: int = 0) -> str:
+        return f"{x:,.{digits}f}"
+
+    rows: list[tuple[str, str, str, str]] = [
+        ("setup: chats opened", n(relay.chats), n(bare.chats), ""),
+        ("setup: seconds (not measured)", n(relay.setup_s, 1), n(bare.setup_s, 1), ""),
+        ("idle: connections added", n(relay.connections_added), n(bare.connections_added), ""),
+        ("idle: RSS growth MiB", n((relay.rss_idle_kib - relay.rss_before_kib) / 1024, 1),
+         n((bare.rss_idle_kib - bare.rss_before_kib) / 1024, 1), ""),
+        ("idle: KiB per idle connection", n(relay.kib_per_idle_conn, 1), n(bare.kib_per_idle_conn, 1),
+         n(relay.kib_per_idle_conn / bare.kib_per_idle_conn, 2)),
+        ("idle: KiB per idle chat", n(relay.kib_per_idle_chat, 1), n(bare.kib_per_idle_chat, 1),
+         n(relay.kib_per_idle_chat / bare.kib_per_idle_chat, 2)),
+    ]
+    phases = (("burst", relay.burst, bare.burst), ("latency", relay.latency, bare.latency),
+              ("throughput", relay.throughput, bare.throughput))
+    for label, r, b in phases:
+        rows += [
+            (f"{label}: messages delivered", n(r.delivered), n(b.delivered), ""),
+            (f"{label}: msgs per wall s", n(r.delivered / r.wall_s), n(b.delivered / b.wall_s), ""),
+        ]
+        if label == "latency":
+            rows += [
+                ("latency: messages sampled", n(len(r.latencies)), n(len(b.latencies)), ""),
+                ("latency: p50 ms", n(r.pct(0.50), 2), n(b.pct(0.50), 2), ""),
+                ("latency: p99 ms", n(r.pct(0.99), 2), n(b.pct(0.99), 2), ""),
+                ("latency: max ms", n(r.pct(1.0), 2), n(b.pct(1.0), 2), ""),
+            ]
+        rows += [
+            (f"{label}: server CPU %", n(r.share(r.cpu_s)), n(b.share(b.cpu_s)), ""),
+            (f"{label}: generator CPU %", n(r.share(r.gen_cpu_s)), n(b.share(b.gen_cpu_s)), ""),
+            (f"{label}: other processes CPU %", n(r.share(r.other_cpu_s)), n(b.share(b.other_cpu_s)), ""),
+            (f"{label}: server us per message", n(1e6 / r.per_cpu_s, 1), n(1e6 / b.per_cpu_s, 1), ""),
+            (f"{label}: msgs per server CPU-s", n(r.per_cpu_s), n(b.per_cpu_s), n(r.per_cpu_s / b.per_cpu_s, 2)),
+        ]
+    rows += [
+        ("after traffic: RSS growth KiB/chat", n(relay.kib_per_chat_after_traffic, 1),
+         n(bare.kib_per_chat_after_traffic, 1), ""),
+        ("lost messages (all phases)", n(sum(p.lost for p in (relay.burst, relay.latency, relay.throughput))),
+         n(sum(p.lost for p in (bare.burst, bare.latency, bare.throughput))), ""),
+    ]
+    lines = [
+        f"chat relay benchmark{' (--quick)' if args.quick else ''}: {relay.chats} chats, {args.volunteers} "
+        f"volunteers; {os.cpu_count()} CPUs; Python {platform.python_version()}, aiohttp {aiohttp.__version__}; "
+        f"{time.strftime('%Y-%m-%d %H:%M')}; {elapsed:.0f} s",
+        f"{'':36} {'relay':>12} {'bare':>12} {'relay/bare':>11}",
+    ]
+    lines += [f"{a:36} {b:>12} {c:>12} {d:>11}" for a, b, c, d in rows]
+    for r in (relay, bare):
+        if r.errors:
+            lines.append(f"{r.name} errors: {r.errors}")
+    busy = [(f"{t.name} {label}", t.burst if label == "burst" else getattr(t, label))
+            for t in (relay, bare) for label, _, _ in phases]
+    noisy = [name for name, p in busy if p.share(p.other_cpu_s) > 15]
+    if noisy:
+        lines.append(f"WARNING: other processes used more than 15% of a core during: {', '.join(noisy)}; "
+                     "figures from a busy machine are not comparable")
+    ratio = relay.throughput.per_cpu_s / bare.throughput.per_cpu_s
+    p99 = relay.latency.pct(0.99)
+    kib = relay.kib_per_idle_conn
+    lines.append(f"targets: ratio >= 0.6 {'met' if ratio >= 0.6 else 'MISSED'} ({ratio:.2f}); "
+                 f"p99 <= 5 ms {'met' if p99 <= 5 else 'MISSED'} ({p99:.2f}); "
+                 f"KiB per idle connection <= 32 {'met' if kib <= 32 else 'MISSED'} ({kib:.1f})")
+    lines.append(f"ratio {ratio:.2f} p99_ms {p99:.2f} kib_per_idle_conn {kib:.1f}")
+    return lines
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    begun = time.perf_counter()
+    say = (lambda text: print(text, file=sys.stderr, flush=True))
+    with tempfile.TemporaryDirectory(prefix="oor-bench-") as tmp:
+        work = Path(tmp)
+        results: dict[str, TargetResult] = {}
+        for cls in (RealRelay, BareRelay):
+            target = cls(work, args.chats, args.volunteers)
+            try:
+                results[target.name] = await bench_target(target, args.chats, args.latency_seconds,
+                                                          args.seconds, say)
+            except BaseException:
+                if target.process.proc is not None:
+                    say(f"[{target.name}] failed; last output of {target.process.name}:\n{target.process.log_tail()}")
+                raise
+            finally:
+                await target.close()
+                target.process.stop()
+        for line in report(results["relay"], results["bare"], args, time.perf_counter() - begun):
+            print(line, flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Chat relay benchmark: the real relay against a bare aiohttp relay.")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 50 chats, 5 volunteers, 2-second phases")
+    parser.add_argument("--chats", type=int, help="concurrent chats (default 1000; 50 with --quick)")
+    parser.add_argument("--volunteers", type=int, help="volunteers sharing the chats (default 100; 5 with --quick)")
+    parser.add_argument("--seconds", type=float, help="throughput phase length (default 10; 2 with --quick)")
+    parser.add_argument("--latency-seconds", type=float, help="latency phase length (default 11; 3 with --quick)")
+    args = parser.parse_args(argv)
+    args.chats = args.chats or (50 if args.quick else 1000)
+    args.volunteers = args.volunteers or (5 if args.quick else 100)
+    args.seconds = args.seconds or (2.0 if args.quick else 10.0)
+    args.latency_seconds = args.latency_seconds or (3.0 if args.quick else 11.0)
+    if not (1 <= args.chats <= 5000 and 1 <= args.volunteers <= args.chats
+            and 0 < args.seconds <= 120 and LATENCY_WARMUP_S < args.latency_seconds <= 120):
+        parser.error("chats 1..5000, volunteers 1..chats, phases up to 120 s (latency longer than 1 s)")
+    per_volunteer = math.ceil(args.chats / args.volunteers)
+    if per_volunteer * LATENCY_RATE > VOLUNTEER_RATE_LIMIT * PACE_FRACTION:
+        parser.error(f"{per_volunteer} chats per volunteer at {LATENCY_RATE:g} msg/s would pass the relay's "
+                     f"{VOLUNTEER_RATE_LIMIT:g} frames/s per volunteer connection: add volunteers")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 4 * args.chats + 4 * args.volunteers + 256
+    if soft < need:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(need, soft), hard), hard))
+    try:
+        return asyncio.run(main_async(args))
+    except KeyboardInterrupt:
+        print("interrupted; relays stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

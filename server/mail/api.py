@@ -1,0 +1,182 @@
+"""HTTP API for anonymous mail. Tokens never travel: the page sends a key derived from it, in a body.
+
+Help-seeker (no account, no cookie):
+  POST /api/mail/challenge                       -> {challenge, bits}
+  POST /api/mail/assign   {challenge, nonce}     -> {assignment, thread, volunteer: {name, x25519_public, ed25519_public, certificate}}
+  POST /api/mail/threads  {assignment, lookup_key, seeker_x25519_public, seeker_ed25519_public, message}
+  POST /api/mail/open     {lookup_key}           -> the thread (messages with the help-seeker's wraps)
+  POST /api/mail/write    {lookup_key, message}
+  POST /api/mail/reassign {lookup_key, volunteer, wraps: [{seq, wrap}]}
+  POST /api/mail/delete   {lookup_key}
+Volunteer (session):
+  POST /api/mail/availability {mail: bool}
+  GET  /api/mail/inbox
+  GET  /api/mail/colleagues
+  GET  /api/mail/threads/{thread}                -> messages with the volunteer's wraps
+  POST /api/mail/threads/{thread}/reply   {message}
+  POST /api/mail/threads/{thread}/handled
+  POST /api/mail/threads/{thread}/handover {to, wraps: [{seq, wrap}]}
+A message is {seq, body, signature, seeker_wrap, volunteer_wrap}, all binary fields base64.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+import crypto
+
+from .. import accounts
+from ..errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
+from ..http import read_json
+from ..keys import CLOCK, CONFIG, GUARD, MAIL_DESK, POW, STORAGE
+from ..storage import Volunteer
+from .desk import volunteer_keys
+
+routes = web.RouteTableDef()
+MISS_DELAY_SECONDS = 0.5  # a wrong or unknown code answers slowly; guessing needs Argon2id per try anyway
+
+
+def _limited(request: web.Request, kind: str, limit: int) -> None:
+    from ..chat.ws import client_tags  # the same in-memory keyed address tags as the chat
+    if not request.app[GUARD].allow(kind, client_tags(request), limit=limit, window=60):
+        raise TooManyRequests()
+
+
+async def _seeker_thread(request: web.Request, payload: dict) -> object:
+    _limited(request, "mail-open", 20)
+    try:
+        return await request.app[MAIL_DESK].seeker_thread(payload)
+    except NotFound:
+        await asyncio.sleep(MISS_DELAY_SECONDS)
+        raise
+
+
+async def _volunteer(request: web.Request) -> Volunteer:
+    app = request.app
+    volunteer = await accounts.session_volunteer(app[STORAGE], app[CONFIG],
+                                                 request.cookies.get(accounts.SESSION_COOKIE), app[CLOCK]())
+    if volunteer is None:
+        raise Unauthorized()
+    if not volunteer.can_mail:
+        raise Forbidden("Je account is niet ingesteld voor mail.", "Your account is not set up for mail.")
+    return volunteer
+
+
+@routes.post("/api/mail/challenge")
+async def challenge(request: web.Request) -> web.Response:
+    _limited(request, "challenge", request.app[CONFIG].chat_challenges_per_minute)
+    return web.json_response(request.app[POW].issue(0))
+
+
+@routes.post("/api/mail/assign")
+async def assign(request: web.Request) -> web.Response:
+    payload = await read_json(request)
+    chal, nonce = payload.get("challenge"), payload.get("nonce")
+    try:
+        nonce_bytes = crypto.b64decode(nonce, length=crypto.POW_NONCE_BYTES) if isinstance(nonce, str) else b""
+    except crypto.InvalidInput:
+        nonce_bytes = b""
+    if not isinstance(chal, str) or not nonce_bytes or not request.app[POW].redeem(chal, nonce_bytes):
+        raise BadRequest("De controle is verlopen; probeer opnieuw.", "The check expired or was wrong; please try again.",
+                         field="nonce")
+    token, thread_id, volunteer = await request.app[MAIL_DESK].assign()
+    return web.json_response({"assignment": token, "thread": crypto.b64encode(thread_id),
+                              "volunteer": volunteer_keys(volunteer)})
+
+
+@routes.post("/api/mail/threads")
+async def create(request: web.Request) -> web.Response:
+    desk = request.app[MAIL_DESK]
+    thread = await desk.create(await read_json(request))
+    return web.json_response({"expires": desk.expires_on(thread),
+                              "reply_hours": request.app[CONFIG].mail_reply_expected_hours}, status=201)
+
+
+@routes.post("/api/mail/open")
+async def open_thread(request: web.Request) -> web.Response:
+    payload = await read_json(request)
+    thread = await _seeker_thread(request, payload)
+    return web.json_response(await request.app[MAIL_DESK].seeker_view(thread))
+
+
+@routes.post("/api/mail/write")
+async def write(request: web.Request) -> web.Response:
+    payload = await read_json(request)
+    thread = await _seeker_thread(request, payload)
+    await request.app[MAIL_DESK].seeker_write(thread, payload)
+    return web.json_response({"status": "sent"}, status=201)
+
+
+@routes.post("/api/mail/reassign")
+async def reassign(request: web.Request) -> web.Response:
+    payload = await read_json(request)
+    thread = await _seeker_thread(request, payload)
+    volunteer = await request.app[MAIL_DESK].reassign(thread, payload)
+    return web.json_response({"volunteer": volunteer_keys(volunteer)})
+
+
+@routes.post("/api/mail/delete")
+async def delete(request: web.Request) -> web.Response:
+    payload = await read_json(request)
+    thread = await _seeker_thread(request, payload)
+    await request.app[MAIL_DESK].delete(thread)
+    return web.json_response({"status": "deleted"})
+
+
+@routes.post("/api/mail/availability")
+async def availability(request: web.Request) -> web.Response:
+    volunteer = await _volunteer(request)
+    payload = await read_json(request)
+    if not isinstance(payload.get("mail"), bool):
+        raise BadRequest("Veld mail ontbreekt.", "Field mail is missing.", field="mail")
+    await request.app[STORAGE].set_mail_available(volunteer.id, payload["mail"])
+    return web.json_response({"mail": payload["mail"]})
+
+
+@routes.get("/api/mail/inbox")
+async def inbox(request: web.Request) -> web.Response:
+    volunteer = await _volunteer(request)
+    return web.json_response({"mail": volunteer.mail_available,
+                              "threads": await request.app[MAIL_DESK].inbox(volunteer)})
+
+
+@routes.get("/api/mail/colleagues")
+async def colleagues(request: web.Request) -> web.Response:
+    volunteer = await _volunteer(request)
+    return web.json_response({"colleagues": await request.app[MAIL_DESK].colleagues(volunteer)})
+
+
+@routes.get("/api/mail/threads/{thread}")
+async def volunteer_thread(request: web.Request) -> web.Response:
+    volunteer = await _volunteer(request)
+    desk = request.app[MAIL_DESK]
+    thread = await desk.volunteer_thread(volunteer, request.match_info["thread"])
+    return web.json_response(await desk.volunteer_view(thread))
+
+
+@routes.post("/api/mail/threads/{thread}/reply")
+async def reply(request: web.Request) -> web.Response:
+    volunteer = await _volunteer(request)
+    desk = request.app[MAIL_DESK]
+    thread = await desk.volunteer_thread(volunteer, request.match_info["thread"])
+    await desk.reply(volunteer, thread, await read_json(request))
+    return web.json_response({"status": "sent"}, status=201)
+
+
+@routes.post("/api/mail/threads/{thread}/handled")
+async def handled(request: web.Request) -> web.Response:
+    volunteer = await _volunteer(request)
+    desk = request.app[MAIL_DESK]
+    await desk.handled(await desk.volunteer_thread(volunteer, request.match_info["thread"]))
+    return web.json_response({"status": "handled"})
+
+
+@routes.post("/api/mail/threads/{thread}/handover")
+async def handover(request: web.Request) -> web.Response:
+    volunteer = await _volunteer(request)
+    desk = request.app[MAIL_DESK]
+    thread = await desk.volunteer_thread(volunteer, request.match_info["thread"])
+    colleague = await desk.hand_over(volunteer, thread, await read_json(request))
+    return web.json_response({"to": colleague.name})

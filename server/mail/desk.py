@@ -1,0 +1,274 @@
+"""The mail desk: assignment, threads, replies, handover and expiry, over the storage interface.
+
+The desk never sees a token, a plaintext or a private key. It stores what the
+pages (or the mail gateway) send: a hash of the lookup key, public keys,
+ciphertext, signatures and wrapped message keys, with times in whole hours or days.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import crypto
+
+from ..config import Config
+from ..errors import BadRequest, Conflict, NotFound, OorError
+from ..storage import MailMessage, MailThread, Storage, ThreadConflict, Volunteer
+
+AUTHOR_SEEKER, AUTHOR_VOLUNTEER = 1, 2
+THREAD_ID_BYTES = 16
+WRAP_BYTES = 80
+ASSIGNMENT_SECONDS = 15 * 60
+# A body is 0x01 || nonce(24) || AEAD of 256*k padded bytes (+16 tag), k = 1..129.
+BODY_LENGTHS = frozenset(1 + 24 + 256 * k + 16 for k in range(1, 130))
+
+
+class NoMailVolunteer(OorError):
+    status = 503
+    code = "no-mail-volunteer"
+    nl = "Er is op dit moment niemand om mail te beantwoorden. Probeer het later opnieuw, of bel 113 of 112."
+    en = "Nobody can answer mail at the moment. Please try again later, or call 113 or 112."
+
+
+def not_found() -> NotFound:
+    # One answer for a wrong token and an unknown one.
+    return NotFound("We vinden geen berichten bij deze code. Controleer de code, of begin een nieuw bericht.",
+                    "We find no messages for this code. Check the code, or start a new message.")
+
+
+def b64_field(payload: dict[str, Any], key: str, length: int | None = None,
+              lengths: frozenset[int] | None = None) -> bytes:
+    value = payload.get(key)
+    if not isinstance(value, str) or len(value) > 50_000:
+        raise BadRequest(f"Veld {key} ontbreekt.", f"Field {key} is missing.", field=key)
+    try:
+        raw = crypto.b64decode(value, length=length)
+    except crypto.InvalidInput:
+        raise BadRequest(f"Veld {key} is ongeldig.", f"Field {key} is not valid.", field=key) from None
+    if lengths is not None and len(raw) not in lengths:
+        raise BadRequest(f"Veld {key} is ongeldig.", f"Field {key} is not valid.", field=key)
+    return raw
+
+
+def message_from(payload: Any, author: int, signer: bytes, thread_id: bytes) -> MailMessage:
+    """Parse a submitted message and check its signature with the submitting party's key:
+    nobody can store a message in another's name, and malformed ciphertext is refused."""
+    if not isinstance(payload, dict):
+        raise BadRequest("Bericht ontbreekt.", "The message is missing.", field="message")
+    seq = payload.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= 10_000:
+        raise BadRequest("Volgnummer ongeldig.", "Invalid sequence number.", field="seq")
+    message = MailMessage(seq=seq, author=author,
+                          body=b64_field(payload, "body", lengths=BODY_LENGTHS),
+                          signature=b64_field(payload, "signature", crypto.SIGNATURE_BYTES),
+                          signer_public=signer,
+                          seeker_wrap=b64_field(payload, "seeker_wrap", WRAP_BYTES),
+                          volunteer_wrap=b64_field(payload, "volunteer_wrap", WRAP_BYTES))
+    try:
+        crypto.verify_mail_signature(thread_id, seq, author, message.body, message.signature, signer)
+    except crypto.CryptoError:
+        raise BadRequest("Het bericht is niet goed ondertekend. Laad de pagina opnieuw.",
+                         "The message is not signed correctly. Please reload the page.", field="signature") from None
+    return message
+
+
+def wraps_from(payload: dict[str, Any]) -> dict[int, bytes]:
+    items = payload.get("wraps")
+    if not isinstance(items, list) or not 1 <= len(items) <= 10_000:
+        raise BadRequest("Sleutels ontbreken.", "Re-wrapped keys are missing.", field="wraps")
+    wraps: dict[int, bytes] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("seq"), int):
+            raise BadRequest("Sleutels ongeldig.", "Re-wrapped keys are not valid.", field="wraps")
+        wraps[item["seq"]] = b64_field(item, "wrap", WRAP_BYTES)
+    return wraps
+
+
+def volunteer_keys(v: Volunteer) -> dict[str, str]:
+    """What a page needs to encrypt to a volunteer and check their keys."""
+    return {"name": v.name, "x25519_public": crypto.b64encode(v.x25519_public),
+            "ed25519_public": crypto.b64encode(v.ed25519_public),
+            "certificate": crypto.b64encode(v.x25519_certificate or b"")}
+
+
+def message_json(m: MailMessage, wrap: str) -> dict[str, Any]:
+    return {"seq": m.seq, "author": m.author, "body": crypto.b64encode(m.body),
+            "signature": crypto.b64encode(m.signature), "signer": crypto.b64encode(m.signer_public),
+            "wrap": crypto.b64encode(m.seeker_wrap if wrap == "seeker" else m.volunteer_wrap)}
+
+
+@dataclass
+class Assignment:
+    thread_id: bytes
+    volunteer_id: int
+    expires: float
+
+
+class MailDesk:
+    def __init__(self, storage: Storage, config: Config, clock: Callable[[], int],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.storage, self.config, self.clock, self.monotonic = storage, config, clock, monotonic
+        self.assignments: dict[str, Assignment] = {}
+
+    def hour(self) -> int:
+        return self.clock() // 3600
+
+    def day(self) -> int:
+        return self.clock() // 86400
+
+    def expires_on(self, thread: MailThread) -> str:
+        from datetime import date, timedelta
+        return (date(1970, 1, 1) + timedelta(days=thread.last_activity_day + self.config.mail_retention_days)).isoformat()
+
+    # -- help-seekers ------------------------------------------------------------------
+
+    async def assign(self) -> tuple[str, bytes, Volunteer]:
+        """Choose the mail volunteer with the fewest open threads and reserve a thread id."""
+        volunteer = await self.storage.mail_volunteer_with_fewest_threads()
+        if volunteer is None:
+            raise NoMailVolunteer()
+        now = self.monotonic()
+        self.assignments = {k: a for k, a in self.assignments.items() if a.expires > now}
+        if len(self.assignments) > 50_000:
+            raise NoMailVolunteer()
+        token = crypto.new_token(24)
+        thread_id = secrets.token_bytes(THREAD_ID_BYTES)
+        self.assignments[token] = Assignment(thread_id, volunteer.id, now + ASSIGNMENT_SECONDS)
+        return token, thread_id, volunteer
+
+    async def create(self, payload: dict[str, Any]) -> MailThread:
+        token = payload.get("assignment")
+        assignment = self.assignments.get(token) if isinstance(token, str) else None
+        if assignment is None or assignment.expires <= self.monotonic():
+            raise BadRequest("Het versturen duurde te lang. Probeer het opnieuw; je tekst staat er nog.",
+                             "Sending took too long. Please try again; your text is still there.", field="assignment")
+        lookup = b64_field(payload, "lookup_key", 32)
+        x_pub = b64_field(payload, "seeker_x25519_public", 32)
+        ed_pub = b64_field(payload, "seeker_ed25519_public", 32)
+        first = message_from(payload.get("message"), AUTHOR_SEEKER, ed_pub, assignment.thread_id)
+        if first.seq != 1:
+            raise BadRequest("Volgnummer ongeldig.", "Invalid sequence number.", field="seq")
+        hour, day = self.hour(), self.day()
+        thread = MailThread(id=assignment.thread_id, lookup_hash=crypto.mailbox_lookup_hash(lookup),
+                            seeker_x25519_public=x_pub, seeker_ed25519_public=ed_pub,
+                            volunteer_id=assignment.volunteer_id, state="open", assigned_hour=hour, opened=False,
+                            waiting_since_hour=hour, unread_volunteer=True, unread_seeker=False,
+                            last_activity_day=day)
+        try:
+            await self.storage.create_thread(thread, first)
+        except ThreadConflict:
+            raise Conflict("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again.") from None
+        self.assignments.pop(token, None)
+        return thread
+
+    async def seeker_thread(self, payload: dict[str, Any]) -> MailThread:
+        lookup = b64_field(payload, "lookup_key", 32)
+        thread = await self.storage.thread_by_lookup(crypto.mailbox_lookup_hash(lookup))
+        if thread is None:
+            raise not_found()
+        return thread
+
+    async def seeker_view(self, thread: MailThread) -> dict[str, Any]:
+        """The thread as the help-seeker's page needs it; marks replies read and counts as activity."""
+        volunteer = await self.storage.volunteer_by_id(thread.volunteer_id) if thread.volunteer_id else None
+        answer: dict[str, Any] = {
+            "thread": crypto.b64encode(thread.id), "state": thread.state,
+            "expires": self.expires_on(thread), "reply_hours": self.config.mail_reply_expected_hours,
+            "volunteer": volunteer_keys(volunteer) if volunteer else None,
+            "messages": [message_json(m, "seeker") for m in await self.storage.messages(thread.id)],
+        }
+        if thread.state == "needs-volunteer":
+            candidate = await self.storage.mail_volunteer_with_fewest_threads(exclude=thread.volunteer_id)
+            answer["reassign"] = volunteer_keys(candidate) if candidate else None
+        await self.storage.update_thread(thread.id, unread_seeker=0, last_activity_day=self.day())
+        return answer
+
+    async def seeker_write(self, thread: MailThread, payload: dict[str, Any]) -> None:
+        if thread.state == "needs-volunteer":
+            raise Conflict("Je bericht gaat eerst naar een nieuwe vrijwilliger.", "First choose a new volunteer.")
+        message = message_from(payload.get("message"), AUTHOR_SEEKER, thread.seeker_ed25519_public, thread.id)
+        await self._append(thread, message)
+
+    async def reassign(self, thread: MailThread, payload: dict[str, Any]) -> Volunteer:
+        """The help-seeker's page re-wrapped every message key for a newly chosen volunteer."""
+        name = payload.get("volunteer")
+        volunteer = await self.storage.volunteer_by_name(name) if isinstance(name, str) else None
+        if (thread.state != "needs-volunteer" or volunteer is None or not volunteer.active
+                or not volunteer.can_mail or volunteer.x25519_certificate is None):
+            raise Conflict("Kies opnieuw een vrijwilliger.", "Please choose a volunteer again.")
+        await self._assign(thread, volunteer, wraps_from(payload))
+        return volunteer
+
+    async def delete(self, thread: MailThread) -> None:
+        await self.storage.delete_thread(thread.id)
+
+    # -- volunteers --------------------------------------------------------------------
+
+    async def inbox(self, volunteer: Volunteer) -> list[dict[str, Any]]:
+        hour = self.hour()
+        rows = await self.storage.inbox(volunteer.id)
+        return [{"thread": crypto.b64encode(t.id), "unread": t.unread_volunteer,
+                 "waiting_hours": None if t.waiting_since_hour is None else hour - t.waiting_since_hour,
+                 "expires": self.expires_on(t)} for t in rows]
+
+    async def volunteer_thread(self, volunteer: Volunteer, thread_key: str) -> MailThread:
+        try:
+            thread_id = crypto.b64decode(thread_key, length=THREAD_ID_BYTES)
+        except crypto.InvalidInput:
+            raise NotFound() from None
+        thread = await self.storage.thread_by_id(thread_id)
+        if thread is None or thread.volunteer_id != volunteer.id:
+            raise NotFound()
+        return thread
+
+    async def volunteer_view(self, thread: MailThread) -> dict[str, Any]:
+        await self.storage.update_thread(thread.id, opened=1, unread_volunteer=0)
+        return {"thread": crypto.b64encode(thread.id), "state": thread.state,
+                "seeker_x25519_public": crypto.b64encode(thread.seeker_x25519_public),
+                "seeker_ed25519_public": crypto.b64encode(thread.seeker_ed25519_public),
+                "messages": [message_json(m, "volunteer") for m in await self.storage.messages(thread.id)]}
+
+    async def reply(self, volunteer: Volunteer, thread: MailThread, payload: dict[str, Any]) -> None:
+        message = message_from(payload.get("message"), AUTHOR_VOLUNTEER, volunteer.ed25519_public, thread.id)
+        await self._append(thread, message)
+
+    async def handled(self, thread: MailThread) -> None:
+        await self.storage.update_thread(thread.id, state="handled")
+
+    async def colleagues(self, volunteer: Volunteer) -> list[dict[str, str]]:
+        return [volunteer_keys(v) for v in await self.storage.list_volunteers()
+                if v.active and v.can_mail and v.x25519_certificate is not None and v.id != volunteer.id]
+
+    async def hand_over(self, volunteer: Volunteer, thread: MailThread, payload: dict[str, Any]) -> Volunteer:
+        name = payload.get("to")
+        colleague = await self.storage.volunteer_by_name(name) if isinstance(name, str) else None
+        if (colleague is None or colleague.id == volunteer.id or not colleague.active or not colleague.can_mail
+                or colleague.x25519_certificate is None):
+            raise BadRequest("Deze collega kan geen mail aannemen.", "This colleague cannot take mail.", field="to")
+        await self._assign(thread, colleague, wraps_from(payload))
+        return colleague
+
+    # -- shared ------------------------------------------------------------------------
+
+    async def _append(self, thread: MailThread, message: MailMessage) -> None:
+        try:
+            await self.storage.add_message(thread.id, message, self.hour(), self.day(), self.config.mail_max_messages)
+        except ThreadConflict:
+            raise Conflict("Het gesprek is intussen veranderd. Laad het opnieuw; je tekst staat er nog.",
+                           "The thread changed in the meantime. Reload it; your text is still there.") from None
+
+    async def _assign(self, thread: MailThread, volunteer: Volunteer, wraps: dict[int, bytes]) -> None:
+        try:
+            await self.storage.assign_thread(thread.id, volunteer.id, wraps, self.hour(), thread.volunteer_id)
+        except ThreadConflict:
+            raise Conflict("Het gesprek is intussen veranderd. Probeer het opnieuw.",
+                           "The thread changed in the meantime. Please try again.") from None
+
+    async def housekeeping(self) -> None:
+        """Expire quiet threads and flag threads that need a new volunteer."""
+        await self.storage.expire_threads(self.day() - self.config.mail_retention_days)
+        await self.storage.mark_needing_volunteer(self.hour(), self.config.mail_pickup_hours)

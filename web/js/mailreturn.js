@@ -1,0 +1,178 @@
+// Coming back with the token: the keys are derived here, the thread is fetched with a key
+// derived from the token (in a request body, never a URL), and decrypted here.
+import * as oc from "./crypto.js";
+import { api, ApiError, el, error, explain, LANG, paint, setting, status, t } from "./ui.js";
+import { appendMessage } from "./chatcore.js";
+
+const MAX = setting("max_chars");
+const field = el("bericht");
+let box = null;
+let thread = null; // {id, state, volunteer, messages}
+
+const b64 = (bytes) => oc.b64encode(bytes);
+
+function wipe() {
+  for (const key of ["lookupKey", "x25519Secret", "ed25519Seed", "ed25519SecretKey"]) box?.[key]?.fill(0);
+  box = null;
+  thread = null;
+}
+
+function counter() {
+  el("teller").textContent = t("chat_counter", { n: [...field.value].length, max: MAX });
+}
+
+async function open(event) {
+  event.preventDefault();
+  error("");
+  const input = el("code");
+  let canonical;
+  try {
+    canonical = oc.parseToken(input.value);
+  } catch (err) {
+    // A typo is caught here, before any request.
+    const reason = err instanceof oc.InvalidToken ? err.reason : "check";
+    error(t(`return_bad_${reason}`) === `return_bad_${reason}` ? t("return_bad_check") : t(`return_bad_${reason}`));
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    return;
+  }
+  input.removeAttribute("aria-invalid");
+  const button = el("code-formulier").querySelector("button");
+  button.disabled = true;
+  status(t("return_working"), { busy: true });
+  await paint();
+  try {
+    await oc.ready();
+    box = oc.deriveMailbox(canonical, setting("deployment_id"), setting("kdf"));
+    input.value = "";
+    const data = await api("/api/mail/open", { lookup_key: b64(box.lookupKey) });
+    render(data);
+  } catch (err) {
+    status("");
+    wipe();
+    error(explain(err));
+    button.disabled = false;
+    return;
+  }
+  status("");
+  el("code-formulier").hidden = true;
+  el("draad").hidden = false;
+  el("draad-kop").focus();
+}
+
+function show(message) {
+  const list = el("berichten");
+  const signer = oc.b64decode(message.signer, 32);
+  // The help-seeker's own messages must carry the help-seeker's own signature.
+  if (message.author === oc.AUTHOR_SEEKER && oc.b64encode(signer) !== oc.b64encode(box.ed25519Public)) {
+    appendMessage(list, "", t("return_broken"), "note");
+    return;
+  }
+  try {
+    const content = oc.openMail(thread.id, message.seq, message.author, oc.b64decode(message.body),
+      oc.b64decode(message.signature, oc.SIGNATURE_BYTES), oc.b64decode(message.wrap, oc.MAIL_WRAP_BYTES), box, signer);
+    const mine = message.author === oc.AUTHOR_SEEKER;
+    appendMessage(list, mine ? t("return_you") : t("return_volunteer"), oc.decodeText(content), mine ? "mine" : "theirs");
+  } catch {
+    appendMessage(list, "", t("return_broken"), "note");
+  }
+}
+
+function render(data) {
+  thread = { id: oc.b64decode(data.thread, oc.MAIL_THREAD_ID_BYTES), state: data.state, volunteer: data.volunteer,
+    messages: data.messages };
+  el("berichten").replaceChildren();
+  for (const message of data.messages) show(message);
+  el("nog-geen").hidden = data.messages.some((m) => m.author === oc.AUTHOR_VOLUNTEER);
+  const date = new Date(`${data.expires}T12:00:00`).toLocaleDateString(LANG === "en" ? "en-GB" : "nl-NL",
+    { day: "numeric", month: "long", year: "numeric" });
+  el("bewaard-tot").textContent = t("mail_expires", { date });
+  const notice = el("herverdelen");
+  notice.hidden = data.state !== "needs-volunteer";
+  el("schrijven").hidden = data.state === "needs-volunteer";
+  if (data.state === "needs-volunteer") {
+    const next = data.reassign;
+    el("herverdelen-tekst").textContent = next ? t("return_reassign", { name: next.name }) : t("return_reassign_none");
+    el("herverdelen-knop").hidden = !next;
+    if (next) {
+      el("herverdelen-knop").textContent = t("return_reassign_button", { name: next.name });
+      el("herverdelen-knop").onclick = () => reassign(next);
+    }
+  }
+}
+
+function checkedKey(volunteer) {
+  const x = oc.b64decode(volunteer.x25519_public, 32);
+  oc.verifyKeyCertificate(oc.b64decode(volunteer.ed25519_public, 32), x,
+    oc.b64decode(volunteer.certificate, oc.SIGNATURE_BYTES));
+  return x;
+}
+
+async function reassign(next) {
+  error("");
+  try {
+    const x = checkedKey(next);
+    const wraps = thread.messages.map((m) => ({
+      seq: m.seq, wrap: b64(oc.rewrapMailKey(oc.b64decode(m.wrap, oc.MAIL_WRAP_BYTES), box, x)),
+    }));
+    await api("/api/mail/reassign", { lookup_key: b64(box.lookupKey), volunteer: next.name, wraps });
+    render(await api("/api/mail/open", { lookup_key: b64(box.lookupKey) }));
+    el("bericht").focus();
+  } catch (err) {
+    error(err instanceof ApiError || err instanceof TypeError ? explain(err) : t("return_broken"));
+  }
+}
+
+async function write(event) {
+  event.preventDefault();
+  error("");
+  const text = field.value.trim();
+  if (!text) {
+    error(t("mail_empty"));
+    return;
+  }
+  if ([...text].length > MAX) {
+    error(t("chat_too_long", { max: MAX }));
+    return;
+  }
+  try {
+    const volunteerX = checkedKey(thread.volunteer);
+    const seq = Math.max(0, ...thread.messages.map((m) => m.seq)) + 1;
+    const sealed = oc.sealMail(thread.id, seq, oc.AUTHOR_SEEKER, oc.encodeText(text), box, box.x25519Public, volunteerX);
+    await api("/api/mail/write", { lookup_key: b64(box.lookupKey), message: { seq, body: b64(sealed.body),
+      signature: b64(sealed.signature), seeker_wrap: b64(sealed.seekerWrap), volunteer_wrap: b64(sealed.volunteerWrap) } });
+    thread.messages.push({ seq, author: oc.AUTHOR_SEEKER, wrap: b64(sealed.seekerWrap) });
+    appendMessage(el("berichten"), t("return_you"), text, "mine");
+    field.value = "";
+    counter();
+    status(t("return_sent"));
+  } catch (err) {
+    error(err instanceof ApiError || err instanceof TypeError ? explain(err) : t("return_broken"));
+  }
+}
+
+async function remove() {
+  const button = el("verwijderen");
+  if (button.dataset.confirm !== "1") {
+    button.dataset.confirm = "1";
+    button.textContent = t("return_delete_confirm");
+    return;
+  }
+  try {
+    await api("/api/mail/delete", { lookup_key: b64(box.lookupKey) });
+  } catch (err) {
+    error(explain(err));
+    return;
+  }
+  wipe();
+  el("berichten").replaceChildren();
+  el("draad").hidden = true;
+  status(t("return_deleted"));
+}
+
+el("code-formulier").addEventListener("submit", open);
+el("schrijven").addEventListener("submit", write);
+field.addEventListener("input", counter);
+el("verwijderen").addEventListener("click", remove);
+window.addEventListener("pagehide", wipe);
+counter();
