@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import gc
 import json
 import math
 import os
@@ -765,6 +766,19 @@ class PhaseResult:
         return data[min(len(data) - 1, max(0, math.ceil(p * len(data)) - 1))] * 1000
 
 
+@contextlib.contextmanager
+def generator_gc_paused():  # type: ignore[no-untyped-def]
+    """No garbage collection in the load generator during a phase: a full collection over its
+    thousands of connections takes tens of milliseconds, which would be counted as relay latency.
+    (The relays keep their collectors: their pauses are part of what is measured.)"""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 async def burst_sender(channel: Channel, deadline: float) -> None:
     while channel.sealed and time.perf_counter() < deadline:
         if not await channel.wait_window(deadline):
@@ -777,17 +791,18 @@ async def run_burst(target: Target, up_n: int, down_n: int) -> PhaseResult:
     for pair in target.chats:
         pair.up.seal_ahead(up_n)
         pair.down.seal_ahead(down_n)
-    await asyncio.sleep(0.2)
-    before = Snapshot.take(target)
-    deadline = before.wall + 60
-    tasks = [asyncio.create_task(burst_sender(ch, deadline)) for p in target.chats for ch in (p.up, p.down)]
-    try:
-        await asyncio.wait_for(asyncio.gather(*tasks), 90)
-    finally:
-        for t in tasks:
-            t.cancel()
-    lost = await drain(target.chats, DRAIN_TIMEOUT_S)
-    after = Snapshot.take(target)
+    with generator_gc_paused():
+        await asyncio.sleep(0.2)
+        before = Snapshot.take(target)
+        deadline = before.wall + 60
+        tasks = [asyncio.create_task(burst_sender(ch, deadline)) for p in target.chats for ch in (p.up, p.down)]
+        try:
+            await asyncio.wait_for(asyncio.gather(*tasks), 90)
+        finally:
+            for t in tasks:
+                t.cancel()
+        lost = await drain(target.chats, DRAIN_TIMEOUT_S)
+        after = Snapshot.take(target)
     if lost or any(p.up.sealed or p.down.sealed for p in target.chats):
         raise RuntimeError(f"the burst did not finish within a minute ({lost} messages missing)")
     for pair in target.chats:  # the real crypto, after the clock has stopped
@@ -800,25 +815,26 @@ async def run_phase(target: Target, seconds: float, up_interval: float, down_int
                     sample_latency: bool) -> PhaseResult:
     stats = target.stats
     stats.latencies = []
-    start = time.perf_counter() + 0.2
-    deadline = start + seconds
-    if sample_latency:
-        stats.sample_from, stats.sample_until = start + LATENCY_WARMUP_S, deadline
-    else:
-        stats.sample_from, stats.sample_until = math.inf, -math.inf
-    await asyncio.sleep(0.1)
-    before = Snapshot.take(target)
-    tasks = []
-    for pair in target.chats:
-        tasks.append(asyncio.create_task(paced_sender(pair.up, up_interval, jitter, start, deadline)))
-        tasks.append(asyncio.create_task(paced_sender(pair.down, down_interval, jitter, start, deadline)))
-    try:
-        await asyncio.wait_for(asyncio.gather(*tasks), seconds + 30)
-    finally:
-        for t in tasks:
-            t.cancel()
-    lost = await drain(target.chats, DRAIN_TIMEOUT_S)
-    after = Snapshot.take(target)
+    with generator_gc_paused():
+        start = time.perf_counter() + 0.2
+        deadline = start + seconds
+        if sample_latency:
+            stats.sample_from, stats.sample_until = start + LATENCY_WARMUP_S, deadline
+        else:
+            stats.sample_from, stats.sample_until = math.inf, -math.inf
+        await asyncio.sleep(0.1)
+        before = Snapshot.take(target)
+        tasks = []
+        for pair in target.chats:
+            tasks.append(asyncio.create_task(paced_sender(pair.up, up_interval, jitter, start, deadline)))
+            tasks.append(asyncio.create_task(paced_sender(pair.down, down_interval, jitter, start, deadline)))
+        try:
+            await asyncio.wait_for(asyncio.gather(*tasks), seconds + 30)
+        finally:
+            for t in tasks:
+                t.cancel()
+        lost = await drain(target.chats, DRAIN_TIMEOUT_S)
+        after = Snapshot.take(target)
     stats.sample_from, stats.sample_until = math.inf, -math.inf
     return PhaseResult.between(before, after, lost, list(stats.latencies))
 

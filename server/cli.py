@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oor", description="Luisterend Oor: anonymous helpline server")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the web server (and, later, the mail gateway)")
+    serve = sub.add_parser("serve", help="run the web server and the mail gateway")
     _common(serve)
     serve.add_argument("--http", help="HTTP listen address, HOST:PORT (default 127.0.0.1:8080)")
     serve.add_argument("--smtp", help="SMTP listen address, HOST:PORT (default 127.0.0.1:2525)")
@@ -99,6 +99,9 @@ async def _serve(config: Config, demo: bool) -> None:
             else:
                 print(f"Demo {role} {name!r} is enrolled already: log in at {config.base_url}/vrijwilliger")
     app = create_app(config)
+    if config.smtp_enabled:
+        from mailgate import gateway_context  # the gateway shares this process, event loop and storage
+        app.cleanup_ctx.append(gateway_context)
     runner = web.AppRunner(app, access_log_class=PrivateAccessLogger,
                            access_log=logging.getLogger("oor.access") if config.access_log else None)
     await runner.setup()
@@ -106,7 +109,8 @@ async def _serve(config: Config, demo: bool) -> None:
     await site.start()
     print(f"Luisterend Oor is running.\n  Help-seekers: {config.base_url}/\n"
           f"  Volunteers:   {config.base_url}/vrijwilliger\n"
-          f"  HTTP on {config.http}; the mail gateway (SMTP on {config.smtp}) is not part of this version yet.\n"
+          f"  HTTP on {config.http}; mail gateway (SMTP) for hulp@{config.mail_domain} on "
+          f"{config.smtp if config.smtp_enabled else 'off'}\n"
           "Press Ctrl-C to stop.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -89,6 +89,18 @@ class Config:
     mail_reply_expected_hours: int = 48
     mail_max_chars: int = 8000
     mail_max_messages: int = 200
+    smtp_enabled: bool = True
+    smtp_addresses: tuple[str, ...] = ()
+    smtp_max_bytes: int = 1024 * 1024
+    smtp_tls_cert: str = ""
+    smtp_tls_key: str = ""
+    smtp_from: str = ""
+    smtp_relay_starttls: bool = False
+    smtp_relay_user: str = ""
+    smtp_relay_password: str = ""
+    smtp_relay_retry_minutes: int = 60
+    smtp_per_minute: int = 30
+    smtp_concurrency: int = 8
     pow_base_bits: int = 16
     pow_max_bits: int = 22
     client_address_header: str = ""
@@ -105,6 +117,15 @@ class Config:
     @property
     def served_over_tls(self) -> bool:
         return self.base_url.startswith("https://")
+
+    @property
+    def gateway_addresses(self) -> frozenset[str]:
+        """The addresses the mail gateway accepts: hulp@<mail_domain> and any extra ones."""
+        return frozenset({f"hulp@{self.mail_domain.lower()}", *self.smtp_addresses})
+
+    @property
+    def return_mail_from(self) -> str:
+        return self.smtp_from or f"noreply@{self.mail_domain}"
 
     @property
     def database_path(self) -> Path:
@@ -132,6 +153,13 @@ def _coerce(key: str, value: Any) -> Any:
                 or not all(isinstance(v, str) and re.fullmatch(r"[^|,]{1,60}\|[^|,]{1,60}", v) for v in value)):
             raise ConfigError(f"{key}: expected a list of \"dutch|english\" labels, got {value!r}")
         return tuple(value)
+    if key == "smtp_addresses":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(
+                isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9._+\-]{1,64}@[A-Za-z0-9.\-]{1,253}", v) for v in value):
+            raise ConfigError(f"{key}: expected a list of e-mail addresses, got {value!r}")
+        return tuple(v.lower() for v in value)
     if key == "data_dir":
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{key}: expected a folder path, got {value!r}")
@@ -159,7 +187,8 @@ def _validate(cfg: Config) -> None:
                 "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib", "chat_max_per_volunteer",
                 "chat_grace_seconds", "chat_queue_max", "chat_max_message_chars", "chat_block_minutes",
                 "chat_challenges_per_minute", "mail_retention_days", "mail_pickup_hours",
-                "mail_reply_expected_hours", "mail_max_chars", "mail_max_messages")
+                "mail_reply_expected_hours", "mail_max_chars", "mail_max_messages", "smtp_max_bytes",
+                "smtp_relay_retry_minutes", "smtp_per_minute", "smtp_concurrency")
     for key in positive:
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key}: must be at least 1, got {getattr(cfg, key)}")
@@ -187,6 +216,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("pow_base_bits and pow_max_bits: need 0 <= base <= max <= 28")
     if cfg.chat_max_message_chars > 4000:
         raise ConfigError("chat_max_message_chars: at most 4000 (an encrypted message holds 8192 bytes)")
+    if bool(cfg.smtp_tls_cert) != bool(cfg.smtp_tls_key):
+        raise ConfigError("smtp_tls_cert and smtp_tls_key: give both or neither")
+    if cfg.smtp_from and not re.fullmatch(r"[A-Za-z0-9._+\-]{1,64}@[A-Za-z0-9.\-]{1,253}", cfg.smtp_from):
+        raise ConfigError(f"smtp_from: expected an e-mail address, got {cfg.smtp_from!r}")
     if cfg.mail_max_chars > 8000:
         raise ConfigError("mail_max_chars: at most 8000 (an encrypted mail holds 32768 bytes)")
     if cfg.client_address_header and not re.fullmatch(r"[A-Za-z0-9\-]{1,64}", cfg.client_address_header):

@@ -76,6 +76,12 @@ def message_from(payload: Any, author: int, signer: bytes, thread_id: bytes) -> 
     return message
 
 
+def message_from_sealed(seq: int, author: int, sealed: crypto.SealedMail, signer: bytes) -> MailMessage:
+    """A message sealed on this side (the mail gateway), in the storage's form."""
+    return MailMessage(seq=seq, author=author, body=sealed.body, signature=sealed.signature, signer_public=signer,
+                       seeker_wrap=sealed.seeker_wrap, volunteer_wrap=sealed.volunteer_wrap)
+
+
 def wraps_from(payload: dict[str, Any]) -> dict[int, bytes]:
     items = payload.get("wraps")
     if not isinstance(items, list) or not 1 <= len(items) <= 10_000:
@@ -152,18 +158,27 @@ class MailDesk:
         first = message_from(payload.get("message"), AUTHOR_SEEKER, ed_pub, assignment.thread_id)
         if first.seq != 1:
             raise BadRequest("Volgnummer ongeldig.", "Invalid sequence number.", field="seq")
+        thread = await self.store_new_thread(assignment.thread_id, assignment.volunteer_id, lookup, x_pub, ed_pub, first)
+        self.assignments.pop(token, None)
+        return thread
+
+    async def store_new_thread(self, thread_id: bytes, volunteer_id: int, lookup_key: bytes, x_pub: bytes,
+                               ed_pub: bytes, first: MailMessage) -> MailThread:
+        """Store a new thread with its first message in one transaction (the site and the gateway)."""
         hour, day = self.hour(), self.day()
-        thread = MailThread(id=assignment.thread_id, lookup_hash=crypto.mailbox_lookup_hash(lookup),
+        thread = MailThread(id=thread_id, lookup_hash=crypto.mailbox_lookup_hash(lookup_key),
                             seeker_x25519_public=x_pub, seeker_ed25519_public=ed_pub,
-                            volunteer_id=assignment.volunteer_id, state="open", assigned_hour=hour, opened=False,
+                            volunteer_id=volunteer_id, state="open", assigned_hour=hour, opened=False,
                             waiting_since_hour=hour, unread_volunteer=True, unread_seeker=False,
                             last_activity_day=day)
         try:
             await self.storage.create_thread(thread, first)
         except ThreadConflict:
             raise Conflict("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again.") from None
-        self.assignments.pop(token, None)
         return thread
+
+    async def volunteer_for_new_thread(self) -> Volunteer | None:
+        return await self.storage.mail_volunteer_with_fewest_threads()
 
     async def seeker_thread(self, payload: dict[str, Any]) -> MailThread:
         lookup = b64_field(payload, "lookup_key", 32)

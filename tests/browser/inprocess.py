@@ -47,6 +47,7 @@ class InProcessServer:
     log: RawCapture
     runner: web.AppRunner
     proxy: "SourceProxy | None" = None
+    config: Any = None
 
     def output(self) -> str:
         return "\n".join(self.log.lines)
@@ -55,12 +56,19 @@ class InProcessServer:
         return b"".join(p.read_bytes() for p in sorted(self.data_dir.rglob("*")) if p.is_file())
 
 
-async def start_in_process(tmp: Path, extra_env: dict[str, str] | None = None) -> InProcessServer:
+async def start_in_process(tmp: Path, extra_env: dict[str, str] | None = None, *,
+                           smtp: bool = False) -> InProcessServer:
+    """The real application on free ports; with `smtp`, the mail gateway runs in it too (as in `oor serve`)."""
     port = free_port()
-    config = load_config(env={**INSECURE_TEST_ENV, **(extra_env or {})},
-                         overrides={"data_dir": str(tmp / "var"), "http": f"127.0.0.1:{port}"})
+    overrides = {"data_dir": str(tmp / "var"), "http": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"}
+    if smtp:
+        overrides["smtp"] = f"127.0.0.1:{free_port()}"
+    config = load_config(env={**INSECURE_TEST_ENV, **(extra_env or {})}, overrides=overrides)
     frames: list[tuple[int, str]] = []
     app = create_app(config, frame_observer=lambda d, f: frames.append((d, f)))
+    if smtp:
+        from mailgate import gateway_context
+        app.cleanup_ctx.append(gateway_context)
     capture = RawCapture()
     root = logging.getLogger()
     root.addHandler(capture)
@@ -70,7 +78,7 @@ async def start_in_process(tmp: Path, extra_env: dict[str, str] | None = None) -
     runner = web.AppRunner(app, access_log_class=PrivateAccessLogger, access_log=logging.getLogger("oor.access"))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    return InProcessServer(f"http://127.0.0.1:{port}", app, config.data_dir, frames, capture, runner)
+    return InProcessServer(f"http://127.0.0.1:{port}", app, config.data_dir, frames, capture, runner, config=config)
 
 
 async def _restore(root: logging.Logger, capture: logging.Handler, level: int) -> None:
@@ -155,3 +163,22 @@ def invite_link(server: InProcessServer, name: str) -> Any:
         inv = await accounts.invite(app[STORAGE], app[CONFIG], name, "volunteer", True, True, app[CLOCK]())
         return inv.url.split("#", 1)[1]
     return make()
+
+
+async def api_volunteer(server: InProcessServer, http: Any, name: str, *, chat: bool = False) -> Any:
+    """A volunteer enrolled and logged in through the real API from Python (tests/mailclient.py and
+    tests/chatclient.py speak for them); mail availability is switched on."""
+    import crypto
+    from server import accounts
+    from server.keys import CLOCK, CONFIG, STORAGE
+    from tests.helpers import PASSPHRASE, enrolment_body, login_body
+    from tests.mailclient import MailVolunteer
+    app = server.app
+    inv = await accounts.invite(app[STORAGE], app[CONFIG], name, "volunteer", True, True, app[CLOCK]())
+    identity = crypto.new_identity()
+    body = enrolment_body(inv.url.split("#uitnodiging=", 1)[1], identity=identity)
+    assert (await http.post("/api/enrol", json=body)).status == 201
+    assert (await http.post("/api/login", json=await login_body(http, name, PASSPHRASE))).status == 200
+    volunteer = MailVolunteer(http, identity)
+    await volunteer.available(True)
+    return volunteer

@@ -1,0 +1,234 @@
+"""The SMTP side: accept, encrypt, store, answer 250, then mail the token back once and forget.
+
+Order matters for what a crash can cost:
+  1. the message is parsed and encrypted in memory;
+  2. the thread is committed in one transaction;
+  3. only then is `250` answered (a crash before that leaves nothing, and the
+     sending server retries, as SMTP intends);
+  4. the return mail with the token waits in memory and is retried for a
+     bounded time; a crash or restart before it is delivered loses it, and the
+     thread, which nobody can then open but the volunteer, simply expires.
+The sender's address, the token and the keys derived from it live only in
+that in-memory return mail and in local variables; nothing of them is logged
+or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+import ssl
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from aiohttp import web
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+import crypto
+from server.abuse import AddressGuard
+from server.config import Config
+from server.errors import Conflict
+from server.keys import CONFIG, GUARD, MAIL_DESK
+from server.mail.desk import AUTHOR_SEEKER, MailDesk, message_from_sealed
+
+from .parse import Unreadable, parse_incoming
+
+log = logging.getLogger("oor.mailgate")
+RETRY_FIRST_SECONDS = 30.0
+
+
+@dataclass
+class ReturnMail:
+    """One pending return mail. It holds the sender's address and the token: memory only."""
+
+    to: str
+    token: str
+    attachments: int
+    expires: str
+    give_up_at: float
+    attempts: int = 0
+    next_try: float = 0.0
+
+
+@dataclass
+class Gateway:
+    desk: MailDesk
+    config: Config
+    guard: AddressGuard
+    outbox: list[ReturnMail] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.busy = asyncio.Semaphore(self.config.smtp_concurrency)
+
+    # -- aiosmtpd handler hooks --------------------------------------------------------
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        if not self.guard.allow("smtp", self.guard.tags(peer), self.config.smtp_per_minute, 60):
+            return "451 4.7.1 Te veel berichten; probeer het later / Too many messages, try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.lower() not in self.config.gateway_addresses:
+            return "550 5.1.1 Onbekende ontvanger / No such recipient here"
+        if address.lower() not in (a.lower() for a in envelope.rcpt_tos):
+            envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        async with self.busy:
+            try:
+                return await self._take(envelope)
+            except Unreadable as exc:
+                return exc.reply
+            except Exception:
+                log.exception("mail intake failed")  # nothing from the message is in the record
+                return "451 4.3.0 Tijdelijk probleem; probeer het later / Temporary problem, try again later"
+
+    # -- intake ------------------------------------------------------------------------
+
+    async def _take(self, envelope: Envelope) -> str:
+        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        incoming = parse_incoming(raw, self.config.mail_max_chars)
+        volunteer = await self.desk.volunteer_for_new_thread()
+        if volunteer is None or volunteer.x25519_certificate is None:
+            return "451 4.3.2 Even niemand beschikbaar; probeer het later / Nobody available, try again later"
+        # Encrypt only to a key vouched for by the volunteer's identity key.
+        crypto.verify_key_certificate(volunteer.ed25519_public, volunteer.x25519_public, volunteer.x25519_certificate)
+        token = crypto.new_token_code()
+        params = crypto.KdfParams(self.config.kdf_opslimit, self.config.kdf_memlimit_bytes)
+        # Argon2id takes a while at production cost: off the event loop (libsodium releases the GIL).
+        mailbox = await asyncio.get_running_loop().run_in_executor(
+            None, crypto.derive_mailbox, token, self.config.deployment_id, params)
+        thread_id = crypto.new_mail_thread_id()
+        sealed = crypto.seal_mail(thread_id, 1, AUTHOR_SEEKER, incoming.content().encode("utf-8"), mailbox,
+                                  mailbox.x25519_public, volunteer.x25519_public)
+        try:
+            thread = await self.desk.store_new_thread(
+                thread_id, volunteer.id, mailbox.lookup_key, mailbox.x25519_public, mailbox.ed25519_public,
+                message_from_sealed(1, AUTHOR_SEEKER, sealed, mailbox.ed25519_public))
+        except Conflict:
+            return "451 4.3.0 Tijdelijk probleem; probeer het later / Temporary problem, try again later"
+        sender = envelope.mail_from or ""
+        if sender and sender != "<>":
+            self.outbox.append(ReturnMail(sender, token, incoming.attachments, self.desk.expires_on(thread),
+                                          time.monotonic() + self.config.smtp_relay_retry_minutes * 60))
+            self.wake.set()
+        return "250 2.0.0 Ontvangen; je krijgt je code per mail / Received; your code follows by mail"
+
+    # -- return mail ----------------------------------------------------------------------
+
+    def compose(self, pending: ReturnMail) -> EmailMessage:
+        """A neutral return mail: the token, where to use it, when to expect an answer. Not a word of the original."""
+        url = f"{self.config.base_url}/mail/terug"
+        hours = self.config.mail_reply_expected_hours
+        note_nl = ("\nBijlagen bewaren we niet; je bijlage is niet doorgestuurd.\n" if pending.attachments else "")
+        note_en = ("\nWe do not keep attachments; yours was not passed on.\n" if pending.attachments else "")
+        msg = EmailMessage()
+        msg["From"] = f"Luisterend Oor <{self.config.return_mail_from}>"
+        msg["To"] = pending.to
+        msg["Subject"] = "Je bericht is ontvangen / Your message was received"
+        msg["Date"] = formatdate(usegmt=True)
+        msg["Message-ID"] = make_msgid(domain=self.config.mail_domain)
+        msg["Auto-Submitted"] = "auto-replied"
+        msg.set_content(
+            "Je bericht is goed aangekomen bij Luisterend Oor.\n\n"
+            f"Je persoonlijke code:\n\n    {crypto.format_token(pending.token)}\n\n"
+            f"Lees het antwoord op {url} met deze code. Je kunt binnen ongeveer {hours} uur een antwoord "
+            f"verwachten. Je berichten worden bewaard tot en met {pending.expires}.\n"
+            f"{note_nl}"
+            "We sturen antwoorden nooit per e-mail: zo blijft je gesprek alleen tussen jou en je vrijwilliger.\n"
+            "Heb je nu direct hulp nodig? Bel 113 (of 0800-0113) of bij gevaar 112.\n\n"
+            "----\n\n"
+            "Your message has reached Luisterend Oor.\n\n"
+            f"Your personal code:\n\n    {crypto.format_token(pending.token)}\n\n"
+            f"Read the answer at {url} with this code. You can expect an answer within about {hours} hours. "
+            f"Your messages are kept until {pending.expires}.\n"
+            f"{note_en}"
+            "We never send answers by e-mail, so your conversation stays between you and your volunteer.\n"
+            "Need help right now? Call 113 (or 0800-0113), or 112 in an emergency.\n")
+        return msg
+
+    def _send(self, message: EmailMessage, to: str) -> None:
+        relay = self.config.smtp_relay
+        if relay is None:
+            raise ConnectionError("no smtp_relay configured")
+        with smtplib.SMTP(relay.host, relay.port, timeout=30) as client:
+            if self.config.smtp_relay_starttls:
+                client.starttls(context=ssl.create_default_context())
+            if self.config.smtp_relay_user:
+                client.login(self.config.smtp_relay_user, self.config.smtp_relay_password)
+            client.send_message(message, from_addr=self.config.return_mail_from, to_addrs=[to])
+
+    async def deliver_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = time.monotonic()
+            for pending in [p for p in self.outbox if p.next_try <= now]:
+                try:
+                    await loop.run_in_executor(None, self._send, self.compose(pending), pending.to)
+                except (OSError, smtplib.SMTPException):
+                    pending.attempts += 1
+                    pending.next_try = time.monotonic() + RETRY_FIRST_SECONDS * 2 ** min(pending.attempts - 1, 6)
+                    if pending.next_try > pending.give_up_at:
+                        self.outbox.remove(pending)
+                        log.warning("a return mail could not be delivered within %d minutes and was dropped",
+                                    self.config.smtp_relay_retry_minutes)
+                    continue
+                # Delivered: the address and the token go with the last reference to them.
+                self.outbox.remove(pending)
+            self.wake.clear()
+            wait = min((p.next_try for p in self.outbox), default=now + 3600) - time.monotonic()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=max(0.05, wait))
+
+
+def smtp_factory(gateway: Gateway, config: Config) -> Any:
+    tls = None
+    if config.smtp_tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(config.smtp_tls_cert, config.smtp_tls_key)
+
+    def make() -> SMTP:
+        return SMTP(gateway, hostname=config.mail_domain, ident="Luisterend Oor", data_size_limit=config.smtp_max_bytes,
+                    enable_SMTPUTF8=True, tls_context=tls, timeout=60,
+                    command_call_limit={"MAIL": 20, "RCPT": 40, "DATA": 20, "*": 100})
+    return make
+
+
+async def gateway_context(app: web.Application) -> AsyncIterator[None]:
+    """Run the gateway in the web server's event loop, over the same storage (an aiohttp cleanup_ctx)."""
+    config = app[CONFIG]
+    # aiosmtpd logs every peer address and every command line (MAIL FROM included) on "mail.log".
+    # Those would be a help-seeker's address and e-mail address: that logger stays silent.
+    logging.getLogger("mail.log").disabled = True
+    gateway = Gateway(app[MAIL_DESK], config, app[GUARD])
+    app[GATEWAY] = gateway
+    server = await asyncio.get_running_loop().create_server(smtp_factory(gateway, config),
+                                                            config.smtp.host, config.smtp.port)
+    sender = asyncio.create_task(gateway.deliver_forever())
+    if config.smtp_relay is None:
+        log.warning("no smtp_relay configured: senders of e-mail will not receive their token")
+    yield
+    server.close()
+    await server.wait_closed()
+    sender.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sender
+    if gateway.outbox:
+        log.warning("%d return mails were still waiting and are dropped at shutdown", len(gateway.outbox))
+
+
+GATEWAY: web.AppKey[Gateway] = web.AppKey("mail_gateway")

@@ -1,0 +1,196 @@
+"""The mail gateway with real SMTP clients (smtplib, swaks) and an aiosmtpd sink as the relay."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import smtplib
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.browser.inprocess import UNUSUAL_ADDRESS, InProcessServer
+from tests.mailclient import MailSeeker
+from tests.mailgate.conftest import Sink, token_from
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "mail"
+SENDER = "anoniem.persoon@example.org"
+BODY = "Ik durf dit niet hardop te zeggen, maar ik voel me al maanden heel eenzaam."
+
+
+def smtp_port(server: InProcessServer) -> int:
+    return server.config.smtp.port
+
+
+def send(server: InProcessServer, raw: bytes, *, sender: str = SENDER, to: str = "hulp@localhost",
+         source: str = UNUSUAL_ADDRESS) -> tuple[int, str]:
+    """Send one message from an unusual loopback address; return the final reply code and text."""
+    with smtplib.SMTP("127.0.0.1", smtp_port(server), source_address=(source, 0), timeout=30) as client:
+        client.ehlo("client.test")
+        code, text = client.mail(sender)
+        if code != 250:
+            return code, text.decode()
+        code, text = client.rcpt(to)
+        if code != 250:
+            return code, text.decode()
+        code, text = client.data(raw)
+        return code, text.decode()
+
+
+def message(body: str = BODY, subject: str = "Een vraag") -> bytes:
+    return (f"From: {SENDER}\r\nTo: hulp@localhost\r\nSubject: {subject}\r\n"
+            f"X-Originating-IP: 203.0.113.77\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+def crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def encodings(data: bytes) -> list[bytes]:
+    return [data, data.hex().encode(), base64.b64encode(data), base64.urlsafe_b64encode(data).rstrip(b"=")]
+
+
+async def in_thread(fn: Any, *args: Any, **kw: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kw))
+
+
+async def test_mail_in_token_out_and_nothing_identifying_kept(gateway: InProcessServer, relay_sink: Sink,
+                                                              on_duty: Any) -> None:
+    code, text = await in_thread(send, gateway, message())
+    assert code == 250, text
+    mail = await relay_sink.next_mail()
+    assert mail["To"] == SENDER
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "/mail/terug" in body and "eenzaam" not in body and "Een vraag" not in body
+    token = token_from(mail)
+    async with aiohttp.ClientSession(base_url=gateway.url) as http:
+        seeker = MailSeeker(http, token)
+        assert (await seeker.open()).status == 200
+        [(author, content)] = seeker.texts()
+        assert author == 1 and BODY in content and "Een vraag" in content
+    key = (await on_duty.inbox())[0]["thread"]
+    data, texts = await on_duty.read(key)
+    assert BODY in texts[0][1]
+    stored = gateway.data_bytes()
+    output = gateway.output().encode()
+    for secret in (BODY.encode(), SENDER.encode(), b"anoniem.persoon", UNUSUAL_ADDRESS.encode(), b"203.0.113.77",
+                   token.encode(), b"abc123@example.org"):
+        for form in encodings(secret):
+            assert form not in stored, secret
+            assert form not in output, secret
+    from mailgate.gateway import GATEWAY
+    assert gateway.app[GATEWAY].outbox == []  # delivered, and the address and token are gone from memory
+
+
+async def test_unknown_recipient_gets_550(gateway: InProcessServer, on_duty: Any) -> None:
+    code, _ = await in_thread(send, gateway, message(), to="iemand@localhost")
+    assert code == 550
+
+
+async def test_size_limit_is_advertised_and_enforced(gateway: InProcessServer, on_duty: Any) -> None:
+    def run() -> tuple[int, Any]:
+        with smtplib.SMTP("127.0.0.1", smtp_port(gateway), timeout=30) as client:
+            client.ehlo("client.test")
+            size = client.esmtp_features.get("size")
+            features = dict(client.esmtp_features)
+            try:
+                client.sendmail(SENDER, ["hulp@localhost"], message(("x" * 70 + "\r\n") * 4000))
+            except smtplib.SMTPException as exc:
+                return getattr(exc, "smtp_code", 0) or 552, (size, features)
+            return 250, (size, features)
+    code, (size, features) = await in_thread(run)
+    assert size == "200000" and "8bitmime" in features and "smtputf8" in features
+    assert code == 552
+
+
+async def test_too_long_text_and_empty_mail_are_refused_and_nothing_is_stored(
+        gateway: InProcessServer, on_duty: Any) -> None:
+    code, text = await in_thread(send, gateway, message(("woord " * 10 + "\r\n") * 200))
+    assert code == 552 and "te lang" in text
+    assert await on_duty.inbox() == []
+
+
+async def test_malformed_corpus(gateway: InProcessServer, on_duty: Any, relay_sink: Sink) -> None:
+    expected = tomllib.loads((DATA / "expected.toml").read_text(encoding="utf-8"))
+    assert len(expected) >= 10
+    for name, status in expected.items():
+        code, text = await in_thread(send, gateway, crlf((DATA / name).read_bytes()))
+        assert code == status, (name, code, text)
+    accepted = sum(1 for s in expected.values() if s == 250)
+    assert len(await on_duty.inbox()) == accepted
+    # The attachment was dropped, and its return mail says so; HTML lost its script and tags.
+    mails = [await relay_sink.next_mail() for _ in range(accepted)]
+    notes = [m for m in mails if "Bijlagen bewaren we niet" in m.get_body(preferencelist=("plain",)).get_content()]
+    assert len(notes) == 1
+    texts = []
+    for thread in await on_duty.inbox():
+        texts.append((await on_duty.read(thread["thread"]))[1][0][1])
+    html = next(t for t in texts if "HTML alleen" in t)
+    assert "Ik schrijf dit in HTML." in html and "alert" not in html and "<p>" not in html and "color" not in html
+    assert any("De platte tekst wint." in t and "HTML-versie" not in t for t in texts)
+    assert any("Ik ben bang énéénzaam" in t for t in texts)  # RFC 2047: adjacent encoded words join
+
+
+async def test_flood_from_one_address_is_slowed(tmp_path: Path, relay_sink: Sink) -> None:
+    from tests.browser.inprocess import api_volunteer, start_in_process, stop_in_process
+    server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{relay_sink.port}",
+                                               "OOR_SMTP_PER_MINUTE": "3"}, smtp=True)
+    try:
+        async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await api_volunteer(server, http, "Sanne")
+            codes = [(await in_thread(send, server, message()))[0] for _ in range(5)]
+        assert codes == [250, 250, 250, 451, 451]
+        other = await in_thread(send, server, message(), source="127.31.7.10")
+        assert other[0] == 250
+    finally:
+        await stop_in_process(server)
+
+
+async def test_nobody_on_duty_means_try_again_later(gateway: InProcessServer) -> None:
+    code, _ = await in_thread(send, gateway, message())
+    assert code == 451
+
+
+async def test_return_mail_is_retried_while_the_relay_is_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailgate import gateway as gateway_module
+    from tests.browser.inprocess import api_volunteer, start_in_process, stop_in_process
+    from tests.conftest import free_port
+    monkeypatch.setattr(gateway_module, "RETRY_FIRST_SECONDS", 0.2)
+    port = free_port()
+    server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{port}"}, smtp=True)
+    try:
+        async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            volunteer = await api_volunteer(server, http, "Sanne")
+            assert (await in_thread(send, server, message()))[0] == 250
+            await asyncio.sleep(0.5)  # a few failed attempts
+            assert len(await volunteer.inbox()) == 1  # the mail is kept all the same
+            sink = await Sink(port).start()
+            try:
+                mail = await sink.next_mail()
+                assert token_from(mail)
+            finally:
+                await sink.stop()
+    finally:
+        await stop_in_process(server)
+
+
+async def test_swaks_from_an_unusual_address(gateway: InProcessServer, relay_sink: Sink, on_duty: Any) -> None:
+    if shutil.which("swaks") is None:
+        pytest.fail("swaks missing: `make test` installs it (a skipped SMTP client test proves nothing)")
+    done = await in_thread(subprocess.run, [
+        "swaks", "--server", f"127.0.0.1:{smtp_port(gateway)}", "--local-interface", UNUSUAL_ADDRESS,
+        "--from", SENDER, "--to", "hulp@localhost", "--header", "Subject: via swaks",
+        "--body", "Dit bericht komt via swaks binnen.", "--hide-all"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    token = token_from(await relay_sink.next_mail())
+    async with aiohttp.ClientSession(base_url=gateway.url) as http:
+        seeker = MailSeeker(http, token)
+        assert (await seeker.open()).status == 200
+        assert "Dit bericht komt via swaks binnen." in seeker.texts()[0][1]
+    output = gateway.output()
+    assert UNUSUAL_ADDRESS not in output and SENDER not in output
