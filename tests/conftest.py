@@ -64,6 +64,7 @@ class LiveServer:
     url: str
     data_dir: Path
     output: Path
+    smtp_port: int
     env: dict[str, str]
     process: subprocess.Popen[bytes]
 
@@ -87,14 +88,14 @@ class LiveServer:
 
 
 def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    port = free_port()
+    port, smtp_port = free_port(), free_port()
     data = tmp / "var"
     output = tmp / "server-output.log"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **INSECURE_TEST_ENV,
            "OOR_PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
     with output.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(data),
-                                 "--http", f"127.0.0.1:{port}"],
+                                 "--http", f"127.0.0.1:{port}", "--smtp", f"127.0.0.1:{smtp_port}"],
                                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -108,7 +109,7 @@ def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Liv
     else:
         proc.kill()
         raise RuntimeError(f"oor serve did not start:\n{output.read_text()}")
-    return LiveServer(f"http://127.0.0.1:{port}", data, output, env, proc)
+    return LiveServer(f"http://127.0.0.1:{port}", data, output, smtp_port, env, proc)
 
 
 def stop_live_server(server: LiveServer) -> None:
