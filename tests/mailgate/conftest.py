@@ -83,3 +83,7 @@ async def on_duty(gateway: InProcessServer) -> AsyncIterator[Any]:
     volunteer = await api_volunteer(gateway, http, "Sanne")
     yield volunteer
     await http.close()
+
+
+# The browser fixtures, for the journey that ends in Chromium.
+from tests.browser.conftest import browser, context, page  # noqa: E402,F401
