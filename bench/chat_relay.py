@@ -72,8 +72,8 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 
 import crypto  # noqa: E402
+from tests.helpers import PASSPHRASE, enrolment_body, login_body  # noqa: E402
 
-PASSPHRASE = "bench passphrase for the relay benchmark"
 # The real relay's per-connection frame limits (server/chat/ws.py TokenBucket): seeker 5/s, volunteer 20/s.
 SEEKER_RATE_LIMIT, VOLUNTEER_RATE_LIMIT = 5.0, 20.0
 SEEKER_BURST, VOLUNTEER_BURST = 30, 60
@@ -348,23 +348,13 @@ class RealVolunteer:
         base = self.relay.base
         self.http = aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True),
                                           timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT_S))
-        kdf = crypto.KdfParams(1, 8192)
-        salt = crypto.new_salt()
-        keys = crypto.derive_volunteer_keys(PASSPHRASE, salt, kdf)
-        body = {"invitation": token, "salt": crypto.b64encode(salt), "opslimit": 1, "memlimit": 8192,
-                "auth_key": crypto.b64encode(keys.auth_key),
-                "x25519_public": crypto.b64encode(self.identity.x25519_public),
-                "ed25519_public": crypto.b64encode(self.identity.ed25519_public),
-                "wrapped_identity": crypto.b64encode(crypto.wrap_identity(keys.wrapping_key, self.identity))}
+        # Enrolment and login bodies as the integration tests build them (tests/helpers.py), so that
+        # this benchmark follows the enrolment API wherever it goes.
+        body = enrolment_body(token, PASSPHRASE, identity=self.identity)  # Argon2id at the insecure floor
         async with self.http.post("/api/enrol", json=body) as resp:
             if resp.status != 201:
                 raise RuntimeError(f"enrol {self.name}: {resp.status} {await resp.text()}")
-        async with self.http.post("/api/login/start", json={"name": self.name}) as resp:
-            start = await resp.json()
-        params = crypto.KdfParams(start["kdf"]["opslimit"], start["kdf"]["memlimit"])
-        keys = crypto.derive_volunteer_keys(PASSPHRASE, crypto.b64decode(start["salt"]), params)
-        async with self.http.post("/api/login", json={"name": self.name,
-                                                      "auth_key": crypto.b64encode(keys.auth_key)}) as resp:
+        async with self.http.post("/api/login", json=await login_body(self.http, self.name, PASSPHRASE)) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"login {self.name}: {resp.status} {await resp.text()}")
         self.ws = await self.http.ws_connect("/ws/volunteer", headers={"Origin": base}, max_msg_size=0,
@@ -483,8 +473,9 @@ class RealRelay(Target):
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **SERVER_ENV,
                     "OOR_CHAT_MAX_PER_VOLUNTEER": str(self.capacity), "OOR_PUBLIC_URL": self.base,
                     "PYTHONUNBUFFERED": "1"}
+        # As deployed, mail gateway included (it shares the process), on a free port of its own.
         argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data),
-                "--http", f"127.0.0.1:{self.port}"]
+                "--http", f"127.0.0.1:{self.port}", "--smtp", f"127.0.0.1:{free_port()}"]
         self.process = RelayProcess("oor serve", argv, self.env, workdir / "relay.log", self.port)
         self.chats: list[ChatPair] = []
         self.volunteers: list[RealVolunteer] = []

@@ -19,7 +19,7 @@ import pytest
 import crypto
 from server.keys import CHAT_HUB
 from tests.browser.conftest import assert_accessible
-from tests.browser.inprocess import (UNUSUAL_ADDRESS, InProcessServer, invite_link, proxied_url,
+from tests.browser.inprocess import (UNUSUAL_ADDRESS, InProcessServer, api_volunteer, invite_link, proxied_url,
                                      start_in_process, stop_in_process, with_proxy)
 from tests.browser.test_enrolment import PASSPHRASE, enrol, login, wait_text
 from tests.chatclient import Volunteer
@@ -146,18 +146,9 @@ async def test_no_volunteer_on_duty_offers_mail(page: Any, server: InProcessServ
 
 async def python_volunteer(server: InProcessServer, http: aiohttp.ClientSession) -> Volunteer:
     """A volunteer speaking the real protocol from Python, so the page under test is the help-seeker's."""
-    from server import accounts
-    from server.keys import CLOCK, CONFIG, STORAGE
-    from tests.helpers import PASSPHRASE as API_PASSPHRASE
-    from tests.helpers import enrolment_body, login_body
-    app = server.app
-    inv = await accounts.invite(app[STORAGE], app[CONFIG], "Pim", "volunteer", True, True, app[CLOCK]())
-    identity = crypto.new_identity()
-    token = inv.url.split("#uitnodiging=", 1)[1]
-    assert (await http.post("/api/enrol", json=enrolment_body(token, identity=identity))).status == 201
-    assert (await http.post("/api/login", json=await login_body(http, "Pim", API_PASSPHRASE))).status == 200
+    enrolled = await api_volunteer(server, http, "Pim")
     ws = await http.ws_connect("/ws/volunteer", headers={"Origin": server.url})
-    volunteer = Volunteer(ws, identity)
+    volunteer = Volunteer(ws, enrolled.identity)
     await volunteer.next("queue")
     await volunteer.available(True)
     return volunteer

@@ -14,7 +14,7 @@ import pytest
 import crypto
 from server.keys import MAIL_DESK, STORAGE
 from tests.browser.conftest import assert_accessible
-from tests.browser.inprocess import (UNUSUAL_ADDRESS, InProcessServer, invite_link, proxied_url,
+from tests.browser.inprocess import (UNUSUAL_ADDRESS, InProcessServer, api_volunteer, invite_link, proxied_url,
                                      start_in_process, stop_in_process, with_proxy)
 from tests.browser.test_enrolment import PASSPHRASE, enrol, login, wait_text
 from tests.mailclient import MailSeeker, MailVolunteer
@@ -161,30 +161,14 @@ async def test_handover_to_a_colleague_in_the_browser(browser: Any, server: InPr
 @pytest.mark.browser
 async def test_reassignment_on_return_after_the_volunteer_was_deactivated(
         browser: Any, server: InProcessServer, page: Any) -> None:
-    from tests.helpers import PASSPHRASE as API_PASSPHRASE
-    from tests.helpers import enrolment_body, login_body
-
-    async def python_volunteer(http: aiohttp.ClientSession, name: str) -> MailVolunteer:
-        from server import accounts
-        from server.keys import CLOCK, CONFIG
-        app = server.app
-        inv = await accounts.invite(app[STORAGE], app[CONFIG], name, "volunteer", True, True, app[CLOCK]())
-        identity = crypto.new_identity()
-        body = enrolment_body(inv.url.split("#uitnodiging=", 1)[1], identity=identity)
-        assert (await http.post("/api/enrol", json=body)).status == 201
-        assert (await http.post("/api/login", json=await login_body(http, name, API_PASSPHRASE))).status == 200
-        volunteer = MailVolunteer(http, identity)
-        await volunteer.available(True)
-        return volunteer
-
     jar = aiohttp.CookieJar
     async with aiohttp.ClientSession(base_url=server.url, cookie_jar=jar(unsafe=True)) as a_http, \
             aiohttp.ClientSession(base_url=server.url, cookie_jar=jar(unsafe=True)) as b_http, \
             aiohttp.ClientSession(base_url=server.url) as s_http:
-        await python_volunteer(a_http, "Anna")
+        await api_volunteer(server, a_http, "Anna")
         seeker = MailSeeker(s_http)
         assert (await seeker.send_first(FIRST)).status == 201
-        bram = await python_volunteer(b_http, "Bram")
+        bram = await api_volunteer(server, b_http, "Bram")
         assert await server.app[STORAGE].set_active("Anna", False)
         await server.app[MAIL_DESK].housekeeping()
 
