@@ -77,6 +77,7 @@ from tests.helpers import PASSPHRASE, enrolment_body, login_body  # noqa: E402
 # The real relay's per-connection frame limits (server/chat/ws.py TokenBucket): seeker 5/s, volunteer 20/s.
 SEEKER_RATE_LIMIT, VOLUNTEER_RATE_LIMIT = 5.0, 20.0
 SEEKER_BURST, VOLUNTEER_BURST = 30, 60
+BURST_PAUSE_S = 6.0           # seekers refill 24 frames at 5/s in 4.8 s
 PACE_FRACTION = 0.8           # pace the throughput phase at 80% of those limits, and burst 80% of the bursts
 WINDOW = 8                    # at most this many messages in flight per chat and direction
 LATENCY_RATE = 1.0            # messages per second per chat and direction in the latency phase
@@ -742,6 +743,15 @@ class PhaseResult:
         other = max(0.0, (b.machine - a.machine) - server - generator)
         return cls(b.delivered - a.delivered, lost, b.wall - a.wall, server, generator, other, latencies or [])
 
+    def add(self, other: "PhaseResult") -> None:
+        self.delivered += other.delivered
+        self.lost += other.lost
+        self.wall_s += other.wall_s
+        self.cpu_s += other.cpu_s
+        self.gen_cpu_s += other.gen_cpu_s
+        self.other_cpu_s += other.other_cpu_s
+        self.latencies += other.latencies
+
     def share(self, seconds: float) -> float:
         """CPU seconds as a percentage of one core over the phase."""
         return 100 * seconds / self.wall_s if self.wall_s > 0 else float("nan")
@@ -777,29 +787,36 @@ async def burst_sender(channel: Channel, deadline: float) -> None:
         await channel.send()
 
 
-async def run_burst(target: Target, up_n: int, down_n: int) -> PhaseResult:
-    """Every chat sends frames sealed beforehand, back to back within the window; opened afterwards."""
-    for pair in target.chats:
-        pair.up.seal_ahead(up_n)
-        pair.down.seal_ahead(down_n)
-    with generator_gc_paused():
-        await asyncio.sleep(0.2)
-        before = Snapshot.take(target)
-        deadline = before.wall + 60
-        tasks = [asyncio.create_task(burst_sender(ch, deadline)) for p in target.chats for ch in (p.up, p.down)]
-        try:
-            await asyncio.wait_for(asyncio.gather(*tasks), 90)
-        finally:
-            for t in tasks:
-                t.cancel()
-        lost = await drain(target.chats, DRAIN_TIMEOUT_S)
-        after = Snapshot.take(target)
-    if lost or any(p.up.sealed or p.down.sealed for p in target.chats):
-        raise RuntimeError(f"the burst did not finish within a minute ({lost} messages missing)")
-    for pair in target.chats:  # the real crypto, after the clock has stopped
-        pair.up.open_deferred()
-        pair.down.open_deferred()
-    return PhaseResult.between(before, after, lost)
+async def run_burst(target: Target, up_n: int, down_n: int, rounds: int) -> PhaseResult:
+    """Every chat sends frames sealed beforehand, back to back within the window; they are opened
+    afterwards. Each round fits the relay's per-connection allowances; between rounds (not counted)
+    the allowances fill up again."""
+    total = PhaseResult()
+    for round_ in range(rounds):
+        if round_:
+            await asyncio.sleep(BURST_PAUSE_S)
+        for pair in target.chats:
+            pair.up.seal_ahead(up_n)
+            pair.down.seal_ahead(down_n)
+        with generator_gc_paused():
+            await asyncio.sleep(0.2)
+            before = Snapshot.take(target)
+            deadline = before.wall + 60
+            tasks = [asyncio.create_task(burst_sender(ch, deadline)) for p in target.chats for ch in (p.up, p.down)]
+            try:
+                await asyncio.wait_for(asyncio.gather(*tasks), 90)
+            finally:
+                for t in tasks:
+                    t.cancel()
+            lost = await drain(target.chats, DRAIN_TIMEOUT_S)
+            after = Snapshot.take(target)
+        if lost or any(p.up.sealed or p.down.sealed for p in target.chats):
+            raise RuntimeError(f"a burst did not finish within a minute ({lost} messages missing)")
+        for pair in target.chats:  # the real crypto, after the clock has stopped
+            pair.up.open_deferred()
+            pair.down.open_deferred()
+        total.add(PhaseResult.between(before, after, lost))
+    return total
 
 
 async def run_phase(target: Target, seconds: float, up_interval: float, down_interval: float, jitter: float,
@@ -857,7 +874,7 @@ class TargetResult:
         return (self.rss_after_kib - self.rss_before_kib) / self.chats
 
 
-async def bench_target(target: Target, chats: int, latency_s: float, throughput_s: float,
+async def bench_target(target: Target, chats: int, latency_s: float, throughput_s: float, bursts: int,
                        say: Callable[[str], None]) -> TargetResult:
     result = TargetResult(target.name, chats)
     say(f"[{target.name}] starting {target.process.name} and its clients")
@@ -876,8 +893,9 @@ async def bench_target(target: Target, chats: int, latency_s: float, throughput_
 
     up_n = int(SEEKER_BURST * PACE_FRACTION)
     down_n = max(1, int(VOLUNTEER_BURST * PACE_FRACTION) // target.down_share)
-    say(f"[{target.name}] burst: {chats} chats send {up_n} + {down_n} messages back to back, window {WINDOW}")
-    result.burst = await run_burst(target, up_n, down_n)
+    say(f"[{target.name}] burst: {chats} chats send {up_n} + {down_n} messages back to back, window {WINDOW}, "
+        f"{bursts} times")
+    result.burst = await run_burst(target, up_n, down_n, bursts)
 
     say(f"[{target.name}] latency: {chats} chats, {LATENCY_RATE:g} msg/s each side, {latency_s:g} s")
     result.latency = await run_phase(target, latency_s, 1 / LATENCY_RATE, 1 / LATENCY_RATE, LATENCY_JITTER, True)
@@ -977,7 +995,7 @@ async def main_async(args: argparse.Namespace) -> int:
             target = cls(work, args.chats, args.volunteers)
             try:
                 results[target.name] = await bench_target(target, args.chats, args.latency_seconds,
-                                                          args.seconds, say)
+                                                          args.seconds, args.bursts, say)
             except BaseException:
                 if target.process.proc is not None:
                     say(f"[{target.name}] failed; last output of {target.process.name}:\n{target.process.log_tail()}")
@@ -996,15 +1014,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, help="concurrent chats (default 1000; 50 with --quick)")
     parser.add_argument("--volunteers", type=int, help="volunteers sharing the chats (default 100; 5 with --quick)")
     parser.add_argument("--seconds", type=float, help="throughput phase length (default 10; 2 with --quick)")
+    parser.add_argument("--bursts", type=int, help="burst rounds (default 3; 1 with --quick)")
     parser.add_argument("--latency-seconds", type=float, help="latency phase length (default 11; 3 with --quick)")
     args = parser.parse_args(argv)
     args.chats = args.chats or (50 if args.quick else 1000)
     args.volunteers = args.volunteers or (5 if args.quick else 100)
     args.seconds = args.seconds or (2.0 if args.quick else 10.0)
     args.latency_seconds = args.latency_seconds or (3.0 if args.quick else 11.0)
+    args.bursts = args.bursts or (1 if args.quick else 3)
     if not (1 <= args.chats <= 5000 and 1 <= args.volunteers <= args.chats
-            and 0 < args.seconds <= 120 and LATENCY_WARMUP_S < args.latency_seconds <= 120):
-        parser.error("chats 1..5000, volunteers 1..chats, phases up to 120 s (latency longer than 1 s)")
+            and 0 < args.seconds <= 120 and LATENCY_WARMUP_S < args.latency_seconds <= 120
+            and 1 <= args.bursts <= 10):
+        parser.error("chats 1..5000, volunteers 1..chats, phases up to 120 s (latency longer than 1 s), 1..10 bursts")
     per_volunteer = math.ceil(args.chats / args.volunteers)
     if per_volunteer * LATENCY_RATE > VOLUNTEER_RATE_LIMIT * PACE_FRACTION:
         parser.error(f"{per_volunteer} chats per volunteer at {LATENCY_RATE:g} msg/s would pass the relay's "

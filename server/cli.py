@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true",
                        help="print fresh enrolment links for a demo volunteer and a demo coordinator")
 
+    audit = sub.add_parser("audit", help="check a running instance against the threat model's claims")
+    audit.add_argument("--url", required=True, help="the instance, e.g. https://hulp.example.nl")
+    audit.add_argument("--data", type=Path, dest="audit_data", help="its data folder, to check for leaks and the schema")
+    audit.add_argument("--out", type=Path, help="write the report here (.md or .html)")
+    audit.add_argument("--manifest", type=Path, help="asset hashes of a reviewed release (JSON), to compare")
+    audit.add_argument("--from-address", dest="from_address",
+                       help="loopback address to connect from (default 127.77.0.1 for a loopback URL)")
+
     vol = sub.add_parser("volunteer", help="manage volunteer accounts")
     vsub = vol.add_subparsers(dest="action", required=True)
     invite = vsub.add_parser("invite", help="print a one-time enrolment link")
@@ -122,6 +130,9 @@ async def _serve(config: Config, demo: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "audit":
+        from .audit import run_audit
+        return run_audit(args.url, args.audit_data, args.out, args.manifest, args.from_address)
     try:
         config = _config(args)
     except ConfigError as exc:

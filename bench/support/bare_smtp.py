@@ -1,0 +1,101 @@
+"""The baseline for bench/smtp_intake.py: a bare aiosmtpd server that parses and stores each mail.
+
+For every message it does the least an intake that keeps the text must do, and
+nothing more: parse with `email.parser.BytesParser(policy=policy.default)` (the
+gateway's parser and policy, mailgate/parse.py), read the subject and the body
+part it would show (`get_body(("plain", "html"))` and `get_content()`), INSERT
+subject, text and size into SQLite and COMMIT, one transaction per mail, then
+answer 250. SQLite runs as the product's does (server/storage/sqlite.py): WAL,
+`synchronous=FULL`, so the 250 comes after a durable commit. Nothing is
+encrypted, no key is derived, no return mail is sent, nobody is assigned.
+
+The SMTP side is configured as the gateway's (mailgate/gateway.py smtp_factory):
+the same size limit, SMTPUTF8, timeout and command limits; any recipient is taken.
+
+bench/smtp_intake.py starts it as a subprocess. It lives in bench/support/ because
+`make bench` runs every bench/*.py, and this one would serve until stopped. On its own:
+    .venv/bin/python bench/support/bare_smtp.py --smtp 127.0.0.1:2626 --data /tmp/bare
+It is not a mail server for people: it binds to loopback only and keeps everything it is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sqlite3
+import time
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+MAX_BYTES = 1024 * 1024  # the gateway's default smtp_max_bytes
+
+
+class BareHandler:
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS mails (id INTEGER PRIMARY KEY, received_at REAL NOT NULL,"
+                        " size INTEGER NOT NULL, subject TEXT NOT NULL, text TEXT NOT NULL)")
+        self.parser = BytesParser(policy=policy.default)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        try:
+            message = self.parser.parsebytes(raw)
+            subject = str(message.get("subject", "") or "")
+            body = message.get_body(preferencelist=("plain", "html"))
+            text = body.get_content() if body is not None else ""
+        except Exception:
+            return "554 5.6.0 This message cannot be read"
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("INSERT INTO mails(received_at, size, subject, text) VALUES (?, ?, ?, ?)",
+                            (time.time(), len(raw), subject, text if isinstance(text, str) else ""))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return "250 2.0.0 OK"
+
+
+async def serve(host: str, port: int, data: Path) -> None:
+    logging.getLogger("mail.log").disabled = True  # as the gateway
+    data.mkdir(parents=True, exist_ok=True)
+    handler = BareHandler(data / "bare.sqlite3")
+
+    def make() -> SMTP:
+        return SMTP(handler, hostname="localhost", ident="bare", data_size_limit=MAX_BYTES, enable_SMTPUTF8=True,
+                    timeout=60, command_call_limit={"MAIL": 20, "RCPT": 40, "DATA": 20, "*": 100})
+
+    server = await asyncio.get_running_loop().create_server(make, host, port)
+    print(f"bare smtp on {host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+    handler.db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smtp", default="127.0.0.1:2626", help="HOST:PORT (loopback only)")
+    parser.add_argument("--data", required=True, type=Path, help="folder for bare.sqlite3")
+    args = parser.parse_args()
+    host, _, port = args.smtp.rpartition(":")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("the bare server listens on loopback only")
+    asyncio.run(serve(host, int(port), args.data))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Hypothesis on the mail parser: any bytes in, an Incoming or an Unreadable with an SMTP reply out."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailgate.parse import Incoming, Unreadable, html_to_text, parse_incoming
+
+header_names = st.sampled_from(["Subject", "Content-Type", "Content-Transfer-Encoding", "MIME-Version", "From",
+                                "X-Anything", "Content-Disposition"])
+header_values = st.text(max_size=80).map(lambda s: s.replace("\r", " ").replace("\n", " ")) | st.sampled_from([
+    "multipart/mixed", "multipart/mixed; boundary=\"B\"", "text/html; charset=x-nope", "base64",
+    "quoted-printable", "text/plain; charset=utf-8", "=?utf-8?b?////?=", "=?bogus?q?x?="])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
+    try:
+        result = parse_incoming(raw, 8000)
+    except Unreadable as exc:
+        assert exc.reply[:3] in ("554", "552")
+    else:
+        assert isinstance(result, Incoming) and (result.text or result.subject)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(header_names, header_values), max_size=8),
+       st.text(max_size=500), st.binary(max_size=300))
+def test_structured_but_hostile_mail_never_crashes(headers: list[tuple[str, str]], body: str, junk: bytes) -> None:
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("utf-8", "replace")
+    raw = head + b"\r\n" + body.encode("utf-8", "replace") + b"\r\n--B\r\n" + junk
+    try:
+        result = parse_incoming(raw, 8000)
+    except Unreadable as exc:
+        assert exc.reply[:3] in ("554", "552")
+    else:
+        assert len(result.subject) <= 200
+        assert "\x00" not in result.text
+
+
+@given(st.text(max_size=300))
+def test_html_to_text_never_keeps_tags_or_scripts(text: str) -> None:
+    out = html_to_text(f"<p>{text}</p><script>oor_geheim_42()</script><style>x{{}}</style>")
+    assert "oor_geheim_42()" not in out and "<script" not in out
