@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import smtplib
 import ssl
 import time
@@ -41,6 +42,9 @@ from .parse import Unreadable, parse_incoming
 
 log = logging.getLogger("oor.mailgate")
 RETRY_FIRST_SECONDS = 30.0
+# A mailbox we can send a return mail to: printable local part (no quotes or controls), a dotted domain.
+SENDER = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u00a0-\uffff]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+"
+                    r"(\.[A-Za-z0-9\-\u00a0-\uffff]+)*")
 
 
 @dataclass
@@ -71,6 +75,10 @@ class Gateway:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
+        if address and not SENDER.fullmatch(address):
+            # A sender we could not mail the token to (control characters, no domain): refuse it now,
+            # rather than accept the mail and fail later when composing the return mail.
+            return "553 5.1.7 Ongeldig afzenderadres / Invalid sender address"
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         if not self.guard.allow("smtp", self.guard.tags(peer), self.config.smtp_per_minute, 60):
             return "451 4.7.1 Te veel berichten; probeer het later / Too many messages, try again later"
@@ -178,8 +186,15 @@ class Gateway:
             now = time.monotonic()
             for pending in [p for p in self.outbox if p.next_try <= now]:
                 try:
-                    await loop.run_in_executor(None, self._send, self.compose(pending), pending.to)
-                except (OSError, smtplib.SMTPException):
+                    message = self.compose(pending)
+                except Exception:
+                    # One unsendable return mail must never stop the others: drop it, say so, go on.
+                    self.outbox.remove(pending)
+                    log.warning("a return mail could not be composed and was dropped")
+                    continue
+                try:
+                    await loop.run_in_executor(None, self._send, message, pending.to)
+                except Exception:
                     pending.attempts += 1
                     pending.next_try = time.monotonic() + RETRY_FIRST_SECONDS * 2 ** min(pending.attempts - 1, 6)
                     if pending.next_try > pending.give_up_at:

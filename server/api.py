@@ -13,6 +13,7 @@ from . import accounts
 from .errors import Unauthorized
 from .http import read_json
 from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE, UNKNOWN_NAMES
+from .openapi import openapi_description
 
 routes = web.RouteTableDef()
 
@@ -26,6 +27,12 @@ async def health(request: web.Request) -> web.Response:
 async def asset_manifest(request: web.Request) -> web.Response:
     """The published SRI hashes of every script and style sheet this server serves."""
     return web.json_response({"algorithm": "sha384", "assets": request.app[ASSETS].manifest()})
+
+
+@routes.get("/api/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI description of this API (server/openapi.py)."""
+    return web.json_response(openapi_description())
 
 
 @routes.post("/api/enrol/check")

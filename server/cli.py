@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"oor: configuration error: {exc}", file=sys.stderr)
         return 2
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Minutes are enough to run a service; finer times would only help to link events.
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M"))
     install_log_scrubber(handler)
     logging.basicConfig(level=config.log_level.upper(), handlers=[handler])
     try:

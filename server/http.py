@@ -117,7 +117,10 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # Lone surrogates ("\ud800") are valid JSON but not Unicode text: refuse them here, once,
+        # rather than let them reach a hash or the database.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
         raise BadRequest("Ongeldige JSON.", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest("Verwacht een JSON-object.", "Expected a JSON object.")
@@ -159,5 +162,13 @@ class PrivateAccessLogger(AbstractAccessLogger):
     do not want to find out later that something else slipped in)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info('"%s %s" %s %s %.3fs', request.method, request.path, response.status,
-                         response.body_length, time)
+        # The route's template, not the concrete path: a thread id in a path would link log lines.
+        route = getattr(getattr(request, "match_info", None), "route", None)
+        resource = getattr(route, "resource", None)
+        canonical = getattr(resource, "canonical", None)
+        path = canonical if isinstance(canonical, str) and canonical else request.path
+        if path.startswith("/ws/"):
+            # A websocket's lifetime is a chat's duration: not logged.
+            self.logger.info('"%s %s" %s', request.method, path, response.status)
+            return
+        self.logger.info('"%s %s" %s %s %.3fs', request.method, path, response.status, response.body_length, time)

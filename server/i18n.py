@@ -252,6 +252,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                              "Your volunteer is no longer available and there is nobody else now. Please come back later."),
     "return_broken": ("Een bericht kon niet worden gecontroleerd en wordt niet getoond.",
                       "A message could not be verified and is not shown."),
+    "return_gap": ("Er ontbreken berichten in dit gesprek. Neem bij twijfel contact op via 113.",
+                   "Messages are missing from this conversation. If in doubt, call 113."),
     # Volunteer mail workspace
     "wm_title": ("Mail", "Mail"),
     "wm_available": ("Beschikbaar voor mail", "Available for mail"),
@@ -271,6 +273,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "wm_broken": ("Een bericht kon niet worden gecontroleerd en wordt niet getoond.",
                   "A message could not be verified and is not shown."),
     "wm_close": ("Sluiten", "Close"),
+    "wm_gap": ("Er ontbreken berichten in dit gesprek (volgnummers lopen niet door).",
+               "Messages are missing from this thread (the sequence numbers skip)."),
     # Errors
     "error_title": ("Er ging iets mis", "Something went wrong"),
     "not_found": ("Deze pagina bestaat niet.", "This page does not exist."),

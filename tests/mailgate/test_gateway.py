@@ -194,3 +194,46 @@ async def test_swaks_from_an_unusual_address(gateway: InProcessServer, relay_sin
         assert "Dit bericht komt via swaks binnen." in seeker.texts()[0][1]
     output = gateway.output()
     assert UNUSUAL_ADDRESS not in output and SENDER not in output
+
+
+async def test_a_sender_address_we_cannot_answer_is_refused_and_breaks_nothing(
+        gateway: InProcessServer, relay_sink: Sink, on_duty: Any) -> None:
+    def bad_sender() -> int:
+        # smtplib refuses to send a carriage return inside a command; a raw socket does not.
+        import socket as _socket
+        with _socket.create_connection(("127.0.0.1", smtp_port(gateway)), timeout=30) as raw:
+            stream = raw.makefile("rwb")
+
+            def reply() -> int:
+                while True:
+                    line = stream.readline()
+                    if line[3:4] != b"-":
+                        return int(line[:3])
+            reply()
+            stream.write(b"EHLO client.test\r\n")
+            stream.flush()
+            reply()
+            stream.write(b'MAIL FROM:<"a\rb"@example.org>\r\n')
+            stream.flush()
+            return reply()
+    assert await in_thread(bad_sender) == 553
+    # The return-mail queue keeps working for the next sender.
+    assert (await in_thread(send, gateway, message()))[0] == 250
+    assert token_from(await relay_sink.next_mail())
+
+
+async def test_one_unsendable_return_mail_does_not_stop_the_others(
+        gateway: InProcessServer, relay_sink: Sink, on_duty: Any) -> None:
+    import time as _time
+
+    from mailgate.gateway import GATEWAY, ReturnMail
+    gw = gateway.app[GATEWAY]
+    gw.outbox.append(ReturnMail("bad\r\naddress@example.org", "0" * 20, 0, "2099-01-01", _time.monotonic() + 60))
+    gw.wake.set()
+    assert (await in_thread(send, gateway, message()))[0] == 250
+    assert token_from(await relay_sink.next_mail())
+    for _ in range(100):  # the sink has it; the gateway finishes its side a moment later
+        if not gw.outbox:
+            break
+        await asyncio.sleep(0.05)
+    assert gw.outbox == []

@@ -336,3 +336,37 @@ async def test_unknown_names_are_slowed_down_like_real_ones(client: Any, insecur
             into.append((resp.status, resp.headers.get("Retry-After")))
     assert real == unknown
     assert real[-1][0] == 429
+
+
+async def test_sessions_are_stored_only_as_a_hash_of_the_cookie(client: Any, insecure_kdf_config: Any) -> None:
+    await enrolled(client)
+    resp = await client.post("/api/login", json=await login_body(client, "Sanne", PASSPHRASE))
+    cookie = resp.cookies[accounts.SESSION_COOKIE].value
+    with sqlite3.connect(insecure_kdf_config.database_path) as db:
+        stored = [row[0] for row in db.execute("SELECT token_hash FROM sessions")]
+    assert stored == [crypto.hash_token(cookie)]
+    raw = b"".join(p.read_bytes() for p in insecure_kdf_config.data_dir.iterdir())
+    assert cookie.encode() not in raw
+
+
+def test_access_log_uses_route_templates_not_ids(caplog: pytest.LogCaptureFixture) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from server.http import PrivateAccessLogger
+    app = web.Application()
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+    app.router.add_get("/api/mail/threads/{thread}", handler)
+    app.router.add_get("/ws/chat", handler)
+    logger = logging.getLogger("oor.access.test2")
+    with caplog.at_level(logging.INFO, logger="oor.access.test2"):
+        for path in ("/api/mail/threads/SECRETTHREADID", "/ws/chat"):
+            req = make_mocked_request("GET", path, app=app)
+            match = app.router._resources[0 if "threads" in path else 1]
+            req._match_info = type("M", (), {"route": next(iter(match))})()
+            PrivateAccessLogger(logger, "").log(req, web.Response(), 12.5)
+    lines = [r.getMessage() for r in caplog.records]
+    assert '"GET /api/mail/threads/{thread}" 200' in lines[0] and "SECRETTHREADID" not in lines[0]
+    assert lines[1] == '"GET /ws/chat" 200' and "12.5" not in lines[1]

@@ -83,6 +83,8 @@ function render(data) {
     messages: data.messages };
   el("berichten").replaceChildren();
   for (const message of data.messages) show(message);
+  // The server could withhold a message from the middle; the numbers would skip.
+  if (!data.messages.every((m, i) => m.seq === i + 1)) appendMessage(el("berichten"), "", t("return_gap"), "note");
   el("nog-geen").hidden = data.messages.some((m) => m.author === oc.AUTHOR_VOLUNTEER);
   const date = new Date(`${data.expires}T12:00:00`).toLocaleDateString(LANG === "en" ? "en-GB" : "nl-NL",
     { day: "numeric", month: "long", year: "numeric" });

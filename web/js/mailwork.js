@@ -76,6 +76,7 @@ async function openThread(key, title) {
     messages: data.messages };
   $("mailberichten").replaceChildren();
   for (const message of data.messages) show(message);
+  if (!data.messages.every((m, i) => m.seq === i + 1)) appendMessage($("mailberichten"), "", t("wm_gap"), "note");
   $("maildraad-kop").textContent = title;
   $("maildraad").hidden = false;
   $("maildraad-kop").focus();
