@@ -67,7 +67,7 @@ async def _volunteer(request: web.Request) -> Volunteer:
 @routes.post("/api/mail/challenge")
 async def challenge(request: web.Request) -> web.Response:
     _limited(request, "challenge", request.app[CONFIG].chat_challenges_per_minute)
-    return web.json_response(request.app[POW].issue(0))
+    return web.json_response(request.app[POW].issue(request.app[MAIL_DESK].load()))
 
 
 @routes.post("/api/mail/assign")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,14 @@ class MailDesk:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.storage, self.config, self.clock, self.monotonic = storage, config, clock, monotonic
         self.assignments: dict[str, Assignment] = {}
+        self.recent: deque[float] = deque()  # when recent threads were made (memory only): the load
+
+    def load(self) -> int:
+        """Threads made in the last ten minutes; the proof-of-work for new mail rises with it."""
+        horizon = self.monotonic() - 600
+        while self.recent and self.recent[0] < horizon:
+            self.recent.popleft()
+        return len(self.recent)
 
     def hour(self) -> int:
         return self.clock() // 3600
@@ -175,6 +184,7 @@ class MailDesk:
             await self.storage.create_thread(thread, first)
         except ThreadConflict:
             raise Conflict("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again.") from None
+        self.recent.append(self.monotonic())
         return thread
 
     async def volunteer_for_new_thread(self) -> Volunteer | None:

@@ -231,3 +231,11 @@ async def test_assignment_goes_to_the_volunteer_with_fewest_open_threads(app_cli
     bram = await mail_volunteer(app_client, b_http, "Bram")
     await MailSeeker(s2).send_first("twee")
     assert len(await anna.inbox()) == 1 and len(await bram.inbox()) == 1
+
+
+async def test_mail_proof_of_work_rises_with_the_load(app_client: Any, sessions: Any, insecure_kdf_config: Any) -> None:
+    base = (await (await sessions[0].post("/api/mail/challenge")).json())["bits"]
+    desk = app_client.server.app[MAIL_DESK]
+    desk.recent.extend([desk.monotonic()] * 40)  # as if 40 threads were made just now
+    risen = (await (await sessions[0].post("/api/mail/challenge")).json())["bits"]
+    assert base == insecure_kdf_config.pow_base_bits and risen == base + 2
