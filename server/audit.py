@@ -17,6 +17,7 @@ import base64
 import hashlib
 import html
 import json
+import os
 import re
 import secrets
 import socket
@@ -84,7 +85,8 @@ class Audit:
                     ("Security headers and CSP on every page", "WEB-1, WEB-3", self.check_headers),
                     ("Subresource Integrity equals the published asset manifest", "WEB-2", self.check_integrity),
                     ("Argon2id parameters at or above 3 passes and 64 MiB", "KEY-5", self.check_kdf),
-                    ("No plaintext or client address in the data folder", "CHAT-1, MAIL-1", self.check_synthetic)):
+                    ("No plaintext or client address in the data folder", "CHAT-1, MAIL-1", self.check_synthetic),
+                    ("Session cookie flags", "AUTH-4", self.check_cookie)):
                 try:
                     await check(http)
                 except Exception as exc:  # an instance that answers unexpectedly fails the check, not the audit
@@ -259,6 +261,35 @@ class Audit:
                 self.snapshot()  # while the chat is open and this address is connected
                 await ws.send_json({"t": "end"})
         return ["chat"] if opened else []
+
+    async def check_cookie(self, http: aiohttp.ClientSession) -> None:
+        """Log in as a volunteer (only when the auditor was given an account) and read the cookie's flags."""
+        name, passphrase = os.environ.get("OOR_AUDIT_VOLUNTEER"), os.environ.get("OOR_AUDIT_PASSPHRASE")
+        if not name or not passphrase:
+            self.record("Session cookie flags", "AUTH-4", None,
+                        "needs an account: set OOR_AUDIT_VOLUNTEER and OOR_AUDIT_PASSPHRASE")
+            return
+        async with http.post("/api/login/start", json={"name": name}) as resp:
+            start = await resp.json()
+        params = crypto.KdfParams(start["kdf"]["opslimit"], start["kdf"]["memlimit"])
+        keys = await asyncio.get_running_loop().run_in_executor(
+            None, crypto.derive_volunteer_keys, passphrase, crypto.b64decode(start["salt"]), params)
+        async with http.post("/api/login", json={"name": name, "auth_key": crypto.b64encode(keys.auth_key)}) as resp:
+            cookies = resp.headers.getall("Set-Cookie", [])
+            status = resp.status
+        async with http.post("/api/logout", json={}):
+            pass
+        if status != 200 or not cookies:
+            self.record("Session cookie flags", "AUTH-4", False, f"login as {name} failed ({status})")
+            return
+        cookie = cookies[0]
+        flags = [part.strip().lower() for part in cookie.split(";")[1:]]
+        problems = [f for f, ok in (("HttpOnly", "httponly" in flags), ("SameSite=Strict", "samesite=strict" in flags),
+                                    ("Secure", "secure" in flags or not self.url.startswith("https://")))
+                    if not ok]
+        self.record("Session cookie flags", "AUTH-4", not problems,
+                    f"missing {', '.join(problems)}" if problems else "HttpOnly, SameSite=Strict"
+                    + (", Secure" if self.url.startswith("https://") else ""))
 
     def check_tls(self) -> None:
         parts = urlsplit(self.url)

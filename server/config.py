@@ -247,8 +247,8 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
                 raise ConfigError(f"config file {path}: unknown key {key!r}")
             values[key] = _coerce(key, value)
     for name, value in env.items():
-        if not name.startswith("OOR_") or name == "OOR_CONFIG":
-            continue
+        if not name.startswith("OOR_") or name == "OOR_CONFIG" or name.startswith("OOR_AUDIT_"):
+            continue  # OOR_AUDIT_* belong to `oor audit`, not to the server
         key = name[4:].lower()
         if key not in _FIELDS:
             raise ConfigError(f"environment: unknown variable {name}")

@@ -21,9 +21,10 @@ from tests.mailclient import MailVolunteer
 PRODUCTION = {"OOR_INSECURE_KDF": "false", "OOR_KDF_OPSLIMIT": "3", "OOR_KDF_MEMLIMIT_KIB": "65536"}
 
 
-def audit(*args: str) -> subprocess.CompletedProcess[str]:
+def audit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
     return subprocess.run([sys.executable, "-m", "server.cli", "audit", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=300)
 
 
 async def in_thread(fn: Any, *args: Any) -> Any:
@@ -45,14 +46,17 @@ async def test_audit_passes_on_a_real_instance_with_volunteers_on_duty(tmp_path:
             await chat.next("queue")
             await chat.available(True)
             report = tmp_path / "audit.md"
-            done = await in_thread(audit, "--url", server.url, "--data", str(server.data_dir), "--out", str(report))
+            account = {"OOR_AUDIT_VOLUNTEER": "Sanne", "OOR_AUDIT_PASSPHRASE": PASSPHRASE}
+            done = await in_thread(lambda: audit("--url", server.url, "--data", str(server.data_dir),
+                                                 "--out", str(report), env=account))
             await ws.close()
         assert done.returncode == 0, done.stdout + done.stderr
         text = report.read_text(encoding="utf-8")
-        for claim in ("WEB-1", "WEB-2", "KEY-5", "DATA-1", "CHAT-1, MAIL-1"):
+        for claim in ("WEB-1", "WEB-2", "KEY-5", "DATA-1", "CHAT-1, MAIL-1", "AUTH-4"):
             assert claim in text
         assert "synthetic mail and chat" in text
         assert "| fail |" not in text and "**PASS**" in text
+        assert "| Session cookie flags | AUTH-4 | pass | HttpOnly, SameSite=Strict |" in text
         assert "127.77.0.1" not in server.read_output()
     finally:
         stop_live_server(server)
