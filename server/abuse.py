@@ -18,6 +18,10 @@ import secrets
 import time
 from collections.abc import Callable
 
+from aiohttp import web
+
+from .keys import CONFIG, GUARD
+
 
 class AddressGuard:
     def __init__(self, period_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -88,3 +92,10 @@ class TokenBucket:
             return False
         self.tokens -= 1
         return True
+
+
+def client_tags(request: web.Request) -> tuple[bytes, bytes]:
+    """The client's address as in-memory keyed tags: the address itself is never kept or logged."""
+    header = request.app[CONFIG].client_address_header
+    address = request.headers.get(header, "") if header else (request.remote or "")
+    return request.app[GUARD].tags(address)

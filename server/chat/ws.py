@@ -49,7 +49,7 @@ from aiohttp import WSMsgType, web
 import crypto
 
 from .. import accounts
-from ..abuse import AddressGuard, TokenBucket
+from ..abuse import AddressGuard, TokenBucket, client_tags
 from ..errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
 from ..http import same_origin
 from ..keys import CHAT_HUB, CLOCK, CONFIG, GUARD, POW, STORAGE
@@ -90,13 +90,6 @@ class PowGate:
             return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)
         except crypto.InvalidInput:
             return False
-
-
-def client_tags(request: web.Request) -> tuple[bytes, bytes]:
-    """The client's address as in-memory keyed tags: the address itself is never kept or logged."""
-    header = request.app[CONFIG].client_address_header
-    address = request.headers.get(header, "") if header else (request.remote or "")
-    return request.app[GUARD].tags(address)
 
 
 def check_origin(request: web.Request) -> None:

@@ -28,6 +28,7 @@ from aiohttp import web
 import crypto
 
 from .. import accounts
+from ..abuse import client_tags
 from ..errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
 from ..http import read_json
 from ..keys import CLOCK, CONFIG, GUARD, MAIL_DESK, POW, STORAGE
@@ -39,7 +40,6 @@ MISS_DELAY_SECONDS = 0.5  # a wrong or unknown code answers slowly; guessing nee
 
 
 def _limited(request: web.Request, kind: str, limit: int) -> None:
-    from ..chat.ws import client_tags  # the same in-memory keyed address tags as the chat
     if not request.app[GUARD].allow(kind, client_tags(request), limit=limit, window=60):
         raise TooManyRequests()
 
