@@ -169,41 +169,57 @@ class Gateway:
             "Need help right now? Call 113 (or 0800-0113), or 112 in an emergency.\n")
         return msg
 
-    def _send(self, message: EmailMessage, to: str) -> None:
+    def _send_batch(self, batch: list[tuple[EmailMessage, str]]) -> list[bool]:
+        """Send due return mails over one relay connection; which ones went through."""
         relay = self.config.smtp_relay
         if relay is None:
-            raise ConnectionError("no smtp_relay configured")
-        with smtplib.SMTP(relay.host, relay.port, timeout=30) as client:
-            if self.config.smtp_relay_starttls:
-                client.starttls(context=ssl.create_default_context())
-            if self.config.smtp_relay_user:
-                client.login(self.config.smtp_relay_user, self.config.smtp_relay_password)
-            client.send_message(message, from_addr=self.config.return_mail_from, to_addrs=[to])
+            return [False] * len(batch)
+        sent = [False] * len(batch)
+        try:
+            with smtplib.SMTP(relay.host, relay.port, timeout=30) as client:
+                if self.config.smtp_relay_starttls:
+                    client.starttls(context=ssl.create_default_context())
+                if self.config.smtp_relay_user:
+                    client.login(self.config.smtp_relay_user, self.config.smtp_relay_password)
+                for index, (message, to) in enumerate(batch):
+                    try:
+                        client.send_message(message, from_addr=self.config.return_mail_from, to_addrs=[to])
+                        sent[index] = True
+                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused):
+                        client.rset()  # this one is refused (for now); the others can still go
+        except (OSError, smtplib.SMTPException):
+            pass  # the relay is unreachable or hung up: what was not sent is retried later
+        return sent
 
     async def deliver_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             now = time.monotonic()
+            due: list[tuple[ReturnMail, EmailMessage]] = []
             for pending in [p for p in self.outbox if p.next_try <= now]:
                 try:
-                    message = self.compose(pending)
+                    due.append((pending, self.compose(pending)))
                 except Exception:
                     # One unsendable return mail must never stop the others: drop it, say so, go on.
                     self.outbox.remove(pending)
                     log.warning("a return mail could not be composed and was dropped")
-                    continue
+            if due:
                 try:
-                    await loop.run_in_executor(None, self._send, message, pending.to)
+                    results = await loop.run_in_executor(None, self._send_batch, [(m, p.to) for p, m in due])
                 except Exception:
+                    results = [False] * len(due)
+                for (pending, _), sent in zip(due, results):
+                    if sent:
+                        # Delivered: the address and the token go with the last reference to them.
+                        self.outbox.remove(pending)
+                        continue
                     pending.attempts += 1
                     pending.next_try = time.monotonic() + RETRY_FIRST_SECONDS * 2 ** min(pending.attempts - 1, 6)
                     if pending.next_try > pending.give_up_at:
                         self.outbox.remove(pending)
                         log.warning("a return mail could not be delivered within %d minutes and was dropped",
                                     self.config.smtp_relay_retry_minutes)
-                    continue
-                # Delivered: the address and the token go with the last reference to them.
-                self.outbox.remove(pending)
+                del due
             self.wake.clear()
             wait = min((p.next_try for p in self.outbox), default=now + 3600) - time.monotonic()
             with contextlib.suppress(asyncio.TimeoutError):
