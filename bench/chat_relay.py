@@ -1,7 +1,7 @@
 """Chat relay benchmark: the real relay (`oor serve`) against a bare aiohttp websocket relay.
 
-    .venv/bin/python bench/chat_relay.py            # full run: 1000 chats, about 70 s on 2 cores
-    .venv/bin/python bench/chat_relay.py --quick    # smoke run: 50 chats, 2-3 s phases, about 25 s
+    .venv/bin/python bench/chat_relay.py            # full run: 1000 chats, about 105 s on 2 cores
+    .venv/bin/python bench/chat_relay.py --quick    # smoke run: 50 chats, 2-3 s phases, about 30 s
 
 Both relays run as subprocesses on 127.0.0.1, one after the other, and are
 driven by this process with the same clients, the same frames and the same
@@ -18,6 +18,10 @@ Per relay, in order:
               Not measured, except for
   idle        RSS (VmRSS from /proc/PID/status) just before and 2 s after the
               N chats are set up: growth / connections added.
+  burst       (extra, not in the last line) every chat sends messages sealed
+              beforehand back to back, as many as the relay's per-connection
+              allowances take at once (24 per help-seeker, 48 per volunteer
+              connection), 3 rounds: the relay near saturation.
   latency     every chat sends 1 message/s each way (random phase, +-10%
               jitter) for 11 s; one-way latency = receive time - send time,
               both taken in this process, which holds both ends of every chat;
@@ -34,7 +38,8 @@ The real relay multiplexes a volunteer's chats over one websocket (N/V chats
 each); the bare relay (bench/support/bare_relay.py) pairs one websocket per side
 per chat by chat id and forwards every text frame verbatim. Both are sent the
 same frames, {"t":"msg","seq":n,"ct":...} (plus "chat" from the volunteer side).
-The last line of output is
+A "WARNING" line says when other processes used the CPU during a phase: such
+figures are not comparable. The last line of output is
 
     ratio <relay msgs per server CPU-s / bare> p99_ms <relay p99> kib_per_idle_conn <relay KiB>
 """
@@ -767,6 +772,17 @@ class PhaseResult:
         return data[min(len(data) - 1, max(0, math.ceil(p * len(data)) - 1))] * 1000
 
 
+async def run_tasks(tasks: list[asyncio.Task[Any]], timeout: float) -> None:
+    """Wait for the senders (bounded in time); a sender's exception is raised here."""
+    try:
+        done, _ = await asyncio.wait(tasks, timeout=timeout)
+    finally:
+        for t in tasks:
+            t.cancel()
+    for t in done:
+        t.result()
+
+
 @contextlib.contextmanager
 def generator_gc_paused():  # type: ignore[no-untyped-def]
     """No garbage collection in the load generator during a phase: a full collection over its
@@ -803,11 +819,7 @@ async def run_burst(target: Target, up_n: int, down_n: int, rounds: int) -> Phas
             before = Snapshot.take(target)
             deadline = before.wall + 60
             tasks = [asyncio.create_task(burst_sender(ch, deadline)) for p in target.chats for ch in (p.up, p.down)]
-            try:
-                await asyncio.wait_for(asyncio.gather(*tasks), 90)
-            finally:
-                for t in tasks:
-                    t.cancel()
+            await run_tasks(tasks, 90)
             lost = await drain(target.chats, DRAIN_TIMEOUT_S)
             after = Snapshot.take(target)
         if lost or any(p.up.sealed or p.down.sealed for p in target.chats):
@@ -836,11 +848,7 @@ async def run_phase(target: Target, seconds: float, up_interval: float, down_int
         for pair in target.chats:
             tasks.append(asyncio.create_task(paced_sender(pair.up, up_interval, jitter, start, deadline)))
             tasks.append(asyncio.create_task(paced_sender(pair.down, down_interval, jitter, start, deadline)))
-        try:
-            await asyncio.wait_for(asyncio.gather(*tasks), seconds + 30)
-        finally:
-            for t in tasks:
-                t.cancel()
+        await run_tasks(tasks, seconds + 30)
         lost = await drain(target.chats, DRAIN_TIMEOUT_S)
         after = Snapshot.take(target)
     stats.sample_from, stats.sample_until = math.inf, -math.inf
@@ -996,6 +1004,8 @@ async def main_async(args: argparse.Namespace) -> int:
             try:
                 results[target.name] = await bench_target(target, args.chats, args.latency_seconds,
                                                           args.seconds, args.bursts, say)
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                raise
             except BaseException:
                 if target.process.proc is not None:
                     say(f"[{target.name}] failed; last output of {target.process.name}:\n{target.process.log_tail()}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -115,6 +116,9 @@ async def _serve(config: Config, demo: bool) -> None:
     await runner.setup()
     site = web.TCPSite(runner, config.http.host, config.http.port)
     await site.start()
+    # Everything made at start-up lives as long as the process: keep it out of every future
+    # garbage collection, so that full collections stay short (they would show as chat latency).
+    gc.freeze()
     print(f"Luisterend Oor is running.\n  Help-seekers: {config.base_url}/\n"
           f"  Volunteers:   {config.base_url}/vrijwilliger\n"
           f"  HTTP on {config.http}; mail gateway (SMTP) for hulp@{config.mail_domain} on "

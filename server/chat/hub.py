@@ -29,7 +29,7 @@ from .queue import ChatQueue, ChatState, QueueFull
 log = logging.getLogger("oor.chat")
 
 TO_VOLUNTEER, TO_SEEKER = 1, 2  # directions, as in the AEAD associated data
-BACKLOG_KEEP = 64      # frames kept per direction while the receiver is connected (resume after a blip)
+BACKLOG_KEEP = 16      # frames kept per direction while the receiver is connected (resume after a blip)
 BACKLOG_MAX = 512      # frames kept per direction while the receiver is away; more ends the chat
 CLOSE_REPLACED = 4001  # close codes of 4000 and up tell a page not to reconnect
 AGE_BANDS = ("<18", "18-29", "30-49", "50-69", "70+", "onbekend")
@@ -68,10 +68,10 @@ class Chat:
     seeker_away: float | None = None
     volunteer_away: float | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    key: str = ""  # the id in base64, computed once: it goes into every frame to the volunteer
 
-    @property
-    def key(self) -> str:
-        return chat_key(self.id)
+    def __post_init__(self) -> None:
+        self.key = chat_key(self.id)
 
 
 @dataclass
