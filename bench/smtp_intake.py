@@ -1,7 +1,7 @@
 """SMTP intake benchmark: the real mail gateway (`oor serve`) against a bare aiosmtpd server.
 
     .venv/bin/python bench/smtp_intake.py            # full run: 2 rounds x 2 servers x (3 s + 20 s), about 2 min
-    .venv/bin/python bench/smtp_intake.py --quick    # smoke run: 1 round, 1 s + 4 s per server, about 25 s
+    .venv/bin/python bench/smtp_intake.py --quick    # smoke run: 1 round, 1 s + 4 s per server, about 15 s
 
 Both servers run as subprocesses on 127.0.0.1 and are driven, one after the
 other, by K concurrent SMTP clients in this process (asyncio streams, a small
@@ -29,13 +29,17 @@ an HTML-only webmail message).
 Each phase has a warm-up (not counted) and a measured window. Counted: mails
 whose DATA was answered 250 inside the window, per wall second; latency is
 from the end of DATA (the final ".") to the 250, p50 and p99, over those mails.
-The load generator shares the machine's cores; its own CPU use and the
-servers' CPU-ms per accepted mail are printed for reading the result. The
-phases alternate (bare, gateway, then gateway, bare) so drift hits both; after
-each gateway phase the benchmark waits until every return mail has reached the
+The load generator shares the machine's cores: for reading the result the
+servers' CPU-ms per accepted mail (utime+stime of the server process from
+/proc/PID/stat), this process's CPU (clients and sink) and the rest of the
+machine's are printed, and a warning if the machine was busy before the run
+(another benchmark disturbs both). Each server is one Python process, so its
+rate is bounded by about one core whatever the machine has. The phases
+alternate (bare, gateway, then gateway, bare) so drift hits both; after each
+gateway phase the benchmark waits until every return mail has reached the
 sink, so that no backlog runs into the next phase. Separately, one token
 derivation at the production parameters (crypto.PRODUCTION_KDF, 64 MiB,
-3 passes) is timed in this process after a warm-up.
+3 passes) is timed in this process after a warm-up (the median of 3; 1 with --quick).
 
 The last line of output is
 
@@ -504,21 +508,24 @@ def gateway_env(http_port: int, relay_port: int) -> dict[str, str]:
             "OOR_SMTP_RELAY": f"127.0.0.1:{relay_port}", "OOR_PUBLIC_URL": f"http://127.0.0.1:{http_port}"}
 
 
-async def gateway_server(work: Path, relay_port: int) -> ServerProcess:
-    """`oor serve` with one mail volunteer on duty (invited by the CLI, enrolled and logged in by the API)."""
+async def gateway_server(work: Path, relay_port: int, servers: list[ServerProcess]) -> ServerProcess:
+    """`oor serve` with one mail volunteer on duty (invited by the CLI, enrolled and logged in by the API).
+
+    The process is added to `servers` as soon as it exists, so that the caller stops it whatever fails next."""
     http_port, smtp_port = free_port(), free_port()
     data = work / "gateway" / "var"
     env = gateway_env(http_port, relay_port)
     name = "Bench Mail"
-    invite = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "server.cli", "volunteer", "invite", name, "--mail", "--data", str(data)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    invite_argv = [sys.executable, "-m", "server.cli", "volunteer", "invite", name, "--mail", "--data", str(data)]
+    invite = await asyncio.to_thread(subprocess.run, invite_argv, cwd=REPO, env=env, capture_output=True, text=True,
+                                     timeout=60)
     if invite.returncode != 0 or "#uitnodiging=" not in invite.stdout:
         raise RuntimeError(f"oor volunteer invite failed:\n{invite.stdout}\n{invite.stderr}")
     token = invite.stdout.strip().split("#uitnodiging=", 1)[1]
     argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(data),
             "--http", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}"]
     server = ServerProcess("gateway", argv, env, work / "gateway.log", smtp_port, http_port)
+    servers.append(server)
     await server.start()
     base = f"http://127.0.0.1:{http_port}"
     identity = crypto.new_identity()
@@ -602,15 +609,18 @@ def summarise(name: str, phases: list[Phase]) -> dict[str, float]:
     for p in phases:
         for code, n in p.refused.items():
             refused[code] = refused.get(code, 0) + n
-    s = {"rate": accepted / seconds, "p50": percentile(latencies, 50) * 1e3, "p99": percentile(latencies, 99) * 1e3,
-         "max": max(latencies, default=float("nan")) * 1e3, "cpu_ms": cpu / accepted * 1e3 if accepted else float("nan"),
-         "server_cores": cpu / seconds, "client_cores": sum(p.client_cpu for p in phases) / seconds,
-         "machine_cores": sum(p.machine_cpu for p in phases) / seconds, "returns": sum(p.returns for p in phases) / seconds,
-         "accepted": accepted, "errors": sum(p.errors for p in phases)}
+    s = {"rate": accepted / seconds, "p50": percentile(latencies, 50) * 1e3,
+         "p99": percentile(latencies, 99) * 1e3, "max": max(latencies, default=float("nan")) * 1e3,
+         "cpu_ms": cpu / accepted * 1e3 if accepted else float("nan"), "server_cores": cpu / seconds,
+         "client_cores": sum(p.client_cpu for p in phases) / seconds,
+         "machine_cores": sum(p.machine_cpu for p in phases) / seconds,
+         "returns": sum(p.returns for p in phases) / seconds, "accepted": accepted,
+         "errors": sum(p.errors for p in phases)}
+    rest = s["machine_cores"] - s["server_cores"] - s["client_cores"]
     refusals = ", ".join(f"{n} x {code}" for code, n in sorted(refused.items())) or "none"
     print(f"  {name:<8} {s['rate']:7.1f} mails/s  DATA->250 p50 {s['p50']:6.2f} ms  p99 {s['p99']:6.2f} ms  "
           f"max {s['max']:6.1f} ms  |  server {s['cpu_ms']:5.2f} CPU-ms/mail ({s['server_cores']:.2f} cores)  "
-          f"client {s['client_cores']:.2f} cores  other {s['machine_cores'] - s['server_cores'] - s['client_cores']:.2f} cores")
+          f"client {s['client_cores']:.2f} cores  rest {rest:.2f} cores")
     extra = f"  return mails delivered {s['returns']:.1f}/s" if name == "gateway" else ""
     print(f"  {'':<8} {accepted} accepted, refused: {refusals}, connection errors {s['errors']}{extra}")
     return s
@@ -623,12 +633,13 @@ async def bench(args: argparse.Namespace) -> str:
     print(f"  {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}")
     print(f"  {args.clients} clients, one SMTP session per mail; {args.rounds} round(s) of {args.warmup:g} s warm-up + "
           f"{args.seconds:g} s measured per server; corpus {len(corpus)} mails, {min(sizes)}-{max(sizes)} bytes "
-          f"(mean {statistics.mean(sizes):.0f}); bare server {'parses and extracts the text' if args.bare_extract else 'parses and stores the raw mail'}")
+          f"(mean {statistics.mean(sizes):.0f}); the bare server "
+          + ("parses and extracts subject and text" if args.bare_extract else "parses and stores the raw mail"))
     m0 = machine_cpu_seconds()
     await asyncio.sleep(2.0)
     busy = (machine_cpu_seconds() - m0) / 2.0
-    print(f"  machine busy before the run: {busy:.2f} cores"
-          + ("  ** WARNING: something else is running; the figures below are disturbed **" if busy > BUSY_CORES else ""))
+    warning = "  ** WARNING: something else is running; the figures below are disturbed **"
+    print(f"  machine busy before the run: {busy:.2f} cores" + (warning if busy > BUSY_CORES else ""))
     cost = parse_cost(corpus, 3 if args.quick else 20)
     print("  parsing in this process: " + ", ".join(f"{k} {v:.3f} ms" for k, v in cost.items()))
 
@@ -640,8 +651,7 @@ async def bench(args: argparse.Namespace) -> str:
             bare = bare_server(work, args.bare_extract)
             servers.append(bare)
             await bare.start()
-            gateway = await gateway_server(work, sink.port)
-            servers.append(gateway)
+            gateway = await gateway_server(work, sink.port, servers)
             for server in (bare, gateway):
                 await check_server(server, corpus)
             owed = 5

@@ -265,7 +265,7 @@ class SQLiteStorage:
                 " ON t.volunteer_id = v.id AND t.state != 'handled'"
                 " WHERE v.active = 1 AND v.can_mail = 1 AND v.mail_available = 1"
                 " AND v.x25519_certificate IS NOT NULL AND v.id IS NOT ?"
-                " GROUP BY v.id ORDER BY count(t.id), v.id LIMIT 1", (exclude,)).fetchone()
+                " GROUP BY v.id ORDER BY count(t.volunteer_id), v.id LIMIT 1", (exclude,)).fetchone()
             return _volunteer(row) if row else None
         return await self._run(run)
 
