@@ -32,8 +32,9 @@ from the end of DATA (the final ".") to the 250, p50 and p99, over those mails.
 The load generator shares the machine's cores: for reading the result the
 servers' CPU-ms per accepted mail (utime+stime of the server process from
 /proc/PID/stat), this process's CPU (clients and sink) and the rest of the
-machine's are printed, and a warning if the machine was busy before the run
-(another benchmark disturbs both). Each server is one Python process, so its
+machine's are printed, with a WARNING when other processes used more than
+0.15 cores before the run or during any phase (another benchmark disturbs
+both servers, and not equally). Each server is one Python process, so its
 rate is bounded by about one core whatever the machine has. The phases
 alternate (bare, gateway, then gateway, bare) so drift hits both; after each
 gateway phase the benchmark waits until every return mail has reached the
@@ -87,7 +88,7 @@ START_TIMEOUT_S = 30.0         # a server subprocess to accept connections
 DRAIN_TIMEOUT_S = 120.0        # return mails still queued in the gateway after a phase
 MAX_MAILS_PER_PHASE = 200_000  # a bound on the loop whatever the rate
 TARGET_RATIO = 0.5
-BUSY_CORES = 0.15              # more than this in use before the run: say the figures are disturbed
+BUSY_CORES = 0.15              # other processes using more than this, before the run or in a phase: say so
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +373,11 @@ class Phase:
     def rate(self) -> float:
         return self.accepted / self.seconds
 
+    @property
+    def others(self) -> float:
+        """Cores used by other processes (or the kernel for them) during the window."""
+        return max(0.0, (self.machine_cpu - self.server_cpu - self.client_cpu) / self.seconds)
+
 
 def machine_cpu_seconds() -> float:
     with open("/proc/stat", encoding="ascii") as f:
@@ -616,7 +622,7 @@ def summarise(name: str, phases: list[Phase]) -> dict[str, float]:
          "machine_cores": sum(p.machine_cpu for p in phases) / seconds,
          "returns": sum(p.returns for p in phases) / seconds, "accepted": accepted,
          "errors": sum(p.errors for p in phases)}
-    rest = s["machine_cores"] - s["server_cores"] - s["client_cores"]
+    rest = max(0.0, s["machine_cores"] - s["server_cores"] - s["client_cores"])
     refusals = ", ".join(f"{n} x {code}" for code, n in sorted(refused.items())) or "none"
     print(f"  {name:<8} {s['rate']:7.1f} mails/s  DATA->250 p50 {s['p50']:6.2f} ms  p99 {s['p99']:6.2f} ms  "
           f"max {s['max']:6.1f} ms  |  server {s['cpu_ms']:5.2f} CPU-ms/mail ({s['server_cores']:.2f} cores)  "
@@ -670,9 +676,13 @@ async def bench(args: argparse.Namespace) -> str:
                         drained = f", return-mail backlog drained in {waited:.1f} s"
                         if sink.delivered < owed:
                             drained = f", {owed - sink.delivered} return mails still queued after {waited:.0f} s"
+                    flag = "  ** disturbed **" if phase.others > BUSY_CORES else ""
                     print(f"  round {r + 1} {server.name:<8} {phase.rate:7.1f} mails/s  p99 "
-                          f"{percentile(phase.latencies, 99) * 1e3:6.2f} ms{drained}", flush=True)
+                          f"{percentile(phase.latencies, 99) * 1e3:6.2f} ms  other processes {phase.others:.2f} cores"
+                          f"{drained}{flag}", flush=True)
             print("Results (all rounds):")
+            disturbed = [f"round {r + 1} {name}" for name, phases in results.items()
+                         for r, phase in enumerate(phases) if phase.others > BUSY_CORES]
             b = summarise("bare", results["bare"])
             g = summarise("gateway", results["gateway"])
             print(f"  return mails with a token that reached the relay sink: {sink.with_code} of {owed} owed")
@@ -692,6 +702,9 @@ async def bench(args: argparse.Namespace) -> str:
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     print(f"  gateway/bare {ratio:.2f} ({verdict} the target of {TARGET_RATIO}); "
           f"CPU per mail gateway/bare {g['cpu_ms'] / b['cpu_ms']:.2f}")
+    if disturbed or busy > BUSY_CORES:
+        print(f"  ** WARNING: other processes used more than {BUSY_CORES} cores "
+              f"({', '.join(disturbed) or 'before the run'}); these figures cannot be compared **")
     return f"ratio {ratio:.2f} p99_ms {g['p99']:.1f} argon2_ms {argon2_ms:.0f}"
 
 

@@ -239,3 +239,31 @@ async def test_mail_proof_of_work_rises_with_the_load(app_client: Any, sessions:
     desk.recent.extend([desk.monotonic()] * 40)  # as if 40 threads were made just now
     risen = (await (await sessions[0].post("/api/mail/challenge")).json())["bits"]
     assert base == insecure_kdf_config.pow_base_bits and risen == base + 2
+
+
+async def test_open_thread_counts_follow_every_change(app_client: Any, sessions: Any,
+                                                      insecure_kdf_config: Any) -> None:
+    """The triggers behind fair assignment: create, handle, reopen, hand over and delete keep the counts."""
+    a_http, b_http, s1, s2 = sessions
+    anna = await mail_volunteer(app_client, a_http, "Anna")
+
+    def counts() -> dict[str, int]:
+        with sqlite3.connect(insecure_kdf_config.database_path) as db:
+            return dict(db.execute("SELECT name, open_threads FROM volunteers"))
+    first = MailSeeker(s1)
+    await first.send_first("een")
+    await MailSeeker(s2).send_first("twee")
+    assert counts() == {"Anna": 2}
+    await first.open()
+    key = first.thread["thread"]
+    assert (await a_http.post(f"/api/mail/threads/{key}/handled")).status == 200
+    assert counts() == {"Anna": 1}
+    assert (await first.write("nog iets")).status == 201  # reopens
+    assert counts() == {"Anna": 2}
+    await mail_volunteer(app_client, b_http, "Bram")
+    data, _ = await anna.read(key)
+    bram = [c for c in (await (await a_http.get("/api/mail/colleagues")).json())["colleagues"] if c["name"] == "Bram"]
+    assert (await anna.hand_over(data, bram[0])).status == 200
+    assert counts() == {"Anna": 1, "Bram": 1}
+    assert (await s1.post("/api/mail/delete", json=first.lookup)).status == 200
+    assert counts() == {"Anna": 1, "Bram": 0}
