@@ -76,7 +76,7 @@ class Gateway:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
-        if address and not SENDER.fullmatch(address):
+        if address and address != "<>" and not SENDER.fullmatch(address):
             # A sender we could not mail the token to (control characters, no domain): refuse it now,
             # rather than accept the mail and fail later when composing the return mail.
             return "553 5.1.7 Ongeldig afzenderadres / Invalid sender address"

@@ -237,3 +237,12 @@ async def test_one_unsendable_return_mail_does_not_stop_the_others(
             break
         await asyncio.sleep(0.05)
     assert gw.outbox == []
+
+
+async def test_a_null_sender_is_taken_without_a_return_mail(gateway: InProcessServer, relay_sink: Sink,
+                                                            on_duty: Any) -> None:
+    code, _ = await in_thread(send, gateway, message(), sender="")
+    assert code == 250
+    assert len(await on_duty.inbox()) == 1
+    await asyncio.sleep(0.3)
+    assert relay_sink.received == []  # nobody to send the token to
