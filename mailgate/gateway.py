@@ -42,6 +42,7 @@ from .parse import Unreadable, parse_incoming
 
 log = logging.getLogger("oor.mailgate")
 RETRY_FIRST_SECONDS = 30.0
+COALESCE_SECONDS = 0.5
 # A mailbox we can send a return mail to: printable local part (no quotes or controls), a dotted domain.
 SENDER = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u00a0-\uffff]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+"
                     r"(\.[A-Za-z0-9\-\u00a0-\uffff]+)*")
@@ -239,6 +240,8 @@ class Gateway:
             wait = min((p.next_try for p in self.outbox), default=now + 3600) - time.monotonic()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=max(0.05, wait))
+            # Let return mails gather for a moment: one relay session then carries many of them.
+            await asyncio.sleep(COALESCE_SECONDS)
 
 
 def smtp_factory(gateway: Gateway, config: Config) -> Any:
