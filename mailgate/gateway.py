@@ -183,7 +183,9 @@ class Gateway:
                    "Content-Type: text/plain; charset=utf-8\r\n"
                    "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
         encoded = quopri.encodestring(text.replace("\n", "\r\n").encode("utf-8"))
-        return headers.encode("ascii", errors="strict") + encoded
+        # An address with non-ASCII characters (accepted under SMTPUTF8) goes out as UTF-8 headers,
+        # sent with the SMTPUTF8 option (RFC 6531/6532); every other return mail is plain ASCII.
+        return headers.encode("ascii" if pending.to.isascii() else "utf-8") + encoded
 
     def _send_batch(self, batch: list[tuple[bytes, str]]) -> list[bool]:
         """Send due return mails over one relay connection; which ones went through."""
@@ -199,7 +201,8 @@ class Gateway:
                     client.login(self.config.smtp_relay_user, self.config.smtp_relay_password)
                 for index, (message, to) in enumerate(batch):
                     try:
-                        client.sendmail(self.config.return_mail_from, [to], message)
+                        options = [] if to.isascii() else ["SMTPUTF8"]
+                        client.sendmail(self.config.return_mail_from, [to], message, mail_options=options)
                         sent[index] = True
                     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused):
                         client.rset()  # this one is refused (for now); the others can still go

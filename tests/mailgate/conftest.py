@@ -35,7 +35,7 @@ class Sink:
 
     async def start(self) -> "Sink":
         self.server = await asyncio.get_running_loop().create_server(
-            lambda: SMTP(self, hostname="relay.test"), "127.0.0.1", self.port)
+            lambda: SMTP(self, hostname="relay.test", enable_SMTPUTF8=True), "127.0.0.1", self.port)
         return self
 
     async def stop(self) -> None:

@@ -246,3 +246,17 @@ async def test_a_null_sender_is_taken_without_a_return_mail(gateway: InProcessSe
     assert len(await on_duty.inbox()) == 1
     await asyncio.sleep(0.3)
     assert relay_sink.received == []  # nobody to send the token to
+
+
+async def test_a_non_ascii_sender_gets_the_token_too(gateway: InProcessServer, relay_sink: Sink,
+                                                     on_duty: Any) -> None:
+    sender = "joëlle@voorbeeld.nl"
+
+    def run() -> int:
+        with smtplib.SMTP("127.0.0.1", smtp_port(gateway), timeout=30) as client:
+            client.ehlo("client.test")
+            client.sendmail(sender, ["hulp@localhost"], message(), mail_options=["SMTPUTF8"])
+            return 250
+    assert await in_thread(run) == 250
+    mail = await relay_sink.next_mail()
+    assert mail["To"] == sender and token_from(mail)
