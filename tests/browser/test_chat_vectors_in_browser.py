@@ -8,23 +8,13 @@ side produce and accept the same bytes.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+from tests.browser.vectorpage import PROLOGUE, load
 
-# Shared prologue: imports the served crypto.js (through the page's import map and SRI).
-PROLOGUE = """
-  const oc = await import("/static/js/crypto.js");
-  await oc.ready();
-  const d = (s) => oc.b64decode(s);
-  const e = (u) => oc.b64encode(u);
-  const outcome = (err) => err instanceof oc.BadSignature ? "bad-signature"
-    : err instanceof oc.DecryptionFailed ? "decryption-failed"
-    : err instanceof oc.InvalidInput ? "invalid-input" : "unexpected: " + err;
-"""
+
 
 SESSION_RUNNER = "async (cases) => {" + PROLOGUE + """
   const results = [];
@@ -138,10 +128,6 @@ POW_RUNNER = "async (cases) => {" + PROLOGUE + """
 }"""
 
 
-def load(name: str) -> dict:
-    data = json.loads((VECTORS / name).read_text(encoding="utf-8"))
-    assert "browser" in data["checked_by"]
-    return data
 
 
 @pytest.mark.browser

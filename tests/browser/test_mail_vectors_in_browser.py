@@ -16,26 +16,15 @@ from typing import Any
 
 import pytest
 
+from tests.browser.vectorpage import PROLOGUE, load
+
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import crypto  # noqa: E402
 
-VECTORS = REPO / "tests" / "vectors"
 
-# Shared prologue: imports the served crypto.js (through the page's import map and SRI).
-PROLOGUE = """
-  const oc = await import("/static/js/crypto.js");
-  await oc.ready();
-  const d = (s) => oc.b64decode(s);
-  const e = (u) => oc.b64encode(u);
-  const outcome = (err) => err instanceof oc.BadSignature ? "bad-signature"
-    : err instanceof oc.DecryptionFailed ? "decryption-failed"
-    : err instanceof oc.InvalidToken ? "invalid-token"
-    : err instanceof oc.InvalidInput ? "invalid-input" : "unexpected: " + err;
-  const holder = (h) => oc.identityFromSecrets(d(h.x25519_secret), d(h.ed25519_seed));
-"""
 
 TOKEN_RUNNER = "async (cases) => {" + PROLOGUE + """
   const results = [];
@@ -151,10 +140,6 @@ MESSAGES_RUNNER = "async (cases) => {" + PROLOGUE + """
 }"""
 
 
-def load(name: str) -> dict:
-    data = json.loads((VECTORS / name).read_text(encoding="utf-8"))
-    assert "browser" in data["checked_by"]
-    return data
 
 
 def d(text: str) -> bytes:
