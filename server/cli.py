@@ -2,7 +2,7 @@
 
     oor serve [--config FILE] [--data DIR] [--http HOST:PORT] [--smtp HOST:PORT]
               [--smtp-relay HOST:PORT] [--mail-domain DOMAIN] [--demo]
-    oor volunteer invite NAME [--role volunteer|partner|coordinator] [--chat] [--mail]
+    oor volunteer invite NAME [--role volunteer|mentor|partner|coordinator] [--chat] [--mail]
     oor volunteer list
     oor volunteer deactivate NAME
 """

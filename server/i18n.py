@@ -79,6 +79,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "gone from memory."),
     "workspace_empty": ("Er is nu niets voor je te doen.", "There is nothing for you to do right now."),
     "role_volunteer": ("vrijwilliger", "volunteer"),
+    "role_mentor": ("mentor", "mentor"),
     "role_partner": ("partnerprofessional", "partner professional"),
     "role_coordinator": ("coördinator", "coordinator"),
     "logout": ("Uitloggen", "Log out"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-ROLES = ("volunteer", "partner", "coordinator")
+ROLES = ("volunteer", "mentor", "partner", "coordinator")
 
 
 class StorageError(Exception):

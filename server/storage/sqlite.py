@@ -56,8 +56,20 @@ def connect(path: Path) -> sqlite3.Connection:
     for number, script in migrations():
         if number <= version:
             continue
+        # A script that rebuilds a table says so on its first line: foreign keys must be off while
+        # the old table is dropped (or its dependants would cascade), and are checked before commit.
+        rebuild = script.startswith("-- foreign_keys: off")
+        if rebuild:
+            conn.execute("PRAGMA foreign_keys=OFF")
         # executescript commits on its own; wrap so a failed migration leaves nothing half-applied.
-        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+        check = ("CREATE TEMP TABLE fk_violations (n INTEGER CHECK (n = 0));\n"
+                 "INSERT INTO fk_violations SELECT count(*) FROM pragma_foreign_key_check;\n"
+                 "DROP TABLE fk_violations;") if rebuild else ""
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\n{check}\nPRAGMA user_version={number};\nCOMMIT;")
+        finally:
+            if rebuild:
+                conn.execute("PRAGMA foreign_keys=ON")
     return conn
 
 
