@@ -27,6 +27,7 @@ from .labels import (
     LABEL_CHAT_AD,
     LABEL_CHAT_CHAIN_KEY,
     LABEL_CHAT_MESSAGE_KEY,
+    LABEL_CHAT_LINK,
     LABEL_CHAT_OFFER,
     LABEL_FAKE_SALT,
     LABEL_IDENTITY_WRAP,
@@ -95,6 +96,10 @@ __all__ = [
     "new_chat_id",
     "sign_chat_offer",
     "verify_chat_offer",
+    "LINK_INVITER",
+    "LINK_JOINER",
+    "sign_link_key",
+    "verify_link_key",
     "check_chat_frame",
     "ChatSession",
     # proof-of-work
@@ -550,6 +555,45 @@ def verify_chat_offer(
     sig = _require_bytes(signature, SIGNATURE_BYTES, "signature")
     if not _p.ed25519_verify_detached(key, message, sig):
         raise BadSignature("the chat offer is not signed by this volunteer for this chat")
+
+
+LINK_INVITER, LINK_JOINER = 1, 2  # the roles of the two ends of a staff link (PROTOCOL.md 10.11)
+
+
+def _link_message(link_id: bytes, role: int, own_public: bytes, peer_public: bytes | None) -> bytes:
+    link = _require_bytes(link_id, CHAT_ID_BYTES, "link_id")
+    if role not in (LINK_INVITER, LINK_JOINER) or isinstance(role, bool):
+        raise InvalidInput("role must be LINK_INVITER or LINK_JOINER")
+    own = _require_bytes(own_public, PUBLIC_KEY_BYTES, "own_public")
+    if role == LINK_INVITER:
+        if peer_public is not None:
+            raise InvalidInput("the inviter signs before it knows the joiner's key: peer_public must be None")
+        peer = bytes(PUBLIC_KEY_BYTES)
+    else:
+        peer = _require_bytes(peer_public, PUBLIC_KEY_BYTES, "peer_public")
+    # Fixed-size fields after a label that is no other label's prefix: one parse only.
+    return LABEL_CHAT_LINK + link + bytes([role]) + own + peer
+
+
+def sign_link_key(identity: Identity, link_id: bytes, role: int, own_public: bytes,
+                  peer_public: bytes | None = None) -> bytes:
+    """A staff member's detached signature over its ephemeral key for one link between two staff pages.
+
+    The inviter signs (link id, its key); the joiner signs (link id, its key, the inviter's key).
+    """
+    if not isinstance(identity, Identity):
+        raise InvalidInput("identity must be an Identity")
+    return _p.ed25519_sign_detached(identity.ed25519_seed, _link_message(link_id, role, own_public, peer_public))
+
+
+def verify_link_key(ed25519_public: bytes, link_id: bytes, role: int, own_public: bytes,
+                    peer_public: bytes | None, signature: bytes) -> None:
+    """Check a link key signature; return None or raise :class:`BadSignature` (:class:`InvalidInput` for sizes)."""
+    key = _require_bytes(ed25519_public, PUBLIC_KEY_BYTES, "ed25519_public")
+    message = _link_message(link_id, role, own_public, peer_public)
+    sig = _require_bytes(signature, SIGNATURE_BYTES, "signature")
+    if not _p.ed25519_verify_detached(key, message, sig):
+        raise BadSignature("the link key is not signed by this staff member for this link")
 
 
 def _chat_seq(seq: object) -> int:

@@ -20,6 +20,7 @@ __all__ = [
     "LABEL_SERVER_TOKEN",
     "LABEL_FAKE_SALT",
     "LABEL_CHAT_OFFER",
+    "LABEL_CHAT_LINK",
     "LABEL_CHAT_MESSAGE_KEY",
     "LABEL_CHAT_CHAIN_KEY",
     "LABEL_CHAT_AD",
@@ -63,6 +64,12 @@ LABEL_FAKE_SALT = b"luisterend-oor/v1/server/fake-salt"
 # and the volunteer's ephemeral public keys. The label keeps a chat-offer
 # signature from ever being valid for another use of the identity key.
 LABEL_CHAT_OFFER = b"luisterend-oor/v1/chat/offer"
+
+# Prefix of the message a staff member signs to vouch for an ephemeral key of a
+# *link* between two staff pages (a mentor reading along, a handover note),
+# followed by link id, role byte (1 inviter, 2 joiner), own and peer public key
+# (32 zero bytes for the inviter, who signs before it knows the joiner's key).
+LABEL_CHAT_LINK = b"luisterend-oor/v1/chat/link"
 
 # BLAKE2b message, keyed with a chat chain key: the one-use key of the next
 # message in that direction.
@@ -129,6 +136,7 @@ ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
     "LABEL_SERVER_TOKEN": LABEL_SERVER_TOKEN,
     "LABEL_FAKE_SALT": LABEL_FAKE_SALT,
     "LABEL_CHAT_OFFER": LABEL_CHAT_OFFER,
+    "LABEL_CHAT_LINK": LABEL_CHAT_LINK,
     "LABEL_CHAT_MESSAGE_KEY": LABEL_CHAT_MESSAGE_KEY,
     "LABEL_CHAT_CHAIN_KEY": LABEL_CHAT_CHAIN_KEY,
     "LABEL_CHAT_AD": LABEL_CHAT_AD,

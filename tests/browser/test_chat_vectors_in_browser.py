@@ -104,6 +104,28 @@ OFFER_RUNNER = "async (cases) => {" + PROLOGUE + """
   return results;
 }"""
 
+LINK_RUNNER = "async (cases) => {" + PROLOGUE + """
+  const results = [];
+  for (const c of cases) {
+    try {
+      const peer = c.peer_public === null ? null : d(c.peer_public);
+      const args = [d(c.ed25519_public), d(c.link_id), c.role, d(c.own_public), peer, d(c.signature)];
+      if (c.expect === "ok") {
+        const id = oc.identityFromSecrets(d(c.x25519_secret), d(c.ed25519_seed));
+        const signature = oc.signLinkKey(id, args[1], c.role, args[3], peer);
+        const verified = oc.verifyLinkKey(...args);
+        results.push({ outcome: "ok", signature: e(signature), verifyReturned: String(verified) });
+      } else {
+        oc.verifyLinkKey(...args);
+        results.push({ outcome: "ok" });
+      }
+    } catch (err) {
+      results.push({ outcome: outcome(err) });
+    }
+  }
+  return results;
+}"""
+
 POW_RUNNER = "async (cases) => {" + PROLOGUE + """
   const results = [];
   for (const c of cases) {
@@ -186,6 +208,20 @@ async def test_browser_reproduces_chat_offers(page: Any, live_server: Any) -> No
         assert got["outcome"] == case["expect"], (case["name"], got)
         if case["expect"] == "ok":
             assert got["ed25519_public"] == case["ed25519_public"], case["name"]
+            assert got["signature"] == case["signature"], case["name"]
+            assert got["verifyReturned"] == "undefined"
+    assert not page.problems, page.problems
+
+
+@pytest.mark.browser
+async def test_browser_reproduces_link_keys(page: Any, live_server: Any) -> None:
+    data = load("link_key.json")
+    await page.goto(live_server.url + "/")
+    results = await page.evaluate(LINK_RUNNER, data["cases"])
+    assert len(results) == len(data["cases"])
+    for case, got in zip(data["cases"], results):
+        assert got["outcome"] == case["expect"], (case["name"], got)
+        if case["expect"] == "ok":
             assert got["signature"] == case["signature"], case["name"]
             assert got["verifyReturned"] == "undefined"
     assert not page.problems, page.problems

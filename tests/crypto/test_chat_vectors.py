@@ -28,6 +28,7 @@ from crypto.labels import (  # noqa: E402
     LABEL_CHAT_AD,
     LABEL_CHAT_CHAIN_KEY,
     LABEL_CHAT_MESSAGE_KEY,
+    LABEL_CHAT_LINK,
     LABEL_CHAT_OFFER,
     LABEL_POW,
 )
@@ -52,7 +53,8 @@ def d(text: str) -> bytes:
     return crypto.b64decode(text)
 
 
-@pytest.mark.parametrize("filename", ["chat_session.json", "chat_tamper.json", "chat_offer.json", "pow.json"])
+@pytest.mark.parametrize("filename", ["chat_session.json", "chat_tamper.json", "chat_offer.json", "link_key.json",
+                                      "pow.json"])
 def test_files_are_for_both_languages_and_names_unique(filename):
     data = load(filename)
     assert data["checked_by"] == ["python", "browser"]
@@ -236,6 +238,30 @@ def test_chat_offer_is_tied_to_the_session_vectors():
     session = load("chat_session.json")["cases"][0]
     for field in ("chat_id", "seeker_public", "volunteer_public"):
         assert offer[field] == session[field]
+
+
+# --------------------------------------------------------------------------
+# link_key.json
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", cases("link_key.json"))
+def test_link_key(case):
+    peer = None if case["peer_public"] is None else d(case["peer_public"])
+    args = (d(case["ed25519_public"]), d(case["link_id"]), case["role"], d(case["own_public"]), peer,
+            d(case["signature"]))
+    if case["expect"] == "ok":
+        identity = crypto.identity_from_secrets(d(case["x25519_secret"]), d(case["ed25519_seed"]))
+        assert identity.ed25519_public == args[0]
+        assert crypto.sign_link_key(identity, *args[1:5]) == args[5]
+        assert crypto.verify_link_key(*args) is None
+        # Independently: the message written out from PROTOCOL.md, checked by raw libsodium.
+        message = LABEL_CHAT_LINK + args[1] + bytes([case["role"]]) + args[3] + (peer or bytes(32))
+        assert d(case["signed_message"]) == message
+        assert nacl.bindings.crypto_sign_open(args[5] + message, args[0]) == message
+    else:
+        with pytest.raises(OUTCOMES[case["expect"]]):
+            crypto.verify_link_key(*args)
 
 
 # --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from crypto.labels import (  # noqa: E402
     LABEL_CHAT_AD,
     LABEL_CHAT_CHAIN_KEY,
     LABEL_CHAT_MESSAGE_KEY,
+    LABEL_CHAT_LINK,
     LABEL_CHAT_OFFER,
     LABEL_IDENTITY_WRAP,
     LABEL_MAIL_AD,
@@ -794,6 +795,69 @@ def chat_offer() -> dict:
 
 
 # --------------------------------------------------------------------------
+# link_key.json
+# --------------------------------------------------------------------------
+
+
+def link_key() -> dict:
+    inviter = crypto.identity_from_secrets(fixed("link-x25519-1", 32), fixed("link-ed25519-1", 32))
+    joiner = crypto.identity_from_secrets(fixed("link-x25519-2", 32), fixed("link-ed25519-2", 32))
+    link_id = fixed("link-id-1", 16)
+    i_pub = crypto.chat_keypair_from_secret(fixed("link-inviter-1", 32)).public
+    j_pub = crypto.chat_keypair_from_secret(fixed("link-joiner-1", 32)).public
+
+    def ok(name: str, identity: crypto.Identity, role: int, own: bytes, peer: bytes | None) -> dict:
+        return {
+            "name": name, "expect": "ok", "role": role,
+            "x25519_secret": b64(identity.x25519_secret), "ed25519_seed": b64(identity.ed25519_seed),
+            "ed25519_public": b64(identity.ed25519_public), "link_id": b64(link_id),
+            "own_public": b64(own), "peer_public": None if peer is None else b64(peer),
+            "signed_message": b64(LABEL_CHAT_LINK + link_id + bytes([role]) + own + (peer or bytes(32))),
+            "signature": b64(crypto.sign_link_key(identity, link_id, role, own, peer)),
+        }
+
+    good = [ok("inviter", inviter, crypto.LINK_INVITER, i_pub, None),
+            ok("joiner", joiner, crypto.LINK_JOINER, j_pub, i_pub)]
+    i_sig, j_sig = (crypto.b64decode(c["signature"]) for c in good)
+
+    def bad(name: str, expect: str, role: int, e: bytes, own: bytes, peer: bytes | None, signature: bytes,
+            link: bytes = link_id) -> dict:
+        return {"name": name, "expect": expect, "role": role, "ed25519_public": b64(e), "link_id": b64(link),
+                "own_public": b64(own), "peer_public": None if peer is None else b64(peer),
+                "signature": b64(signature)}
+
+    J, INV = crypto.LINK_JOINER, crypto.LINK_INVITER
+    cases = good + [
+        bad("joiner-signature-flipped", "bad-signature", J, joiner.ed25519_public, j_pub, i_pub, _flip(j_sig, 5)),
+        bad("joiner-other-inviter-key", "bad-signature", J, joiner.ed25519_public, j_pub, j_pub, j_sig),
+        bad("joiner-link-id-flipped", "bad-signature", J, joiner.ed25519_public, j_pub, i_pub, j_sig,
+            link=_flip(link_id, 0)),
+        # The inviter's signature is no joiner's signature, and the other way round (the role byte).
+        bad("inviter-signature-as-joiner", "bad-signature", J, inviter.ed25519_public, i_pub, bytes(32), i_sig),
+        bad("inviter-by-other-identity", "bad-signature", INV, joiner.ed25519_public, i_pub, None, i_sig),
+        bad("chat-offer-signature-as-link", "bad-signature", J, joiner.ed25519_public, j_pub, i_pub,
+            _primitives.ed25519_sign_detached(joiner.ed25519_seed, LABEL_CHAT_OFFER + link_id + i_pub + j_pub)),
+        bad("inviter-with-peer-key", "invalid-input", INV, inviter.ed25519_public, i_pub, j_pub, i_sig),
+        bad("joiner-without-peer-key", "invalid-input", J, joiner.ed25519_public, j_pub, None, j_sig),
+        bad("role-zero", "invalid-input", 0, joiner.ed25519_public, j_pub, i_pub, j_sig),
+        bad("link-id-too-short", "invalid-input", J, joiner.ed25519_public, j_pub, i_pub, j_sig, link=link_id[:15]),
+        bad("signature-truncated", "invalid-input", J, joiner.ed25519_public, j_pub, i_pub, j_sig[:63]),
+    ]
+    return {
+        "description": (
+            "Signed link keys (PROTOCOL.md 10.11). signature = Ed25519-sign(key of ed25519_seed, LABEL_CHAT_LINK || "
+            "link_id(16) || role(1 byte: 1 inviter, 2 joiner) || own_public(32) || peer_public(32, all zero for the "
+            "inviter, whose peer_public is null)). For expect=ok: identity_from_secrets gives ed25519_public, "
+            "sign_link_key(identity, link_id, role, own_public, peer_public) gives signature and verify_link_key "
+            "accepts it. Other cases: verify_link_key(ed25519_public, link_id, role, own_public, peer_public, "
+            "signature) MUST fail as named."
+        ),
+        "checked_by": ["python", "browser"],
+        "cases": cases,
+    }
+
+
+# --------------------------------------------------------------------------
 # pow.json
 # --------------------------------------------------------------------------
 
@@ -1428,6 +1492,7 @@ def build() -> dict[str, str]:
         "chat_session.json": dump(chat_session()),
         "chat_tamper.json": dump(chat_tamper()),
         "chat_offer.json": dump(chat_offer()),
+        "link_key.json": dump(link_key()),
         "pow.json": dump(pow_cases()),
         "mail_token.json": dump(mail_token()),
         "mail_keys.json": dump(mail_keys()),

@@ -19,6 +19,7 @@ export const LABELS = Object.freeze({
   SERVER_TOKEN: "luisterend-oor/v1/server/token-hash",
   FAKE_SALT: "luisterend-oor/v1/server/fake-salt",
   CHAT_OFFER: "luisterend-oor/v1/chat/offer",
+  CHAT_LINK: "luisterend-oor/v1/chat/link",
   CHAT_MESSAGE_KEY: "luisterend-oor/v1/chat/message-key",
   CHAT_CHAIN_KEY: "luisterend-oor/v1/chat/chain-key",
   CHAT_AD: "luisterend-oor/v1/chat/ad",
@@ -508,6 +509,57 @@ export function verifyChatOffer(ed25519Public, chatId, seekerPublic, volunteerPu
     ok = false;
   }
   if (ok !== true) throw new BadSignature("the chat offer is not signed by this volunteer for this chat");
+}
+
+/** The roles of the two ends of a staff link (PROTOCOL.md 10.11). */
+export const LINK_INVITER = 1;
+export const LINK_JOINER = 2;
+
+function linkMessage(linkId, role, ownPublic, peerPublic) {
+  requireBytes(linkId, CHAT_ID_BYTES, "linkId");
+  if (role !== LINK_INVITER && role !== LINK_JOINER) throw new InvalidInput("role must be LINK_INVITER or LINK_JOINER");
+  requireBytes(ownPublic, PUBLIC_KEY_BYTES, "ownPublic");
+  let peer;
+  if (role === LINK_INVITER) {
+    if (peerPublic !== null && peerPublic !== undefined) {
+      throw new InvalidInput("the inviter signs before it knows the joiner's key: peerPublic must be null");
+    }
+    peer = new Uint8Array(PUBLIC_KEY_BYTES);
+  } else {
+    peer = requireBytes(peerPublic, PUBLIC_KEY_BYTES, "peerPublic");
+  }
+  return concatBytes(encoder.encode(LABELS.CHAT_LINK), linkId, Uint8Array.of(role), ownPublic, peer);
+}
+
+/**
+ * A staff member's detached signature over its ephemeral key for one link between two
+ * staff pages (read-along, handover note). The inviter signs (link id, own key); the
+ * joiner signs (link id, own key, the inviter's key).
+ */
+export function signLinkKey(identity, linkId, role, ownPublic, peerPublic = null) {
+  const s = lib();
+  if (identity === null || typeof identity !== "object") throw new InvalidInput("identity must be an identity object");
+  requireBytes(identity.ed25519SecretKey, ED25519_SECRET_KEY_BYTES, "identity.ed25519SecretKey");
+  requireBytes(identity.ed25519Public, PUBLIC_KEY_BYTES, "identity.ed25519Public");
+  if (!s.memcmp(identity.ed25519SecretKey.subarray(KEY_BYTES), identity.ed25519Public)) {
+    throw new InvalidInput("identity Ed25519 keys do not belong together");
+  }
+  return s.crypto_sign_detached(linkMessage(linkId, role, ownPublic, peerPublic), identity.ed25519SecretKey);
+}
+
+/** Check a link key signature; returns nothing, throws BadSignature (or InvalidInput for sizes). */
+export function verifyLinkKey(ed25519Public, linkId, role, ownPublic, peerPublic, signature) {
+  const s = lib();
+  requireBytes(ed25519Public, PUBLIC_KEY_BYTES, "ed25519Public");
+  const message = linkMessage(linkId, role, ownPublic, peerPublic);
+  requireBytes(signature, SIGNATURE_BYTES, "signature");
+  let ok;
+  try {
+    ok = s.crypto_sign_verify_detached(signature, message, ed25519Public);
+  } catch {
+    ok = false;
+  }
+  if (ok !== true) throw new BadSignature("the link key is not signed by this staff member for this link");
 }
 
 function chatSeq(seq) {
