@@ -84,6 +84,8 @@ class Config:
         "zelfmoordgedachten|suicidal thoughts", "geweld en misbruik|violence and abuse",
         "werk en geld|work and money", "lichamelijke gezondheid|physical health", "anders|other")
     chat_challenges_per_minute: int = 30
+    chat_partners: tuple[str, ...] = ("113|113 Zelfmoordpreventie|113 Suicide Prevention",)
+    chat_handover_timeout_seconds: int = 300
     mail_retention_days: int = 30
     mail_pickup_hours: int = 48
     mail_reply_expected_hours: int = 48
@@ -153,6 +155,16 @@ def _coerce(key: str, value: Any) -> Any:
                 or not all(isinstance(v, str) and re.fullmatch(r"[^|,]{1,60}\|[^|,]{1,60}", v) for v in value)):
             raise ConfigError(f"{key}: expected a list of \"dutch|english\" labels, got {value!r}")
         return tuple(value)
+    if key == "chat_partners":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if (not isinstance(value, list)
+                or not all(isinstance(v, str) and re.fullmatch(r"[a-z0-9\-]{1,20}\|[^|,]{1,60}\|[^|,]{1,60}", v)
+                           for v in value)
+                or len({v.split("|", 1)[0] for v in value}) != len(value)):
+            raise ConfigError(f"{key}: expected a list of \"key|dutch name|english name\" entries with distinct "
+                              f"keys (lower-case letters, digits, '-'), got {value!r}")
+        return tuple(value)
     if key == "smtp_addresses":
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -186,7 +198,7 @@ def _validate(cfg: Config) -> None:
                 "invitation_ttl_hours", "login_free_attempts", "login_max_delay_seconds",
                 "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib", "chat_max_per_volunteer",
                 "chat_grace_seconds", "chat_queue_max", "chat_max_message_chars", "chat_block_minutes",
-                "chat_challenges_per_minute", "mail_retention_days", "mail_pickup_hours",
+                "chat_challenges_per_minute", "chat_handover_timeout_seconds", "mail_retention_days", "mail_pickup_hours",
                 "mail_reply_expected_hours", "mail_max_chars", "mail_max_messages", "smtp_max_bytes",
                 "smtp_relay_retry_minutes", "smtp_per_minute", "smtp_concurrency")
     for key in positive:

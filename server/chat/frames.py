@@ -100,6 +100,22 @@ _SIG = _b64_bytes(crypto.SIGNATURE_BYTES)
 _NONCE = _b64_bytes(crypto.POW_NONCE_BYTES)
 
 
+_TARGET = re.compile(r"^(p:[a-z0-9\-]{1,20}|v:[1-9][0-9]{0,17})$")
+
+
+def _target(field: str, value: Any) -> str:
+    """A handover target: "p:<partner key>" or "v:<colleague's account id>"."""
+    if not isinstance(value, str) or not _TARGET.match(value):
+        raise _bad(field)
+    return value
+
+
+def _account(field: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SEQ:
+        raise _bad(field)
+    return value
+
+
 def _resume_list(field: str, value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or len(value) > 16:
         raise _bad(field)
@@ -118,6 +134,12 @@ SEEKER_FRAMES: Spec = {
     "msg": {"seq": _seq, "ct": _ciphertext},
     "end": {},
     "resume": {"chat": _CHAT, "resume": _token, "received": _count},
+    # Read-along: the key for the mentor's session, and each message sealed again for the mentor.
+    "mentor-key": {"pub": _KEY},
+    "mmsg": {"seq": _seq, "ct": _ciphertext},
+    # Handover: the help-seeker's answer.
+    "handover-accept": {"pub": _KEY, "history": _bool},
+    "handover-decline": {},
 }
 
 VOLUNTEER_FRAMES: Spec = {
@@ -129,6 +151,16 @@ VOLUNTEER_FRAMES: Spec = {
     "block": {"chat": _CHAT},
     "wrapup": {"chat": _CHAT, "topic": _label, "age": _label, "handed_over": _bool},
     "resume": {"chats": _resume_list},
+    # Read-along (crypto/PROTOCOL.md 10.11): `link` is the staff link's id, chosen by the inviter's page.
+    "mentor-invite": {"chat": _CHAT, "mentor": _account, "link": _CHAT, "pub": _KEY, "sig": _SIG},
+    "mentor-accept": {"link": _CHAT, "cpub": _KEY, "csig": _SIG, "pub": _KEY, "sig": _SIG},
+    "mentor-decline": {"link": _CHAT},
+    "mentor-end": {"link": _CHAT},
+    "lmsg": {"link": _CHAT, "seq": _seq, "ct": _ciphertext},
+    # Handover to a partner queue or a colleague.
+    "handover": {"chat": _CHAT, "target": _target, "link": _CHAT, "pub": _KEY, "sig": _SIG},
+    "handover-cancel": {"chat": _CHAT},
+    "accept-handover": {"chat": _CHAT, "pub": _KEY, "sig": _SIG, "lpub": _KEY, "lsig": _SIG},
 }
 
 

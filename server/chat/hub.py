@@ -24,7 +24,7 @@ import crypto
 
 from ..config import Config
 from .frames import FrameError
-from .queue import ChatQueue, ChatState, QueueFull
+from .queue import ChatQueue, ChatState, QueueEntry, QueueFull
 
 log = logging.getLogger("oor.chat")
 
@@ -69,6 +69,10 @@ class Chat:
     volunteer_away: float | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     key: str = ""  # the id in base64, computed once: it goes into every frame to the volunteer
+    answered_at: float | None = None
+    readalong: ReadAlong | None = None
+    handover: Handover | None = None
+    handed_over_frame: str | None = None  # repeated if the help-seeker resumes with the former id
 
     def __post_init__(self) -> None:
         self.key = chat_key(self.id)
@@ -80,11 +84,58 @@ class VolunteerInfo:
     name: str
     ed25519_public: bytes
     ws: web.WebSocketResponse | None = None
+    role: str = "volunteer"
+
+
+INVITER_TO_JOINER, JOINER_TO_INVITER = TO_VOLUNTEER, TO_SEEKER  # a link's inviter plays the seeker's part
+
+
+@dataclass
+class Link:
+    """A staff link (crypto/PROTOCOL.md 10.11): ciphertext between two staff pages."""
+    id: bytes
+    inviter: int
+    joiner: int
+    purpose: str  # "read-along" | "handover"
+    sent: dict[int, int] = field(default_factory=lambda: {INVITER_TO_JOINER: 0, JOINER_TO_INVITER: 0})
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        self.key = chat_key(self.id)
+
+
+@dataclass
+class ReadAlong:
+    chat: Chat
+    mentor_id: int
+    link: Link
+    inviter_pub: bytes
+    inviter_sig: bytes
+    mchat_id: bytes | None = None
+    active: bool = False
+    seeker_sent: int = 0
+
+
+@dataclass
+class Handover:
+    chat: Chat
+    kind: str     # "partner" | "colleague"
+    target: str   # the partner queue's key, or the colleague's account id
+    link_id: bytes
+    inviter_pub: bytes
+    inviter_sig: bytes
+    new_id: bytes = field(default_factory=lambda: secrets.token_bytes(crypto.CHAT_ID_BYTES))
+    state: str = "asking"  # asking (the help-seeker) | waiting (for a receiver) | offered (to one receiver)
+    seeker_pub: bytes | None = None
+    history: bool = False
+    receiver: int | None = None
+    since: float = 0.0
 
 
 class ChatHub:
     def __init__(self, config: Config, *, add_wrapup: Callable[[str, str, bool], Awaitable[None]],
-                 clock: Callable[[], float] = time.monotonic, observer: FrameObserver | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, observer: FrameObserver | None = None,
+                 stats: Any = None) -> None:
         self.config = config
         self.clock = clock
         self.observer = observer
@@ -96,6 +147,13 @@ class ChatHub:
         self.topics = {t.split("|", 1)[0]: t for t in config.chat_topics}
         self.wait_estimate = DEFAULT_WAIT_SECONDS
         self._tasks: set[asyncio.Task[None]] = set()
+        self.stats = stats
+        self.partners = {p.split("|")[0]: p.split("|")[1:] for p in config.chat_partners}
+        self.partner_available: set[int] = set()
+        self.links: dict[bytes, Link] = {}
+        self.readalongs: dict[bytes, ReadAlong] = {}   # by link id
+        self.handovers: dict[bytes, Handover] = {}     # by the new chat id
+        self.former: dict[bytes, bytes] = {}           # a handed-over chat's old id -> its new id
 
     # -- figures -------------------------------------------------------------------------
 
@@ -128,6 +186,7 @@ class ChatHub:
         position = self.queue.position(chat_id) or 1
         await send(ws, {"t": "queued", "chat": chat.key, "resume": resume, "position": position,
                         "estimate_s": self.estimate(position)})
+        await self._count("chat_offered")
         await self.queue_changed()
         return chat
 
@@ -139,6 +198,10 @@ class ChatHub:
 
     async def resume_seeker(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> Chat | None:
         chat = self.chats.get(frame["chat"])
+        former = chat is None and frame["chat"] in self.former
+        if former:
+            # Handed over while the page was away: it resumes with the old id and must hear of the new chat.
+            chat = self.chats.get(self.former[frame["chat"]])
         if chat is None or not crypto.constant_time_equal(chat.resume_hash, crypto.hash_token(frame["resume"])):
             await send(ws, {"t": "ended", "reason": "unknown"})
             return None
@@ -149,8 +212,12 @@ class ChatHub:
         entry = self.queue.entries.get(chat.id)
         state = entry.state.value if entry else "ended"
         await send(ws, {"t": "resumed", "state": state, "position": self.queue.position(chat.id) or 0})
+        received = frame["received"]
+        if former and chat.handed_over_frame is not None:
+            await send(ws, chat.handed_over_frame)
+            received = 0
         for seq, text in list(chat.backlog[TO_SEEKER]):
-            if seq > frame["received"]:
+            if seq > received:
                 await send(ws, text)
         if chat.volunteer_id is not None:
             await send(self.volunteers[chat.volunteer_id].ws, {"t": "peer-back", "chat": chat.key})
@@ -177,19 +244,20 @@ class ChatHub:
             self._spawn(self._close(known.ws, CLOSE_REPLACED, b"replaced by a newer connection"))
         self.volunteers[info.id] = info
         info.ws = ws
-        await self.send_queue(info)
+        await self.queue_changed()  # colleagues see who is online (for a handover or a read-along)
 
     async def volunteer_left(self, info: VolunteerInfo, ws: web.WebSocketResponse) -> None:
         if info.ws is not ws:
             return
         info.ws = None
         returned = self.queue.went_offline(info.id)
+        self.partner_available.discard(info.id)
+        await self._staff_gone(info.id)
         for chat in self._chats_of(info.id):
             chat.volunteer_away = self.clock()
             await send(chat.seeker, {"t": "peer-away"})
             self._later(chat, "volunteer", self.config.chat_grace_seconds, self._volunteer_grace_over)
-        if returned:
-            await self.queue_changed()
+        await self.queue_changed()
 
     async def _volunteer_grace_over(self, chat: Chat) -> None:
         if chat.volunteer_away is not None and chat.id in self.chats:
@@ -211,11 +279,21 @@ class ChatHub:
         await self.send_queue(info)
 
     async def set_available(self, info: VolunteerInfo, available: bool) -> None:
-        self.queue.set_available(info.id, available)
+        if info.role == "partner":
+            # Partners answer handed-over chats only: they never count as help for a new chat.
+            (self.partner_available.add if available else self.partner_available.discard)(info.id)
+            if not available:
+                await self._return_handover_offers(info.id)
+        else:
+            self.queue.set_available(info.id, available)
         await self.queue_changed()
 
     async def pick_up(self, info: VolunteerInfo) -> None:
-        entry = self.queue.pick_up(info.id)
+        handover = self._next_handover(info)
+        if handover is not None:
+            await self._offer_handover(info, handover)
+            return
+        entry = None if info.role == "partner" else self.queue.pick_up(info.id)
         if entry is None:
             raise FrameError("nothing-to-pick-up", "Er wacht niemand (of je zit vol).",
                              "Nobody is waiting (or you are at capacity).")
@@ -230,8 +308,10 @@ class ChatHub:
                              "This chat is not (or no longer) assigned to you.")
         chat = self.chats[entry.chat_id]
         chat.volunteer_id = info.id
-        waited = self.clock() - entry.arrived
+        chat.answered_at = self.clock()
+        waited = chat.answered_at - entry.arrived
         self.wait_estimate = 0.8 * self.wait_estimate + 0.2 * max(10.0, waited)
+        await self._count("chat_answered", waited)
         await send(chat.seeker, {"t": "connected", "name": info.name,
                                  "identity": crypto.b64encode(info.ed25519_public),
                                  "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])})
@@ -257,6 +337,296 @@ class ChatHub:
         # One anonymous count: no chat id, no volunteer, only the day.
         await self.add_wrapup(frame["topic"], frame["age"], frame["handed_over"])
         await send(info.ws, {"t": "wrapped", "chat": chat_key(frame["chat"])})
+
+    # -- read-along (crypto/PROTOCOL.md 10.11) ------------------------------------------------
+
+    def _online(self, volunteer_id: int | None) -> VolunteerInfo | None:
+        info = self.volunteers.get(volunteer_id) if volunteer_id is not None else None
+        return info if info is not None and info.ws is not None else None
+
+    def _new_link(self, link_id: bytes, inviter: int, joiner: int, purpose: str) -> Link:
+        if link_id in self.links or link_id in self.chats:
+            raise FrameError("link-taken", "Probeer het opnieuw.", "Please try again (link id in use).")
+        link = Link(link_id, inviter, joiner, purpose)
+        self.links[link_id] = link
+        return link
+
+    def _active_chat(self, info: VolunteerInfo, chat_id: bytes) -> Chat:
+        chat = self.chat_of(info, chat_id)
+        entry = self.queue.entries.get(chat.id)
+        if entry is None or entry.state is not ChatState.ACTIVE or chat.seeker is None:
+            raise FrameError("not-now", "Dat kan nu niet: de hulpvrager is niet verbonden.",
+                             "Not possible right now: the help-seeker is not connected.")
+        return chat
+
+    async def invite_mentor(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        chat = self._active_chat(info, frame["chat"])
+        mentor = self._online(frame["mentor"])
+        if mentor is None or mentor.role != "mentor" or mentor.id == info.id:
+            raise FrameError("no-mentor", "Deze mentor is niet online.", "This mentor is not online.")
+        if chat.readalong is not None:
+            raise FrameError("already-reading", "Er leest al een mentor mee.", "A mentor is reading along already.")
+        link = self._new_link(frame["link"], info.id, mentor.id, "read-along")
+        readalong = ReadAlong(chat, mentor.id, link, frame["pub"], frame["sig"])
+        chat.readalong = readalong
+        self.readalongs[link.id] = readalong
+        # The help-seeker's page makes a key for the mentor's session: it cannot be read along without it.
+        await send(chat.seeker, {"t": "mentor-request"})
+        await send(info.ws, {"t": "mentor-asked", "chat": chat.key, "link": link.key})
+
+    async def mentor_key(self, chat: Chat, frame: dict[str, Any]) -> None:
+        readalong = chat.readalong
+        if readalong is None or readalong.mchat_id is not None:
+            raise FrameError("no-request", "Er is geen verzoek.", "There is no request.")
+        readalong.mchat_id = secrets.token_bytes(crypto.CHAT_ID_BYTES)
+        volunteer = self.volunteers[readalong.link.inviter]
+        await send(self.volunteers[readalong.mentor_id].ws, {
+            "t": "mentor-ask", "link": readalong.link.key, "chat": chat_key(readalong.mchat_id),
+            "seeker": crypto.b64encode(frame["pub"]), "from": volunteer.name,
+            "identity": crypto.b64encode(volunteer.ed25519_public),
+            "pub": crypto.b64encode(readalong.inviter_pub), "sig": crypto.b64encode(readalong.inviter_sig)})
+
+    def _readalong_of(self, info: VolunteerInfo, link_id: bytes) -> ReadAlong:
+        readalong = self.readalongs.get(link_id)
+        if readalong is None or info.id not in (readalong.mentor_id, readalong.link.inviter):
+            raise FrameError("unknown-link", "Dit meelezen bestaat niet (meer).", "This read-along does not exist (any more).")
+        return readalong
+
+    async def mentor_accept(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        readalong = self._readalong_of(info, frame["link"])
+        if info.id != readalong.mentor_id or readalong.active or readalong.mchat_id is None:
+            raise FrameError("not-asked", "Er is geen vraag om mee te lezen.", "You were not asked to read along.")
+        readalong.active = True
+        chat = readalong.chat
+        await send(chat.seeker, {"t": "mentor-joined", "chat": chat_key(readalong.mchat_id), "name": info.name,
+                                 "identity": crypto.b64encode(info.ed25519_public),
+                                 "pub": crypto.b64encode(frame["cpub"]), "sig": crypto.b64encode(frame["csig"])})
+        await send(self.volunteers[readalong.link.inviter].ws, {
+            "t": "mentor-linked", "chat": chat.key, "link": readalong.link.key, "name": info.name,
+            "identity": crypto.b64encode(info.ed25519_public),
+            "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])})
+
+    async def mentor_stop(self, info: VolunteerInfo, frame: dict[str, Any], reason: str) -> None:
+        await self.end_readalong(self._readalong_of(info, frame["link"]), reason)
+
+    async def end_readalong(self, readalong: ReadAlong, reason: str) -> None:
+        if self.readalongs.pop(readalong.link.id, None) is None:
+            return
+        self.links.pop(readalong.link.id, None)
+        chat = readalong.chat
+        chat.readalong = None
+        await send(chat.seeker, {"t": "mentor-ended"})
+        frame = {"t": "mentor-ended", "chat": chat.key, "link": readalong.link.key, "reason": reason}
+        for volunteer_id in (readalong.link.inviter, readalong.mentor_id):
+            await send(self.volunteers[volunteer_id].ws if volunteer_id in self.volunteers else None, frame)
+
+    async def seeker_mentor_message(self, chat: Chat, frame: dict[str, Any]) -> None:
+        """The help-seeker's page sealed a message again, for the mentor's session."""
+        readalong = chat.readalong
+        if readalong is None or not readalong.active:
+            raise FrameError("no-mentor", "Er leest geen mentor mee.", "No mentor is reading along.")
+        if frame["seq"] != readalong.seeker_sent + 1:
+            raise FrameError("out-of-order", "Bericht in de verkeerde volgorde.", "Message out of order.")
+        readalong.seeker_sent = frame["seq"]
+        text = f'{{"t":"mmsg","link":"{readalong.link.key}","seq":{frame["seq"]},"ct":"{frame["ct"]}"}}'
+        if self.observer is not None:
+            self.observer(TO_VOLUNTEER, text)
+        await send(self.volunteers[readalong.mentor_id].ws, text)
+
+    async def link_message(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        link = self.links.get(frame["link"])
+        if link is None or info.id not in (link.inviter, link.joiner):
+            raise FrameError("unknown-link", "Deze verbinding bestaat niet (meer).", "This link does not exist (any more).")
+        readalong = self.readalongs.get(link.id)
+        if readalong is not None and not readalong.active:
+            raise FrameError("not-yet", "Het meelezen is nog niet begonnen.", "The read-along has not started yet.")
+        direction = INVITER_TO_JOINER if info.id == link.inviter else JOINER_TO_INVITER
+        if link.purpose == "handover" and direction != INVITER_TO_JOINER:
+            raise FrameError("one-way", "Deze verbinding is alleen voor de overdrachtsnotitie.",
+                             "This link only carries the handover note.")
+        if frame["seq"] != link.sent[direction] + 1:
+            raise FrameError("out-of-order", "Bericht in de verkeerde volgorde.", "Message out of order.")
+        link.sent[direction] = frame["seq"]
+        text = f'{{"t":"lmsg","link":"{link.key}","seq":{frame["seq"]},"ct":"{frame["ct"]}"}}'
+        if self.observer is not None:
+            self.observer(direction, text)
+        target = link.joiner if direction == INVITER_TO_JOINER else link.inviter
+        await send(self.volunteers[target].ws if target in self.volunteers else None, text)
+        if link.purpose == "handover":
+            self.links.pop(link.id, None)  # the note is the link's one message
+
+    async def _staff_gone(self, volunteer_id: int) -> None:
+        """A staff page went away: its read-alongs end (their sessions cannot resume), its handover
+        links are dropped, and handovers offered to it wait again."""
+        for readalong in list(self.readalongs.values()):
+            if volunteer_id in (readalong.mentor_id, readalong.link.inviter):
+                await self.end_readalong(readalong, "left")
+        for link in list(self.links.values()):
+            if link.purpose == "handover" and volunteer_id in (link.inviter, link.joiner):
+                self.links.pop(link.id, None)
+        await self._return_handover_offers(volunteer_id)
+
+    # -- handover to a partner queue or a colleague ------------------------------------------
+
+    def _may_receive(self, info: VolunteerInfo, handover: Handover) -> bool:
+        if handover.state != "waiting" or handover.chat.volunteer_id == info.id:
+            return False
+        if handover.kind == "partner":
+            return info.role == "partner" and info.id in self.partner_available
+        return handover.target == str(info.id)
+
+    def _next_handover(self, info: VolunteerInfo) -> Handover | None:
+        if self.queue.free_capacity(info.id) <= 0:
+            return None
+        # Handed-over chats come before new chats, longest waiting first.
+        ready = [h for h in self.handovers.values() if self._may_receive(info, h)]
+        return min(ready, key=lambda h: h.since) if ready else None
+
+    async def request_handover(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        chat = self._active_chat(info, frame["chat"])
+        if chat.handover is not None:
+            raise FrameError("handover-pending", "Er loopt al een overdracht.", "A handover is already under way.")
+        kind, _, target = frame["target"].partition(":")
+        if kind == "p":
+            if target not in self.partners:
+                raise FrameError("no-partner", "Deze partner bestaat niet.", "There is no such partner.")
+            to = {"nl": self.partners[target][0], "en": self.partners[target][1]}
+            handover_kind = "partner"
+        else:
+            colleague = self._online(int(target))
+            if colleague is None or colleague.id == info.id or colleague.role not in ("volunteer", "mentor"):
+                raise FrameError("no-colleague", "Deze collega is niet online.", "This colleague is not online.")
+            to = {"nl": colleague.name, "en": colleague.name}
+            handover_kind = "colleague"
+        if frame["link"] in self.links or frame["link"] in self.chats:
+            raise FrameError("link-taken", "Probeer het opnieuw.", "Please try again (link id in use).")
+        handover = Handover(chat, handover_kind, target, frame["link"], frame["pub"], frame["sig"], since=self.clock())
+        chat.handover = handover
+        self.handovers[handover.new_id] = handover
+        self._later(chat, "handover", self.config.chat_handover_timeout_seconds, self._handover_timed_out)
+        await send(chat.seeker, {"t": "handover-ask", "kind": handover_kind, "to": to})
+        await send(info.ws, {"t": "handover-asked", "chat": chat.key})
+
+    async def handover_answer(self, chat: Chat, frame: dict[str, Any]) -> None:
+        handover = chat.handover
+        if handover is None or handover.state != "asking":
+            raise FrameError("no-handover", "Er is geen vraag om over te dragen.", "There is no handover question.")
+        if frame["t"] == "handover-decline":
+            await self._drop_handover(handover, "declined")
+            return
+        handover.state, handover.seeker_pub, handover.history = "waiting", frame["pub"], frame["history"]
+        handover.since = self.clock()
+        await send(chat.seeker, {"t": "handover-waiting"})
+        volunteer = self._online(chat.volunteer_id)
+        await send(volunteer.ws if volunteer else None, {"t": "handover-waiting", "chat": chat.key})
+        await self.queue_changed()
+
+    async def cancel_handover(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        chat = self.chat_of(info, frame["chat"])
+        if chat.handover is None:
+            raise FrameError("no-handover", "Er loopt geen overdracht.", "No handover is under way.")
+        await self._drop_handover(chat.handover, "cancelled")
+
+    async def _handover_timed_out(self, chat: Chat) -> None:
+        if chat.handover is not None and chat.id in self.chats:
+            await self._drop_handover(chat.handover, "expired")
+
+    async def _drop_handover(self, handover: Handover, reason: str) -> None:
+        """The handover did not happen: the chat stays with its volunteer; everyone involved is told."""
+        chat = handover.chat
+        if self.handovers.pop(handover.new_id, None) is None:
+            return
+        chat.handover = None
+        self._cancel(chat, "handover")
+        if handover.state == "offered" and handover.receiver is not None:
+            self.queue.slot(handover.receiver).chats.discard(handover.new_id)
+            receiver = self._online(handover.receiver)
+            await send(receiver.ws if receiver else None, {"t": "ended", "chat": chat_key(handover.new_id),
+                                                           "reason": "handover-off", "wrapup": False})
+        if reason != "ended":
+            await send(chat.seeker, {"t": "handover-off", "reason": reason})
+            volunteer = self._online(chat.volunteer_id)
+            await send(volunteer.ws if volunteer else None, {"t": "handover-off", "chat": chat.key, "reason": reason})
+        if reason in ("declined", "expired"):
+            await self._count("chat_handover", reason)
+        await self.queue_changed()
+
+    async def _return_handover_offers(self, volunteer_id: int) -> None:
+        for handover in self.handovers.values():
+            if handover.state == "offered" and handover.receiver == volunteer_id:
+                handover.state, handover.receiver = "waiting", None
+                self.queue.slot(volunteer_id).chats.discard(handover.new_id)
+
+    async def _offer_handover(self, info: VolunteerInfo, handover: Handover) -> None:
+        handover.state, handover.receiver = "offered", info.id
+        self.queue.slot(info.id).chats.add(handover.new_id)
+        sender = self.volunteers[handover.chat.volunteer_id] if handover.chat.volunteer_id is not None else None
+        assert handover.seeker_pub is not None and sender is not None
+        await send(info.ws, {"t": "assigned", "chat": chat_key(handover.new_id),
+                             "peer": crypto.b64encode(handover.seeker_pub),
+                             "handover": {"link": chat_key(handover.link_id), "from": sender.name,
+                                          "identity": crypto.b64encode(sender.ed25519_public),
+                                          "pub": crypto.b64encode(handover.inviter_pub),
+                                          "sig": crypto.b64encode(handover.inviter_sig),
+                                          "history": handover.history, "kind": handover.kind}})
+        await self.queue_changed()
+
+    async def accept_handover(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        handover = self.handovers.get(frame["chat"])
+        if handover is None or handover.state != "offered" or handover.receiver != info.id:
+            raise FrameError("not-offered", "Dit gesprek is niet (meer) aan jou toegewezen.",
+                             "This chat is not (or no longer) assigned to you.")
+        chat = handover.chat
+        if chat.seeker is None or chat.id not in self.chats:
+            raise FrameError("not-now", "De hulpvrager is even weg; probeer het zo opnieuw.",
+                             "The help-seeker is away for a moment; try again shortly.")
+        del self.handovers[handover.new_id]
+        chat.handover = None
+        self._cancel(chat, "handover")
+        if chat.readalong is not None:
+            await self.end_readalong(chat.readalong, "handed-over")
+        old_id, old_key, old_volunteer = chat.id, chat.key, chat.volunteer_id
+        assert old_volunteer is not None
+        link = Link(handover.link_id, old_volunteer, info.id, "handover")
+        self.links[link.id] = link
+        previous = self._online(old_volunteer)
+        await send(previous.ws if previous else None, {
+            "t": "handover-done", "chat": old_key, "link": link.key, "name": info.name,
+            "identity": crypto.b64encode(info.ed25519_public),
+            "pub": crypto.b64encode(frame["lpub"]), "sig": crypto.b64encode(frame["lsig"])})
+        # The chat continues under its new id with the new key pair; nothing of the old session is kept.
+        self.queue.remove(old_id)
+        del self.chats[old_id]
+        self.former[old_id] = handover.new_id
+        chat.id, chat.key = handover.new_id, chat_key(handover.new_id)
+        assert handover.seeker_pub is not None
+        chat.seeker_public, chat.volunteer_id = handover.seeker_pub, info.id
+        chat.sent = {TO_VOLUNTEER: 0, TO_SEEKER: 0}
+        chat.backlog[TO_SEEKER].clear()
+        chat.backlog[TO_VOLUNTEER].clear()
+        chat.volunteer_away = None
+        self._cancel(chat, "volunteer")
+        self.chats[chat.id] = chat
+        self.queue.entries[chat.id] = QueueEntry(chat.id, self.clock(), ChatState.ACTIVE, info.id)
+        self.queue.slot(info.id).chats.add(chat.id)
+        self.pending_wrapups.setdefault(old_volunteer, set()).add(old_id)
+        await send(previous.ws if previous else None,
+                   {"t": "ended", "chat": old_key, "reason": "handed-over", "wrapup": True})
+        chat.handed_over_frame = json.dumps(
+            {"t": "handed-over", "chat": chat.key, "name": info.name, "kind": handover.kind,
+             "identity": crypto.b64encode(info.ed25519_public),
+             "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])}, separators=(",", ":"))
+        await send(chat.seeker, chat.handed_over_frame)
+        await self._count("chat_handover", "accepted")
+        await self.queue_changed()
+
+    async def _count(self, name: str, *args: Any) -> None:
+        """One anonymous count for the statistics (server/stats.py): no chat id, no volunteer."""
+        if self.stats is not None:
+            try:
+                await getattr(self.stats, name)(*args)
+            except Exception:  # statistics must never break a chat
+                log.exception("statistics: %s failed", name)
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -287,8 +657,19 @@ class ChatHub:
             return
         for name in list(chat.timers):
             self._cancel(chat, name)
+        if chat.readalong is not None:
+            await self.end_readalong(chat.readalong, "chat-ended")
+        if chat.handover is not None:
+            await self._drop_handover(chat.handover, "ended")
+        for old, new in list(self.former.items()):
+            if new == chat.id:
+                del self.former[old]
         entry = self.queue.remove(chat.id)
         was_active = entry is not None and entry.state is ChatState.ACTIVE
+        if was_active and chat.answered_at is not None:
+            await self._count("chat_finished", self.clock() - chat.answered_at)
+        elif entry is not None and reason in ("seeker", "timeout"):
+            await self._count("chat_abandoned", self.clock() - entry.arrived)
         chat.backlog[TO_SEEKER].clear()
         chat.backlog[TO_VOLUNTEER].clear()
         volunteer_id = chat.volunteer_id if chat.volunteer_id is not None else (entry.volunteer_id if entry else None)
@@ -324,9 +705,17 @@ class ChatHub:
         waiting = self.queue.waiting() if waiting is None else waiting
         now = self.clock()
         slot = self.queue.slot(info.id)
-        await send(info.ws, {"t": "queue", "available": slot.available,
-                             "waiting": [int(now - e.arrived) for e in waiting],
-                             "holding": len(slot.chats), "capacity": self.queue.capacity})
+        partner = info.role == "partner"
+        await send(info.ws, {
+            "t": "queue", "available": info.id in self.partner_available if partner else slot.available,
+            "waiting": [] if partner else [int(now - e.arrived) for e in waiting],
+            "handovers": [int(now - h.since) for h in self.handovers.values() if self._may_receive(info, h)],
+            "holding": len(slot.chats), "capacity": self.queue.capacity,
+            "partners": [{"target": f"p:{key}", "nl": names[0], "en": names[1]}
+                         for key, names in self.partners.items()],
+            "colleagues": [{"id": v.id, "name": v.name, "mentor": v.role == "mentor"}
+                           for v in self.volunteers.values()
+                           if v.id != info.id and v.ws is not None and v.role in ("volunteer", "mentor")]})
 
     def _chats_of(self, volunteer_id: int) -> list[Chat]:
         return [c for c in self.chats.values() if c.volunteer_id == volunteer_id]

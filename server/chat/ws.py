@@ -12,6 +12,18 @@ Help-seeker  (GET /ws/chat, no account, no cookie)
   -> {t: "resume", chat: b64(16), resume: str, received: int}      after a dropped connection
   <- {t: "resumed", state: "waiting"|"offered"|"active", position: int}
   <- {t: "peer-away"} / {t: "peer-back"}                            the volunteer's connection dropped / is back
+  Read-along (crypto/PROTOCOL.md 10.11):
+  <- {t: "mentor-request"}                                          a mentor is invited: make a key for them
+  -> {t: "mentor-key", pub: b64(32)}
+  <- {t: "mentor-joined", chat: b64(16), name, identity, pub, sig}  the mentor's signed key: show the notice
+  -> {t: "mmsg", seq: int, ct: b64}                                 each message sealed again for the mentor
+  <- {t: "mentor-ended"}                                            wipe the mentor session, hide the notice
+  Handover:
+  <- {t: "handover-ask", kind: "partner"|"colleague", to: {nl, en}}
+  -> {t: "handover-accept", pub: b64(32), history: bool}  /  -> {t: "handover-decline"}
+  <- {t: "handover-waiting"}
+  <- {t: "handover-off", reason: "declined"|"expired"|"cancelled"}   the chat stays with the volunteer
+  <- {t: "handed-over", chat: b64(16), name, kind, identity, pub, sig}  the new chat id and the receiver's offer
   <- {t: "error", code: str, message: {nl, en}}                     the frame was refused; nothing changed
 
 Volunteer    (GET /ws/volunteer, session cookie, role with chat)
@@ -29,6 +41,25 @@ Volunteer    (GET /ws/volunteer, session cookie, role with chat)
   <- {t: "wrapped", chat: b64(16)}
   -> {t: "resume", chats: [{chat: b64(16), received: int}]}         after a reconnect: the chats this page holds
   <- {t: "peer-away", chat} / {t: "peer-back", chat}
+  The queue frame also lists `handovers` waiting for this account, `partners` and online `colleagues`.
+  Read-along (inviting volunteer V, mentor M; `link` is the staff link, PROTOCOL.md 10.11):
+  V -> {t: "mentor-invite", chat, mentor: account id, link: b64(16), pub, sig}   V's signed link key
+  V <- {t: "mentor-asked", chat, link}
+  M <- {t: "mentor-ask", link, chat: b64(16) (M's read-only chat), seeker: b64(32), from, identity, pub, sig}
+  M -> {t: "mentor-accept", link, cpub, csig, pub, sig}   / M -> {t: "mentor-decline", link}
+  V <- {t: "mentor-linked", chat, link, name, identity, pub, sig}
+  M <- {t: "mmsg", link, seq, ct}                                   the help-seeker's copy for the mentor
+  -> {t: "lmsg", link, seq, ct}  <- {t: "lmsg", link, seq, ct}       V's copies to M, M's hints to V
+  -> {t: "mentor-end", link}     <- {t: "mentor-ended", chat, link, reason}
+  Handover (V hands over, receiver R):
+  V -> {t: "handover", chat, target: "p:<partner>"|"v:<account id>", link: b64(16), pub, sig}
+  V <- {t: "handover-asked" | "handover-waiting", chat}  /  {t: "handover-off", chat, reason}
+  V -> {t: "handover-cancel", chat}
+  R -> {t: "pickup"}  handed-over chats come first
+  R <- {t: "assigned", chat: b64(16) (new id), peer, handover: {link, from, identity, pub, sig, history, kind}}
+  R -> {t: "accept-handover", chat, pub, sig, lpub, lsig}   chat offer and link key, both signed
+  V <- {t: "handover-done", chat, link, name, identity, pub, sig}  then {t: "ended", reason: "handed-over"}
+  V -> {t: "lmsg", link, seq: 1, ct}                                the handover note (the link's one message)
   <- {t: "error", code: str, message: {nl, en}}
 
 Every frame is parsed inside the error path (`frames.parse`, size-capped first);
@@ -157,6 +188,12 @@ async def seeker_socket(request: web.Request) -> web.WebSocketResponse:
                     raise FrameError("no-chat", "Er is geen gesprek.", "There is no chat.")
                 elif kind == "msg":
                     await hub.seeker_message(chat, frame)
+                elif kind == "mmsg":
+                    await hub.seeker_mentor_message(chat, frame)
+                elif kind == "mentor-key":
+                    await hub.mentor_key(chat, frame)
+                elif kind in ("handover-accept", "handover-decline"):
+                    await hub.handover_answer(chat, frame)
                 elif kind == "end":
                     await hub.end_chat(chat, "seeker")
                     break
@@ -179,7 +216,7 @@ async def volunteer_socket(request: web.Request) -> web.WebSocketResponse:
     if not volunteer.can_chat:
         raise BadRequest("Je account is niet ingesteld voor chat.", "Your account is not set up for chat.")
     hub: ChatHub = app[CHAT_HUB]
-    info = VolunteerInfo(volunteer.id, volunteer.name, volunteer.ed25519_public)
+    info = VolunteerInfo(volunteer.id, volunteer.name, volunteer.ed25519_public, role=volunteer.role)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     await hub.volunteer_connected(info, ws)
@@ -236,6 +273,20 @@ async def _volunteer_frame(request: web.Request, hub: ChatHub, info: VolunteerIn
         await hub.wrapup(info, frame)
     elif kind == "resume":
         await hub.resume_volunteer(info, frame["chats"])
+    elif kind == "lmsg":
+        await hub.link_message(info, frame)
+    elif kind == "mentor-invite":
+        await hub.invite_mentor(info, frame)
+    elif kind == "mentor-accept":
+        await hub.mentor_accept(info, frame)
+    elif kind in ("mentor-decline", "mentor-end"):
+        await hub.mentor_stop(info, frame, "declined" if kind == "mentor-decline" else "ended")
+    elif kind == "handover":
+        await hub.request_handover(info, frame)
+    elif kind == "handover-cancel":
+        await hub.cancel_handover(info, frame)
+    elif kind == "accept-handover":
+        await hub.accept_handover(info, frame)
 
 
 def make_guard(config: Any) -> AddressGuard:
