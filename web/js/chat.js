@@ -20,6 +20,9 @@ const chat = {
   transcript: [],
   channel: null,
   typingTimer: null,
+  history: [], // the earlier conversation as {w, b}, passed on at a handover only if the help-seeker agrees
+  mentor: null, // {keys, session, name} while a mentor reads along (the notice is shown exactly then)
+  handover: null, // {to, keys, history} while a handover is asked or under way
 };
 
 function show(phase) {
@@ -124,12 +127,151 @@ function onFrame(frame) {
     case "ended":
       finish(frame.reason);
       break;
+    case "mentor-request":
+      mentorRequested();
+      break;
+    case "mentor-joined":
+      mentorJoined(frame);
+      break;
+    case "mentor-ended":
+      mentorEnded(true);
+      break;
+    case "handover-ask":
+      handoverAsked(frame);
+      break;
+    case "handover-waiting":
+      if (chat.handover) status(t("chat_handover_waiting", { to: chat.handover.to }));
+      break;
+    case "handover-off":
+      handoverOff(frame.reason);
+      break;
+    case "handed-over":
+      handedOver(frame);
+      break;
     case "error":
       refused(frame);
       break;
     default:
       break;
   }
+}
+
+// -- a mentor reading along (crypto/PROTOCOL.md 10.11) -----------------------------------------
+
+function mentorRequested() {
+  mentorEnded(false);
+  chat.mentor = { keys: oc.newChatKeyPair(), session: null, name: "" };
+  chat.channel.send({ t: "mentor-key", pub: oc.b64encode(chat.mentor.keys.publicKey) });
+}
+
+function mentorJoined(frame) {
+  if (!chat.mentor || chat.mentor.session) return;
+  try {
+    const mchat = oc.b64decode(frame.chat, oc.CHAT_ID_BYTES);
+    const pub = oc.b64decode(frame.pub, 32);
+    oc.verifyChatOffer(oc.b64decode(frame.identity, 32), mchat, chat.mentor.keys.publicKey, pub,
+      oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
+    chat.mentor.session = oc.ChatSession.forSeeker(mchat, chat.mentor.keys, pub);
+  } catch {
+    mentorEnded(false); // an offer that does not verify: nobody reads along
+    return;
+  }
+  chat.mentor.name = String(frame.name).slice(0, 40);
+  // This page seals for the mentor exactly while this notice is on screen.
+  const notice = el("meelezen");
+  notice.textContent = t("chat_mentor_notice", { name: chat.mentor.name });
+  notice.hidden = false;
+}
+
+function mentorEnded(say) {
+  const had = chat.mentor?.session;
+  chat.mentor?.session?.wipe();
+  chat.mentor?.keys.secretKey.fill(0);
+  chat.mentor = null;
+  el("meelezen").hidden = true;
+  el("meelezen").textContent = "";
+  if (say && had) appendMessage(log, "", t("chat_mentor_ended"), "note");
+}
+
+// -- a handover to a partner or a colleague ------------------------------------------------------
+
+function handoverAsked(frame) {
+  const lang = document.documentElement.lang === "en" ? "en" : "nl";
+  const to = String(frame.to?.[lang] ?? "").slice(0, 60);
+  chat.handover = { to, keys: null, history: false };
+  const key = frame.kind === "partner" ? "chat_handover_partner" : "chat_handover_colleague";
+  el("doorverbinden-tekst").textContent = t(key, { volunteer: chat.name, to });
+  el("doorverbinden-geschiedenis-tekst").textContent = t("chat_handover_history", { to });
+  el("doorverbinden-geschiedenis").checked = false;
+  el("doorverbinden").hidden = false;
+  el("doorverbinden-kop").focus();
+}
+
+function answerHandover(accept) {
+  if (!chat.handover || chat.handover.keys) return;
+  el("doorverbinden").hidden = true;
+  if (!accept) {
+    chat.channel.send({ t: "handover-decline" });
+    chat.handover = null;
+    field.focus();
+    return;
+  }
+  chat.handover.keys = oc.newChatKeyPair();
+  chat.handover.history = el("doorverbinden-geschiedenis").checked;
+  chat.channel.send({ t: "handover-accept", pub: oc.b64encode(chat.handover.keys.publicKey),
+    history: chat.handover.history });
+  status(t("chat_handover_waiting", { to: chat.handover.to }), { busy: true });
+  field.focus();
+}
+
+function handoverOff(reason) {
+  el("doorverbinden").hidden = true;
+  chat.handover?.keys?.secretKey.fill(0);
+  chat.handover = null;
+  status("");
+  const key = { declined: "chat_handover_declined", expired: "chat_handover_expired" }[reason] ?? "chat_handover_cancelled";
+  appendMessage(log, "", t(key, { name: chat.name }), "note");
+}
+
+function handedOver(frame) {
+  const handover = chat.handover;
+  if (!handover?.keys) return;
+  let session;
+  let newId;
+  try {
+    newId = oc.b64decode(frame.chat, oc.CHAT_ID_BYTES);
+    const pub = oc.b64decode(frame.pub, 32);
+    // The new person's page signed its key for the new chat and this page's new key: verify as at the start.
+    oc.verifyChatOffer(oc.b64decode(frame.identity, 32), newId, handover.keys.publicKey, pub,
+      oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
+    session = oc.ChatSession.forSeeker(newId, handover.keys, pub);
+  } catch {
+    broken();
+    return;
+  }
+  // Nothing of the old session goes further: its keys are wiped here.
+  mentorEnded(false);
+  chat.session?.wipe();
+  chat.keys?.secretKey.fill(0);
+  chat.keys = handover.keys;
+  chat.session = session;
+  chat.id = newId;
+  chat.handover = null;
+  chat.name = String(frame.name).slice(0, 40);
+  status("");
+  el("gesprek-kop").textContent = t("chat_with", { name: chat.name });
+  appendMessage(log, "", t("chat_handed_over", { name: chat.name }), "note");
+  if (handover.history) {
+    // Passed on by this page itself, in the new session, because the help-seeker said yes.
+    for (const item of chat.history) sealContent(encodeContent("history", item.b, item.w));
+    appendMessage(log, "", t("chat_history_shared", { name: chat.name }), "note");
+  }
+  el("gesprek-kop").focus();
+}
+
+function sealContent(bytes) {
+  const { seq, ciphertext } = chat.session.seal(bytes);
+  chat.channel.send({ t: "msg", seq, ct: oc.b64encode(ciphertext) });
 }
 
 function connected(frame) {
@@ -161,6 +303,10 @@ function received(frame) {
     broken(); // replayed, reordered, reflected or altered: never display it
     return;
   }
+  if (content.kind !== "text" && content.kind !== "typing") {
+    broken(); // hints, notes and history are for staff pages only: never from the other side
+    return;
+  }
   if (content.kind === "typing") {
     el("typt").textContent = t("chat_typing", { name: chat.name });
     clearTimeout(chat.typingTimer);
@@ -168,6 +314,7 @@ function received(frame) {
     return;
   }
   el("typt").textContent = "";
+  chat.history.push({ w: "volunteer", b: content.text });
   chat.transcript.push(`${chat.name}: ${content.text}`);
   appendMessage(log, chat.name, content.text, "theirs");
   show("active");
@@ -179,8 +326,13 @@ function sendText(text, { echoed = false } = {}) {
     appendMessage(log, t("chat_you"), text, "mine");
     return;
   }
-  const { seq, ciphertext } = chat.session.seal(encodeContent("text", text));
-  chat.channel.send({ t: "msg", seq, ct: oc.b64encode(ciphertext) });
+  const content = encodeContent("text", text);
+  sealContent(content);
+  if (chat.mentor?.session) {
+    const copy = chat.mentor.session.seal(content);
+    chat.channel.send({ t: "mmsg", seq: copy.seq, ct: oc.b64encode(copy.ciphertext) });
+  }
+  chat.history.push({ w: "seeker", b: text });
   chat.transcript.push(`${t("chat_you")}: ${text}`);
   if (!echoed) appendMessage(log, t("chat_you"), text, "mine");
   show("active");
@@ -228,6 +380,10 @@ function refused(frame) {
 }
 
 function wipe() {
+  mentorEnded(false);
+  chat.handover?.keys?.secretKey.fill(0);
+  chat.handover = null;
+  chat.history = [];
   chat.session?.wipe();
   chat.session = null;
   chat.keys?.secretKey.fill(0);
@@ -257,6 +413,8 @@ function end() {
 }
 
 el("start").addEventListener("click", start);
+el("doorverbinden-ja").addEventListener("click", () => answerHandover(true));
+el("doorverbinden-nee").addEventListener("click", () => answerHandover(false));
 composer.addEventListener("submit", submit);
 field.addEventListener("input", () => {
   counter();

@@ -2,9 +2,13 @@
 // that comes back after a blip, and the opt-in transcript made in the browser.
 import * as oc from "./crypto.js";
 
-/** The content of one encrypted message: a text, or the "is typing" hint. */
-export function encodeContent(kind, text = undefined) {
-  const content = kind === "text" ? { k: "text", b: text } : { k: "typing" };
+/** The content of one encrypted message: a text, the "is typing" hint, a mentor's hint, a handover note, or
+ * one message of the earlier conversation passed on at a handover. */
+export function encodeContent(kind, text = undefined, who = undefined) {
+  let content;
+  if (kind === "typing") content = { k: "typing" };
+  else if (kind === "history") content = { k: "history", w: who === "volunteer" ? "volunteer" : "seeker", b: text };
+  else content = { k: kind, b: text }; // text, hint (mentor to volunteer), note (handover)
   return oc.encodeText(JSON.stringify(content));
 }
 
@@ -12,7 +16,12 @@ export function encodeContent(kind, text = undefined) {
 export function decodeContent(bytes) {
   const content = JSON.parse(oc.decodeText(bytes));
   if (content?.k === "typing") return { kind: "typing" };
-  if (content?.k === "text" && typeof content.b === "string") return { kind: "text", text: content.b };
+  if (["text", "hint", "note"].includes(content?.k) && typeof content.b === "string") {
+    return { kind: content.k, text: content.b };
+  }
+  if (content?.k === "history" && typeof content.b === "string" && ["seeker", "volunteer"].includes(content.w)) {
+    return { kind: "history", text: content.b, who: content.w };
+  }
   throw new oc.InvalidInput("unknown chat content");
 }
 

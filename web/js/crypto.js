@@ -515,6 +515,11 @@ export function verifyChatOffer(ed25519Public, chatId, seekerPublic, volunteerPu
 export const LINK_INVITER = 1;
 export const LINK_JOINER = 2;
 
+/** A fresh random 16-byte id for a staff link (chosen by the inviter's page). */
+export function newLinkId() {
+  return lib().randombytes_buf(CHAT_ID_BYTES);
+}
+
 function linkMessage(linkId, role, ownPublic, peerPublic) {
   requireBytes(linkId, CHAT_ID_BYTES, "linkId");
   if (role !== LINK_INVITER && role !== LINK_JOINER) throw new InvalidInput("role must be LINK_INVITER or LINK_JOINER");
