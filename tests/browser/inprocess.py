@@ -174,7 +174,7 @@ async def api_volunteer(server: InProcessServer, http: Any, name: str, *, chat: 
     from tests.helpers import PASSPHRASE, enrolment_body, login_body
     from tests.mailclient import MailVolunteer
     app = server.app
-    inv = await accounts.invite(app[STORAGE], app[CONFIG], name, role, True, True, app[CLOCK]())
+    inv = await accounts.invite(app[STORAGE], app[CONFIG], name, "volunteer", True, True, app[CLOCK]())
     identity = crypto.new_identity()
     body = enrolment_body(inv.url.split("#uitnodiging=", 1)[1], identity=identity)
     assert (await http.post("/api/enrol", json=body)).status == 201

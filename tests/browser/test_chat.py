@@ -78,17 +78,17 @@ async def test_chat_journey_end_to_end_leaves_no_plaintext_or_address(
         await panel.locator(".messages li.theirs", has_text=FIRST).wait_for()
         await assert_accessible(volunteer)
 
-        await panel.locator("textarea").type("Fijn", delay=20)
+        await panel.locator("textarea.bericht").type("Fijn", delay=20)
         await wait_text(seeker, "#typt", "Sanne is aan het typen")
-        await panel.locator("textarea").fill(REPLY)
-        await panel.locator("textarea").press("Enter")
+        await panel.locator("textarea.bericht").fill(REPLY)
+        await panel.locator("textarea.bericht").press("Enter")
         await seeker.locator("#berichten li.theirs", has_text=REPLY).wait_for()
 
         # A network blip: the proxy drops every connection; the page resumes and gets what it missed.
         server.proxy.cut()
         await panel.locator(".messages li.note", has_text="even weg").wait_for(timeout=10_000)
-        await panel.locator("textarea").fill(MISSED)
-        await panel.locator("textarea").press("Enter")
+        await panel.locator("textarea.bericht").fill(MISSED)
+        await panel.locator("textarea.bericht").press("Enter")
         await seeker.locator("#berichten li.theirs", has_text=MISSED).wait_for(timeout=20_000)
         await seeker.fill("#bericht", LAST)
         await seeker.press("#bericht", "Enter")
