@@ -14,7 +14,7 @@ from aiohttp import web
 
 import crypto
 
-from . import api, pages
+from . import api, coordinator, pages
 from .accounts import SERVER_SECRET_KEY, UnknownNameThrottle, day_of
 from .chat import ws as chat_ws
 from .chat.hub import ChatHub, FrameObserver
@@ -24,8 +24,9 @@ from .mail.desk import MailDesk
 from .assets import WEB_ROOT, AssetRegistry
 from .config import Config
 from .http import error_middleware, same_origin_middleware, security_headers
-from .keys import (ASSETS, CHAT_HUB, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, MAIL_DESK, POW, SERVER_SECRET,
+from .keys import (ASSETS, CHAT_HUB, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, MAIL_DESK, POW, SERVER_SECRET, STATS,
                    STORAGE, UNKNOWN_NAMES)
+from .stats import Stats
 from .storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("oor")
@@ -54,6 +55,8 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
     app.cleanup_ctx.append(_purge_ctx)
     app[GUARD] = make_guard(config)
     app[POW] = PowGate(config.pow_base_bits, config.pow_max_bits)
+    # Anonymous daily counts for the coordinator's statistics; the storage is attached when it opens.
+    app[STATS] = Stats(None, clock)
 
     async def add_wrapup(topic: str, age_band: str, handed_over: bool) -> None:
         await app[STORAGE].add_wrapup(day_of(app[CLOCK]()), topic, age_band, handed_over)
@@ -64,6 +67,7 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
     app.add_routes(api.routes)
     app.add_routes(chat_ws.routes)
     app.add_routes(mail_api.routes)
+    app.add_routes(coordinator.routes)
     return app
 
 
@@ -79,12 +83,14 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     # Answers fake salts for unknown names; kept in the database so they stay stable across restarts.
     app[SERVER_SECRET] = await storage.get_or_create_meta(SERVER_SECRET_KEY, crypto.new_token(32).encode())
     app[UNKNOWN_NAMES] = UnknownNameThrottle(app[SERVER_SECRET])
-    app[MAIL_DESK] = MailDesk(storage, config, app[CLOCK])
+    app[STATS].attach(storage)
+    app[MAIL_DESK] = MailDesk(storage, config, app[CLOCK], stats=app[STATS])
     # A hash to verify against when the name is unknown, so both answers take the same time.
     app[DUMMY_AUTH_HASH] = crypto.hash_auth_key(bytes(crypto.KEY_BYTES))
     if config.insecure_kdf:
         log.warning("INSECURE KDF PARAMETERS IN USE (insecure_kdf = true): for tests only")
     yield
+    app[STATS].attach(None)
     await storage.close()
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .chat.hub import ChatHub
     from .chat.ws import PowGate
     from .mail.desk import MailDesk
+    from .stats import Stats
     from .accounts import UnknownNameThrottle
     from .config import Config
     from .storage import Storage
@@ -28,3 +29,4 @@ CHAT_HUB: web.AppKey["ChatHub"] = web.AppKey("chat_hub")
 GUARD: web.AppKey["AddressGuard"] = web.AppKey("address_guard")
 POW: web.AppKey["PowGate"] = web.AppKey("pow_gate")
 MAIL_DESK: web.AppKey["MailDesk"] = web.AppKey("mail_desk")
+STATS: web.AppKey["Stats"] = web.AppKey("stats")

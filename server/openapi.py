@@ -79,7 +79,8 @@ SCHEMAS: dict[str, Any] = {
                        description="a message safe to show to the person who caused the error"),
         "field": {"type": "string", "description": "the request field that was refused, when one was"},
         "reason": {"type": "string", "description": "why an invitation is gone (`used`, `expired`, "
-                   "`unknown`) or why a login is refused (`deactivated`)"},
+                   "`unknown`), why a login is refused (`deactivated`), or why a coordinator's change is refused "
+                   "(`self`, `last-coordinator`)"},
         "retry_after": {"type": "integer", "description": "seconds to wait (login slow-down only)"},
     }, ["error", "message"], description="Every error answer of `/api/`: nothing changed on the server."),
     "Kdf": obj({"opslimit": {"type": "integer", "minimum": 1},
@@ -117,6 +118,29 @@ SCHEMAS: dict[str, Any] = {
               "items": obj({"seq": {"type": "integer", "minimum": 1, "maximum": 10_000},
                             "wrap": b64(WRAP_BYTES)})},
     "LookupKey": obj({"lookup_key": b64(32, "derived from the help-seeker's code; the code never travels")}),
+    "Account": obj({
+        "name": {"type": "string"}, "role": ref("Role"), "can_chat": {"type": "boolean"},
+        "can_mail": {"type": "boolean"}, "active": {"type": "boolean"},
+        "enrolled_day": {"type": "string", "format": "date"},
+    }, description="A staff account as the coordinator sees it (no keys, no sessions)."),
+    "AccountName": obj({"name": {"type": "string", "minLength": 1, "maxLength": 40}}),
+    "CoordinatorLive": obj({
+        "chat": obj({
+            "waiting": {"type": "integer", "minimum": 0},
+            "longest_wait_s": {"type": ["integer", "null"], "minimum": 0,
+                               "description": "seconds the longest-waiting chat has waited; null if none waits"},
+            "in_progress": {"type": "integer", "minimum": 0},
+            "volunteers_available": {"type": "integer", "minimum": 0},
+        }),
+        "mail": obj({
+            "volunteers_available": {"type": "integer", "minimum": 0},
+            "waiting": {"type": "array", "description": "threads whose help-seeker waits for a reply, by whole hours",
+                        "items": obj({"band": {"type": "string", "enum": ["0-4", "4-24", "24-48", "48-72", "72+"]},
+                                      "threads": {"type": "integer", "minimum": 0}})},
+            "needs_volunteer": {"type": "integer", "minimum": 0},
+            "answered_open": {"type": "integer", "minimum": 0},
+        }),
+    }, description="Counts of what is happening now: never a conversation, a thread or a person."),
     "Expires": {"type": "string", "format": "date",
                 "description": "the day the thread is deleted unless there is activity"},
 }
@@ -190,6 +214,37 @@ def page(operation_id: str, summary: str) -> dict[str, Any]:
                         "schema": {"type": "string", "enum": ["nl", "en"]}}],
         "responses": {"200": {"description": "the page", "content": {HTML: {"schema": {"type": "string"}}}}},
     }}
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {HTML: {"schema": {"type": "string"}}}}
+
+
+_LANG_PARAM = {"name": "lang", "in": "query", "required": False,
+               "description": "`en` for English; anything else is Dutch. No cookie is set.",
+               "schema": {"type": "string", "enum": ["nl", "en"]}}
+_PERIOD_PARAMS = [
+    {"name": "period", "in": "query", "required": False, "description": "`day`, `week` (ISO, Monday to Sunday; the "
+     "default) or `month`", "schema": {"type": "string", "enum": ["day", "week", "month"]}},
+    {"name": "date", "in": "query", "required": False, "description": "any day in the period, YYYY-MM-DD (UTC; "
+     "default today, from 2000-01-01 to 2999-12-31)", "schema": {"type": "string", "format": "date"}},
+]
+
+
+def coordinator_page(operation_id: str, summary: str, *, statistics: bool = False,
+                     media: str = HTML) -> dict[str, Any]:
+    """A page for coordinators: 401 (a page pointing to the login) without a session, 403 for another role."""
+    responses: dict[str, Any] = {
+        "200": {"description": "the page" if media == HTML else "the figures as CSV, small counts suppressed",
+                "content": {media: {"schema": {"type": "string"}}}},
+        "401": _html("not logged in: a page that says where to log in"),
+        "403": _html("logged in, but not as a coordinator"),
+    }
+    if statistics:
+        responses["400"] = _html("a period or date that is not valid")
+    return {"get": {"operationId": operation_id, "summary": summary, "tags": ["coordinator"], "security": SESSION,
+                    "parameters": [_LANG_PARAM, *(_PERIOD_PARAMS if statistics else [])],
+                    "responses": dict(sorted(responses.items()))}}
 
 
 THREAD_PARAM = [{"name": "thread", "in": "path", "required": True, "description": "the thread id",
@@ -351,6 +406,37 @@ def _operations() -> dict[str, Any]:
             {**ok(obj({"to": {"type": "string"}})), **errors(*BODY_ERRORS, *VOLUNTEER_ERRORS, 404, 409)},
             body=obj({"to": {"type": "string", "minLength": 1, "maxLength": 40}, "wraps": ref("Wraps")}),
             security=SESSION, parameters=THREAD_PARAM)},
+        # -- coordinator ------------------------------------------------------------------
+        "/coordinator": coordinator_page("coordinatorPage", "Coordinator: live figures and staff accounts"),
+        "/coordinator/statistiek": coordinator_page(
+            "statisticsPage", "Statistics per day, week or month, small counts suppressed", statistics=True),
+        "/coordinator/statistiek.csv": coordinator_page(
+            "statisticsCsv", "The same statistics as CSV", statistics=True, media="text/csv"),
+        "/api/coordinator/live": {"get": op(
+            "coordinatorLive", "What is happening now, as counts", "coordinator",
+            {**ok(ref("CoordinatorLive")), **errors(*VOLUNTEER_ERRORS)}, security=SESSION)},
+        "/api/coordinator/invite": {"post": op(
+            "coordinatorInvite", "A one-time enrolment link for a new account (shown once)", "coordinator",
+            {**ok(obj({"name": {"type": "string"}, "role": ref("Role"), "can_chat": {"type": "boolean"},
+                       "can_mail": {"type": "boolean"},
+                       "url": {"type": "string", "description": "the enrolment link; the token is in its fragment"},
+                       "expires_at": {"type": "integer", "description": "unix seconds"}}), "invited", 201),
+             **errors(*BODY_ERRORS, *VOLUNTEER_ERRORS, 409)},
+            body=obj({"name": {"type": "string", "minLength": 1, "maxLength": 40}, "role": ref("Role"),
+                      "can_chat": {"type": "boolean"}, "can_mail": {"type": "boolean"}}), security=SESSION)},
+        "/api/coordinator/deactivate": {"post": op(
+            "coordinatorDeactivate", "Deactivate another account and end its sessions", "coordinator",
+            {**ok(ref("Account")), **errors(*BODY_ERRORS, *VOLUNTEER_ERRORS, 404, 409)},
+            body=ref("AccountName"), security=SESSION,
+            description="409 with reason `self` for one's own account, `last-coordinator` if no active "
+                        "coordinator would be left.")},
+        "/api/coordinator/role": {"post": op(
+            "coordinatorRole", "Change another account's role (one role per account)", "coordinator",
+            {**ok(ref("Account")), **errors(*BODY_ERRORS, *VOLUNTEER_ERRORS, 404, 409)},
+            body=obj({"name": {"type": "string", "minLength": 1, "maxLength": 40}, "role": ref("Role")}),
+            security=SESSION,
+            description="409 with reason `self` for one's own account, `last-coordinator` if no active "
+                        "coordinator would be left.")},
     }
 
 
@@ -363,7 +449,8 @@ Every error under `/api/` is a JSON object
 `{{"error": code, "message": {{"nl": ..., "en": ...}}, ...}}` and means nothing
 changed. A state-changing request whose `Origin` names another site answers 403.
 
-Volunteer operations need the `{SESSION_COOKIE}` cookie set by `POST /api/login`.
+Volunteer operations need the `{SESSION_COOKIE}` cookie set by `POST /api/login`;
+coordinator pages and operations need it too, for an account with role `coordinator`.
 
 The chat itself runs over two websockets outside this description:
 `GET /ws/chat` (help-seeker, after a challenge from `POST /api/chat/challenge`)
@@ -376,7 +463,8 @@ _DESCRIPTION_DOC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Luisterend Oor", "version": "0.1.0", "description": DESCRIPTION,
              "license": {"name": "EUPL-1.2", "identifier": "EUPL-1.2"}},
-    "tags": [{"name": name} for name in ("pages", "service", "accounts", "chat", "mail", "mail-volunteer")],
+    "tags": [{"name": name} for name in ("pages", "service", "accounts", "chat", "mail", "mail-volunteer",
+                                         "coordinator")],
     "paths": _paths(),
     "components": {
         "schemas": SCHEMAS,

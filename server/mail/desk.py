@@ -18,6 +18,7 @@ import crypto
 
 from ..config import Config
 from ..errors import BadRequest, Conflict, NotFound, OorError
+from ..stats import Stats
 from ..storage import MailMessage, MailThread, Storage, ThreadConflict, Volunteer
 
 AUTHOR_SEEKER, AUTHOR_VOLUNTEER = 1, 2
@@ -117,8 +118,9 @@ class Assignment:
 
 class MailDesk:
     def __init__(self, storage: Storage, config: Config, clock: Callable[[], int],
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, *, stats: Stats | None = None) -> None:
         self.storage, self.config, self.clock, self.monotonic = storage, config, clock, monotonic
+        self.stats = stats  # anonymous daily counts: a new thread, a thread's first reply
         self.assignments: dict[str, Assignment] = {}
         self.recent: deque[float] = deque()  # when recent threads were made (memory only): the load
 
@@ -185,6 +187,8 @@ class MailDesk:
         except ThreadConflict:
             raise Conflict("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again.") from None
         self.recent.append(self.monotonic())
+        if self.stats is not None:
+            await self.stats.mail_offered()  # the site and the gateway both come through here
         return thread
 
     async def volunteer_for_new_thread(self) -> Volunteer | None:
@@ -281,10 +285,14 @@ class MailDesk:
 
     async def _append(self, thread: MailThread, message: MailMessage) -> None:
         try:
-            await self.storage.add_message(thread.id, message, self.hour(), self.day(), self.config.mail_max_messages)
+            first_reply_hours = await self.storage.add_message(thread.id, message, self.hour(), self.day(),
+                                                               self.config.mail_max_messages)
         except ThreadConflict:
             raise Conflict("Het gesprek is intussen veranderd. Laad het opnieuw; je tekst staat er nog.",
                            "The thread changed in the meantime. Reload it; your text is still there.") from None
+        if first_reply_hours is not None and self.stats is not None:
+            # Only the whole hours go on, into a bucket of the day's count: not the thread.
+            await self.stats.mail_first_reply(first_reply_hours)
 
     async def _assign(self, thread: MailThread, volunteer: Volunteer, wraps: dict[int, bytes]) -> None:
         try:

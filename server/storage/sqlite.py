@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import (Invitation, InvitationUnusable, MailMessage, MailThread, NameTaken, NewVolunteer, Session,
-               StorageError, ThreadConflict, Volunteer)
+from . import (Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken, NewVolunteer,
+               Session, StorageError, ThreadConflict, Volunteer)
 
 T = TypeVar("T")
 
@@ -194,14 +194,40 @@ class SQLiteStorage:
             return [_volunteer(r) for r in rows]
         return await self._run(run)
 
-    async def set_active(self, name: str, active: bool) -> bool:
+    async def set_active(self, name: str, active: bool, *, keep_a_coordinator: bool = False) -> bool:
+        """(De)activate an account; deactivation ends its sessions in the same transaction.
+
+        With `keep_a_coordinator` (the coordinator dashboard), deactivating the last active
+        coordinator is refused (LastCoordinator), checked inside the transaction so that two
+        coordinators cannot deactivate each other at the same moment. The CLI may do anything."""
         def run(c: sqlite3.Connection) -> bool:
             c.execute("BEGIN IMMEDIATE")
-            cur = c.execute("UPDATE volunteers SET active = ? WHERE name = ?", (int(active), name))
-            if not active:
-                c.execute("DELETE FROM sessions WHERE volunteer_id IN"
-                          " (SELECT id FROM volunteers WHERE name = ?)", (name,))
-            c.execute("COMMIT")
+            try:
+                if not active and keep_a_coordinator:
+                    _keep_a_coordinator(c, name)
+                cur = c.execute("UPDATE volunteers SET active = ? WHERE name = ?", (int(active), name))
+                if not active:
+                    c.execute("DELETE FROM sessions WHERE volunteer_id IN"
+                              " (SELECT id FROM volunteers WHERE name = ?)", (name,))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return cur.rowcount == 1
+        return await self._run(run)
+
+    async def set_role(self, name: str, role: str) -> bool:
+        """Change an account's role (one role per account); refuses to leave no active coordinator."""
+        def run(c: sqlite3.Connection) -> bool:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                if role != "coordinator":
+                    _keep_a_coordinator(c, name)
+                cur = c.execute("UPDATE volunteers SET role = ? WHERE name = ?", (role, name))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
             return cur.rowcount == 1
         return await self._run(run)
 
@@ -239,12 +265,16 @@ class SQLiteStorage:
         await self._run(lambda c: c.execute("DELETE FROM sessions WHERE volunteer_id = ?", (volunteer_id,)))
 
     async def purge(self, now: int, idle_before: int, created_before: int) -> None:
-        """Delete expired sessions and invitations (secure_delete zeroes them on disk)."""
+        """Delete expired sessions and invitations (secure_delete zeroes them on disk), then empty the
+        write-ahead log: its frames keep successive versions of the pages written since the last
+        checkpoint, in order, so without this the WAL would tell in which order recent statistics
+        counts went up (and which wait, length and wrap-up belonged together)."""
         def run(c: sqlite3.Connection) -> None:
             c.execute("BEGIN IMMEDIATE")
             c.execute("DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", (idle_before, created_before))
             c.execute("DELETE FROM invitations WHERE expires_at <= ?", (now,))
             c.execute("COMMIT")
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         await self._run(run)
 
     # -- statistics -------------------------------------------------------------------
@@ -255,11 +285,44 @@ class SQLiteStorage:
             " ON CONFLICT(day, topic, age_band, handed_over) DO UPDATE SET count = count + 1",
             (day, topic, age_band, int(handed_over))))
 
-    async def wrapup_counts(self) -> list[tuple[str, str, str, bool, int]]:
+    async def wrapup_counts(self, first_day: str | None = None,
+                            last_day: str | None = None) -> list[tuple[str, str, str, bool, int]]:
+        """Wrap-up counts, of every day or of the days first_day..last_day (inclusive, YYYY-MM-DD)."""
         def run(c: sqlite3.Connection) -> list[tuple[str, str, str, bool, int]]:
             rows = c.execute("SELECT day, topic, age_band, handed_over, count FROM chat_wrapups"
-                             " ORDER BY day, topic, age_band, handed_over").fetchall()
+                             " WHERE day BETWEEN ? AND ? ORDER BY day, topic, age_band, handed_over",
+                             (first_day or "0000-00-00", last_day or "9999-99-99")).fetchall()
             return [(d, t, a, bool(h), n) for d, t, a, h, n in rows]
+        return await self._run(run)
+
+    async def add_count(self, day: str, channel: str, metric: str, bucket: str) -> None:
+        """Add 1 to one statistics count: one UPSERT, never a row per event."""
+        await self._run(lambda c: c.execute(
+            "INSERT INTO stats_counts(day, channel, metric, bucket, count) VALUES (?, ?, ?, ?, 1)"
+            " ON CONFLICT(day, channel, metric, bucket) DO UPDATE SET count = count + 1",
+            (day, channel, metric, bucket)))
+
+    async def counts_between(self, first_day: str, last_day: str) -> list[tuple[str, str, str, str, int]]:
+        def run(c: sqlite3.Connection) -> list[tuple[str, str, str, str, int]]:
+            return c.execute("SELECT day, channel, metric, bucket, count FROM stats_counts"
+                             " WHERE day BETWEEN ? AND ? ORDER BY day, channel, metric, bucket",
+                             (first_day, last_day)).fetchall()
+        return await self._run(run)
+
+    # -- live figures (coordinator) ----------------------------------------------------------
+
+    async def mail_volunteers_available(self) -> int:
+        """Accounts that take new mail now: the same condition as the choice of a mail volunteer."""
+        def run(c: sqlite3.Connection) -> int:
+            return c.execute("SELECT count(*) FROM volunteers WHERE active = 1 AND can_mail = 1"
+                             " AND mail_available = 1 AND x25519_certificate IS NOT NULL").fetchone()[0]
+        return await self._run(run)
+
+    async def open_thread_waits(self) -> list[tuple[str, int | None, int]]:
+        """Threads not handled, counted per (state, hour the help-seeker started waiting or NULL)."""
+        def run(c: sqlite3.Connection) -> list[tuple[str, int | None, int]]:
+            return c.execute("SELECT state, waiting_since_hour, count(*) FROM mail_threads"
+                             " WHERE state != 'handled' GROUP BY state, waiting_since_hour").fetchall()
         return await self._run(run)
 
     # -- mail -----------------------------------------------------------------------------
@@ -320,15 +383,28 @@ class SQLiteStorage:
             return [_message(r) for r in rows]
         return await self._run(run)
 
-    async def add_message(self, thread_id: bytes, message: MailMessage, hour: int, day: int, limit: int) -> None:
-        """Append the next message; the sequence number must follow the last one."""
-        def run(c: sqlite3.Connection) -> None:
+    async def add_message(self, thread_id: bytes, message: MailMessage, hour: int, day: int,
+                          limit: int) -> int | None:
+        """Append the next message; the sequence number must follow the last one.
+
+        Answers, for the thread's first volunteer message, how many whole hours the help-seeker
+        had been waiting for it (for the statistics); None otherwise."""
+        def run(c: sqlite3.Connection) -> int | None:
+            first_reply_hours = None
             c.execute("BEGIN IMMEDIATE")
             try:
                 last, count = c.execute("SELECT coalesce(max(seq), 0), count(*) FROM mail_messages"
                                         " WHERE thread_id = ?", (thread_id,)).fetchone()
                 if message.seq != last + 1 or count >= limit:
                     raise ThreadConflict("sequence number or message limit")
+                if message.author != 1 and not c.execute(
+                        "SELECT 1 FROM mail_messages WHERE thread_id = ? AND author != 1 LIMIT 1",
+                        (thread_id,)).fetchone():
+                    # No volunteer has written yet, so the wait began with the thread's first message.
+                    since = c.execute("SELECT waiting_since_hour FROM mail_threads WHERE id = ?",
+                                      (thread_id,)).fetchone()
+                    if since is not None and since[0] is not None:
+                        first_reply_hours = max(0, hour - since[0])
                 c.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread_id, *_fields(message)))
                 if message.author == 1:
                     c.execute("UPDATE mail_threads SET state = CASE state WHEN 'handled' THEN 'open' ELSE state END,"
@@ -341,7 +417,8 @@ class SQLiteStorage:
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
-        await self._run(run)
+            return first_reply_hours
+        return await self._run(run)
 
     async def assign_thread(self, thread_id: bytes, volunteer_id: int, wraps: dict[int, bytes], hour: int,
                             expected_volunteer: int | None) -> None:
@@ -411,6 +488,16 @@ class SQLiteStorage:
                 " volunteer_id IN (SELECT id FROM volunteers WHERE active = 0 OR can_mail = 0)"
                 " OR (opened = 0 AND assigned_hour <= ?))", (hour - pickup_hours,)).rowcount
         return await self._run(run)
+
+
+def _keep_a_coordinator(c: sqlite3.Connection, name: str) -> None:
+    """Raise LastCoordinator if `name` is the only active coordinator (inside the caller's transaction)."""
+    others = c.execute("SELECT count(*) FROM volunteers WHERE role = 'coordinator' AND active = 1 AND name != ?",
+                       (name,)).fetchone()[0]
+    target = c.execute("SELECT role = 'coordinator' AND active = 1 FROM volunteers WHERE name = ?",
+                       (name,)).fetchone()
+    if target is not None and target[0] and others == 0:
+        raise LastCoordinator(name)
 
 
 def _fields(m: MailMessage) -> tuple[Any, ...]:

@@ -260,3 +260,25 @@ async def test_a_non_ascii_sender_gets_the_token_too(gateway: InProcessServer, r
     assert await in_thread(run) == 250
     mail = await relay_sink.next_mail()
     assert mail["To"] == sender and token_from(mail)
+
+
+async def test_a_gateway_mail_and_its_first_reply_are_counted_for_the_statistics(
+        gateway: InProcessServer, relay_sink: Sink, on_duty: Any) -> None:
+    """A thread from the gateway counts as offered mail, and the volunteer's first reply (only the first)
+    as a first reply in the bucket of its whole hours; nothing of the thread is in the counts."""
+    import sqlite3
+
+    from server.accounts import day_of
+    from server.keys import CLOCK
+    code, text = await in_thread(send, gateway, message())
+    assert code == 250, text
+    await relay_sink.next_mail()
+    key = (await on_duty.inbox())[0]["thread"]
+    for reply in ("Fijn dat je schrijft.", "Ik lees graag meer."):
+        data, _ = await on_duty.read(key)
+        assert (await on_duty.reply(data, reply)).status == 201
+    with sqlite3.connect(gateway.config.database_path) as db:
+        counts = db.execute("SELECT day, channel, metric, bucket, count FROM stats_counts ORDER BY metric").fetchall()
+    today = day_of(gateway.app[CLOCK]())
+    # The reply came within the hour the mail arrived, or the next clock hour: the "up to 1 hour" bucket.
+    assert counts == [(today, "mail", "first_reply", "1", 1), (today, "mail", "offered", "", 1)]

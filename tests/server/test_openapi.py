@@ -256,7 +256,7 @@ async def app_client(aiohttp_client: Any, insecure_kdf_config: Any, clock: Any) 
 @pytest.fixture
 async def browsers(app_client: Any) -> AsyncIterator[list[aiohttp.ClientSession]]:
     made = [aiohttp.ClientSession(base_url=str(app_client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
-            for _ in range(3)]
+            for _ in range(4)]
     yield made
     for s in made:
         await s.close()
@@ -276,7 +276,7 @@ async def volunteer_in(app_client: Any, http: Checked, name: str) -> MailVolunte
 
 async def test_every_operation_answers_as_described(app_client: Any, browsers: Any, doc: dict[str, Any]) -> None:
     seen: set[tuple[str, str, int]] = set()
-    a_http, b_http, s_http = (Checked(b, doc, seen) for b in browsers)
+    a_http, b_http, s_http = (Checked(b, doc, seen) for b in browsers[:3])
     for path in ("/", "/chat", "/mail", "/mail/terug", "/inschrijven", "/vrijwilliger?lang=en",
                  "/api/health", "/api/assets", "/api/openapi.json", "/api/chat/status"):
         assert (await s_http.get(path)).status == 200
@@ -307,6 +307,28 @@ async def test_every_operation_answers_as_described(app_client: Any, browsers: A
     data, _ = await anna.read(key)
     assert (await anna.hand_over(data, colleagues[0])).status == 200
     assert (await bram.read(key))[1]
+
+    # A coordinator: pages, live figures, an invitation, a role change, a deactivation, and refusals.
+    c_http = Checked(browsers[3], doc, seen)
+    token = await invite(app_client, "Carla", "coordinator")
+    assert (await c_http.post("/api/enrol", json=enrolment_body(token))).status == 201
+    assert (await c_http.post("/api/login", json=await login_body(c_http, "Carla", PASSPHRASE))).status == 200
+    for path in ("/coordinator", "/coordinator/statistiek", "/coordinator/statistiek?period=month&date=2027-01-15",
+                 "/coordinator/statistiek.csv?period=day&lang=en", "/api/coordinator/live"):
+        assert (await c_http.get(path)).status == 200
+    assert (await c_http.get("/coordinator/statistiek?period=year")).status == 400
+    assert (await s_http.get("/coordinator/statistiek.csv")).status == 401
+    assert (await a_http.get("/coordinator")).status == 403
+    assert (await a_http.get("/api/coordinator/live")).status == 403
+    assert (await c_http.post("/api/coordinator/invite", json={"name": "Dora", "role": "partner", "can_chat": True,
+                                                               "can_mail": False})).status == 201
+    assert (await c_http.post("/api/coordinator/invite", json={"name": "Anna", "role": "volunteer", "can_chat": True,
+                                                               "can_mail": True})).status == 409
+    assert (await c_http.post("/api/coordinator/role", json={"name": "Anna", "role": "mentor"})).status == 200
+    assert (await c_http.post("/api/coordinator/role", json={"name": "Anna", "role": "volunteer"})).status == 200
+    assert (await c_http.post("/api/coordinator/role", json={"name": "Carla", "role": "mentor"})).status == 409
+    assert (await c_http.post("/api/coordinator/deactivate", json={"name": "Nobody"})).status == 404
+    assert (await c_http.post("/api/coordinator/deactivate", json={"name": "Bram"})).status == 200
 
     # Bram leaves: the help-seeker's page re-wraps the thread for the next volunteer (Anna).
     app = app_client.server.app

@@ -1,0 +1,342 @@
+"""The coordinator's pages and API: live figures, volunteer management, statistics.
+
+Pages (session cookie, role coordinator; not logged in: 401 and a pointer to the login,
+another role: 403):
+  GET /coordinator                         live figures, invite, deactivate, change roles
+  GET /coordinator/statistiek?period=day|week|month&date=YYYY-MM-DD
+  GET /coordinator/statistiek.csv?...      the same figures as CSV
+API (same rules, JSON errors):
+  GET  /api/coordinator/live                                  -> the live figures
+  POST /api/coordinator/invite     {name, role, can_chat, can_mail} -> {url, expires_at, ...} (201)
+  POST /api/coordinator/deactivate {name}                     -> the account (its sessions have ended)
+  POST /api/coordinator/role       {name, role}               -> the account
+
+A coordinator sees counts and staff accounts, never content: the live figures come
+from the chat queue (in memory) and from thread states and coarse hours; the
+statistics only from anonymous daily counts (server/stats.py). A coordinator cannot
+deactivate or change the role of their own account, and the storage refuses any change
+that would leave no active coordinator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from . import accounts
+from .charts import bar_chart
+from .chat.hub import AGE_BANDS
+from .chat.queue import ChatState
+from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from .http import read_json
+from .keys import CHAT_HUB, CLOCK, CONFIG, STORAGE
+from .pages import page_context
+from .stats import (Histogram, Report, Shown, bucket_label, csv_text, day_label, parse_period, period_label,
+                    quantile_text, report_for)
+from .storage import ROLES, LastCoordinator, Volunteer
+
+routes = web.RouteTableDef()
+COORDINATOR = "coordinator"
+MAIL_BAND_EDGES = (4, 24, 48, 72)  # hours the help-seeker has waited for a reply
+
+
+async def _viewer(request: web.Request) -> Volunteer | None:
+    app = request.app
+    return await accounts.session_volunteer(app[STORAGE], app[CONFIG], request.cookies.get(accounts.SESSION_COOKIE),
+                                            app[CLOCK]())
+
+
+def _only_coordinators(volunteer: Volunteer) -> Volunteer:
+    if volunteer.role != COORDINATOR:
+        raise Forbidden("Dit is alleen voor coördinatoren.", "This is for coordinators only.")
+    return volunteer
+
+
+async def _api_coordinator(request: web.Request) -> Volunteer:
+    volunteer = await _viewer(request)
+    if volunteer is None:
+        raise Unauthorized()
+    return _only_coordinators(volunteer)
+
+
+def _login_first(request: web.Request) -> web.Response:
+    """Not logged in: say where to log in (the volunteer page), with status 401."""
+    return aiohttp_jinja2.render_template("coordinator_login.html", request,
+                                          page_context(request, "coordinator_login"), status=401)
+
+
+# -- live figures -------------------------------------------------------------------------------
+
+
+def mail_band_keys() -> list[str]:
+    edges = (0, *MAIL_BAND_EDGES)
+    return [f"{a}-{b}" for a, b in zip(edges, edges[1:])] + [f"{MAIL_BAND_EDGES[-1]}+"]
+
+
+def _mail_band(hours: int) -> str:
+    low = 0
+    for edge in MAIL_BAND_EDGES:
+        if hours < edge:
+            return f"{low}-{edge}"
+        low = edge
+    return f"{MAIL_BAND_EDGES[-1]}+"
+
+
+async def live_figures(app: web.Application) -> dict[str, Any]:
+    """What is happening now, as counts: the chat queue (memory) and open mail threads (coarse hours)."""
+    hub = app[CHAT_HUB]
+    waiting = hub.queue.waiting()
+    longest = max(0, int(hub.clock() - waiting[0].arrived)) if waiting else None
+    in_progress = sum(1 for e in hub.queue.entries.values() if e.state is ChatState.ACTIVE)
+    storage = app[STORAGE]
+    hour = app[CLOCK]() // 3600
+    bands = dict.fromkeys(mail_band_keys(), 0)
+    needs_volunteer = answered_open = 0
+    for state, since, count in await storage.open_thread_waits():
+        if state == "needs-volunteer":
+            needs_volunteer += count
+        elif since is None:
+            answered_open += count
+        else:
+            bands[_mail_band(max(0, hour - since))] += count
+    return {
+        "chat": {"waiting": len(waiting), "longest_wait_s": longest, "in_progress": in_progress,
+                 "volunteers_available": hub.queue.available_volunteers()},
+        "mail": {"volunteers_available": await storage.mail_volunteers_available(),
+                 "waiting": [{"band": k, "threads": n} for k, n in bands.items()],
+                 "needs_volunteer": needs_volunteer, "answered_open": answered_open},
+    }
+
+
+def wait_text(seconds: int | None, t: Any) -> str:
+    if seconds is None:
+        return str(t("co_nobody_waiting"))
+    return str(t("co_seconds", n=seconds) if seconds < 60 else t("co_minutes", n=seconds // 60))
+
+
+def band_label(key: str, t: Any) -> str:
+    if key.endswith("+"):
+        return str(t("co_band_above", n=key[:-1]))
+    low, high = key.split("-")
+    return str(t("co_band_below", n=high) if low == "0" else t("co_band_range", a=low, b=high))
+
+
+@routes.get("/api/coordinator/live")
+async def live(request: web.Request) -> web.Response:
+    await _api_coordinator(request)
+    return web.json_response(await live_figures(request.app))
+
+
+# -- volunteer management ---------------------------------------------------------------------
+
+
+def volunteer_json(v: Volunteer) -> dict[str, Any]:
+    return {"name": v.name, "role": v.role, "can_chat": v.can_chat, "can_mail": v.can_mail, "active": v.active,
+            "enrolled_day": v.enrolled_day}
+
+
+def _flag(payload: dict[str, Any], key: str) -> bool:
+    value = payload.get(key)
+    if not isinstance(value, bool):
+        raise BadRequest(f"Veld {key} moet waar of onwaar zijn.", f"Field {key} must be true or false.", field=key)
+    return value
+
+
+def _role(payload: dict[str, Any]) -> str:
+    role = payload.get("role")
+    if not isinstance(role, str) or role not in ROLES:
+        raise BadRequest("Kies een rol uit de lijst.", f"Choose a role: {', '.join(ROLES)}.", field="role")
+    return role
+
+
+async def _other_account(request: web.Request, me: Volunteer, payload: dict[str, Any],
+                         what: tuple[str, str]) -> Volunteer:
+    name = accounts.normalise_name(payload.get("name"))  # type: ignore[arg-type]
+    if name == me.name:
+        raise Conflict(*what, field="name", reason="self")
+    target = await request.app[STORAGE].volunteer_by_name(name)
+    if target is None:
+        raise NotFound("Er is geen account met deze naam.", "There is no account with this name.", field="name")
+    return target
+
+
+_LAST = ("Dan is er geen actieve coördinator meer. Maak eerst iemand anders coördinator.",
+         "Then there would be no active coordinator left. Make someone else coordinator first.")
+
+
+@routes.post("/api/coordinator/invite")
+async def invite(request: web.Request) -> web.Response:
+    await _api_coordinator(request)
+    app = request.app
+    payload = await read_json(request)
+    name = accounts.normalise_name(payload.get("name"))  # type: ignore[arg-type]
+    role, can_chat, can_mail = _role(payload), _flag(payload, "can_chat"), _flag(payload, "can_mail")
+    invited = await accounts.invite(app[STORAGE], app[CONFIG], name, role, can_chat, can_mail, app[CLOCK]())
+    # The link holds the one-time token in its fragment; it is in this answer only (Cache-Control: no-store).
+    return web.json_response({"name": name, "role": role, "can_chat": can_chat, "can_mail": can_mail,
+                              "url": invited.url, "expires_at": invited.expires_at}, status=201)
+
+
+@routes.post("/api/coordinator/deactivate")
+async def deactivate(request: web.Request) -> web.Response:
+    me = await _api_coordinator(request)
+    storage = request.app[STORAGE]
+    target = await _other_account(request, me, await read_json(request),
+                                  ("Je kunt je eigen account niet deactiveren.",
+                                   "You cannot deactivate your own account."))
+    try:
+        await storage.set_active(target.name, False, keep_a_coordinator=True)  # ends their sessions too
+    except LastCoordinator:
+        raise Conflict(*_LAST, field="name", reason="last-coordinator") from None
+    updated = await storage.volunteer_by_name(target.name)
+    return web.json_response(volunteer_json(updated or target))
+
+
+@routes.post("/api/coordinator/role")
+async def change_role(request: web.Request) -> web.Response:
+    me = await _api_coordinator(request)
+    storage = request.app[STORAGE]
+    payload = await read_json(request)
+    role = _role(payload)
+    target = await _other_account(request, me, payload,
+                                  ("Je kunt je eigen rol niet wijzigen.", "You cannot change your own role."))
+    try:
+        await storage.set_role(target.name, role)
+    except LastCoordinator:
+        raise Conflict(*_LAST, field="name", reason="last-coordinator") from None
+    updated = await storage.volunteer_by_name(target.name)
+    return web.json_response(volunteer_json(updated or target))
+
+
+@routes.get("/coordinator", name="coordinator")
+async def dashboard(request: web.Request) -> web.Response:
+    viewer = await _viewer(request)
+    if viewer is None:
+        return _login_first(request)
+    me = _only_coordinators(viewer)
+    app = request.app
+    context = page_context(request, "coordinator")
+    t = context["t"]
+    figures = await live_figures(app)
+    context.update(
+        me=me, volunteers=await app[STORAGE].list_volunteers(), roles=ROLES, live=figures,
+        role_names={role: t(f"role_{role}") for role in ROLES},
+        longest_text=wait_text(figures["chat"]["longest_wait_s"], t),
+        bands=[(b["band"], band_label(b["band"], t), b["threads"]) for b in figures["mail"]["waiting"]],
+    )
+    return aiohttp_jinja2.render_template("coordinator.html", request, context)
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+
+def _topics(request: web.Request) -> tuple[list[str], dict[str, str]]:
+    """The configured wrap-up topics (stored by their Dutch name) and their name in the page's language."""
+    names: dict[str, str] = {}
+    for entry in request.app[CONFIG].chat_topics:
+        nl, _, en = entry.partition("|")
+        names[nl] = en or nl
+    return list(names), names
+
+
+async def _report(request: web.Request) -> Report:
+    period = parse_period(request.query, request.app[CLOCK]())
+    topics, _ = _topics(request)
+    return await report_for(request.app[STORAGE], period, topics, AGE_BANDS)
+
+
+def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict[str, Any]:
+    """Everything the statistics template shows, from the (already suppressed) report."""
+    none = str(t("co_none"))
+    note = str(t("co_suppressed_note"))
+    _, topic_names = _topics(request)
+
+    def q(hist: Histogram, which: str) -> str:
+        return quantile_text(hist.p50 if which == "p50" else hist.p90, hist, lang, none)
+
+    def figure(chart_id: str, title_key: str, column_key: str, rows: list[tuple[str, Shown]]) -> dict[str, Any]:
+        title = str(t(title_key))
+        return {"id": chart_id, "title": title, "column": t(column_key), "svg": bar_chart(chart_id, title, rows, note),
+                "rows": [(label, value.text) for label, value in rows]}
+
+    def hist_rows(hist: Histogram) -> list[tuple[str, Shown]]:
+        return [(bucket_label(hist, key, lang), value) for key, value in hist.bars]
+
+    r = report
+    chat_summary = [
+        (t("co_offered"), r.chat_offered.text), (t("co_answered"), r.wait_answered.total.text),
+        (t("co_abandoned"), r.wait_abandoned.total.text), (t("co_finished"), r.length.total.text),
+        (t("co_wait_p50"), q(r.wait_answered, "p50")), (t("co_wait_p90"), q(r.wait_answered, "p90")),
+        (t("co_abandon_p50"), q(r.wait_abandoned, "p50")),
+        (t("co_length_p50"), q(r.length, "p50")), (t("co_length_p90"), q(r.length, "p90")),
+        (t("co_wrapups"), r.wrapups.text),
+    ]
+    mail_summary = [
+        (t("co_mail_offered"), r.mail_offered.text), (t("co_first_replies"), r.first_reply.total.text),
+        (t("co_reply_p50"), q(r.first_reply, "p50")), (t("co_reply_p90"), q(r.first_reply, "p90")),
+    ]
+    topic_label = (lambda name: topic_names.get(name, name)) if lang == "en" else (lambda name: name)
+    chat_figures = [
+        figure("grafiek-wachttijd", "co_wait_chart", "co_class", hist_rows(r.wait_answered)),
+        figure("grafiek-weggegaan", "co_abandon_chart", "co_class", hist_rows(r.wait_abandoned)),
+        figure("grafiek-duur", "co_length_chart", "co_class", hist_rows(r.length)),
+        figure("grafiek-onderwerpen", "co_topics", "co_topic", [(topic_label(k), v) for k, v in r.topics]),
+        figure("grafiek-leeftijd", "co_ages", "co_age", r.ages),
+    ]
+    day_figures = []
+    if r.days:
+        labels = [day_label(row.day, lang) for row in r.days]
+        day_figures = [
+            figure("grafiek-chats-per-dag", "co_chats_per_day", "co_day",
+                   [(label, row.chat_offered) for label, row in zip(labels, r.days)]),
+            figure("grafiek-mail-per-dag", "co_mail_per_day", "co_day",
+                   [(label, row.mail_offered) for label, row in zip(labels, r.days)]),
+        ]
+    return {
+        "report": r, "period_label": period_label(r.period, lang),
+        "chat_summary": chat_summary, "mail_summary": mail_summary,
+        "chat_figures": chat_figures, "day_figures": day_figures,
+        "reply_figure": figure("grafiek-eerste-antwoord", "co_reply_chart", "co_class", hist_rows(r.first_reply)),
+        "handovers": [(t(f"co_handover_{o}"), v.text) for o, v in r.handovers],
+        "handed_over": [(t(k), v.text) for k, v in r.handed_over],
+        "days": [(day_label(row.day, lang), row.chat_offered.text, row.chat_answered.text, row.chat_abandoned.text,
+                  row.mail_offered.text) for row in r.days],
+    }
+
+
+def _stats_href(path: str, kind: str, day: str, lang: str) -> str:
+    return f"{path}?period={kind}&date={day}" + ("&lang=en" if lang == "en" else "")
+
+
+@routes.get("/coordinator/statistiek", name="coordinator_statistics")
+async def statistics(request: web.Request) -> web.Response:
+    viewer = await _viewer(request)
+    if viewer is None:
+        return _login_first(request)
+    _only_coordinators(viewer)
+    report = await _report(request)
+    context = page_context(request, "coordinator_statistics")
+    lang, p = context["lang"], report.period
+    context.update(_stats_view(request, report, context["t"], lang))
+    context.update(
+        previous_href=_stats_href(request.path, p.kind, p.previous().first.isoformat(), lang),
+        next_href=_stats_href(request.path, p.kind, p.next().first.isoformat(), lang),
+        csv_href=_stats_href("/coordinator/statistiek.csv", p.kind, p.first.isoformat(), lang),
+        chosen_date=request.query.get("date") or p.first.isoformat(),
+    )
+    return aiohttp_jinja2.render_template("coordinator_stats.html", request, context)
+
+
+@routes.get("/coordinator/statistiek.csv", name="coordinator_statistics_csv")
+async def statistics_csv(request: web.Request) -> web.Response:
+    viewer = await _viewer(request)
+    if viewer is None:
+        return _login_first(request)
+    _only_coordinators(viewer)
+    report = await _report(request)
+    p = report.period
+    name = f"statistiek-{p.kind}-{p.first.isoformat()}.csv"
+    return web.Response(text=csv_text(report), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,196 @@
+// The coordinator's dashboard: live figures refreshed every few seconds, invitations,
+// deactivation and roles. This page only ever sees counts and staff accounts: no
+// conversation, no key and nothing in browser storage. An enrolment link is shown once,
+// from the answer to the invitation, and is gone when the page is left.
+import { api, ApiError, el, error, explain, LANG, setting, status, t } from "./ui.js";
+
+const REFRESH_MS = (Number(setting("refresh_seconds")) || 15) * 1000;
+const LOCALE = LANG === "en" ? "en-GB" : "nl-NL";
+let timer = null;
+let stopped = false;
+let lastSummary = null;
+
+function setText(id, value) {
+  const node = el(id);
+  if (node) node.textContent = String(value);
+}
+
+function waitText(seconds) {
+  if (seconds === null || seconds === undefined) return t("co_nobody_waiting");
+  return seconds < 60 ? t("co_seconds", { n: seconds }) : t("co_minutes", { n: Math.floor(seconds / 60) });
+}
+
+function roleName(role) {
+  return t(`role_${role}`);
+}
+
+// -- live figures ------------------------------------------------------------------------
+
+function show(live) {
+  const longest = waitText(live.chat.longest_wait_s);
+  setText("chat-wachtend", live.chat.waiting);
+  setText("chat-langste", longest);
+  setText("chat-bezig", live.chat.in_progress);
+  setText("chat-beschikbaar", live.chat.volunteers_available);
+  setText("mail-beschikbaar", live.mail.volunteers_available);
+  setText("mail-nieuwe-vrijwilliger", live.mail.needs_volunteer);
+  setText("mail-beantwoord", live.mail.answered_open);
+  const bands = new Map(live.mail.waiting.map((b) => [b.band, b.threads]));
+  for (const cell of document.querySelectorAll("td[data-band]")) {
+    if (bands.has(cell.dataset.band)) cell.textContent = String(bands.get(cell.dataset.band));
+  }
+  setText("bijgewerkt", t("co_live_updated", { time: new Date().toLocaleTimeString(LOCALE) }));
+  // Screen readers hear a short summary only when a figure changed, not every 15 seconds.
+  const summary = t("co_live_summary", {
+    waiting: live.chat.waiting, longest, chat: live.chat.volunteers_available, mail: live.mail.volunteers_available,
+  });
+  if (lastSummary !== null && summary !== lastSummary) setText("live-samenvatting", summary);
+  lastSummary = summary;
+}
+
+async function refresh() {
+  timer = null;
+  try {
+    show(await api("/api/coordinator/live"));
+    setText("live-fout", "");
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      setText("live-fout", explain(err));
+      stopped = true;
+      return;
+    }
+    setText("live-fout", t("co_live_stale"));
+  }
+  schedule();
+}
+
+function schedule() {
+  if (stopped || document.hidden || timer !== null) return;
+  timer = setTimeout(refresh, REFRESH_MS);
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) {
+    clearTimeout(timer);
+    timer = null;
+  } else if (!stopped) {
+    clearTimeout(timer);
+    refresh();
+  }
+});
+
+// -- invitations -------------------------------------------------------------------------
+
+const inviteForm = el("uitnodigen");
+const nameField = el("nieuwe-naam");
+const result = el("uitnodiging");
+const linkField = el("uitnodiging-link");
+
+async function invite(event) {
+  event.preventDefault();
+  error("");
+  nameField.removeAttribute("aria-invalid");
+  const button = inviteForm.querySelector("button[type=submit]");
+  button.disabled = true;
+  status(t("co_working"), { busy: true });
+  try {
+    const made = await api("/api/coordinator/invite", {
+      name: nameField.value.trim(), role: el("nieuwe-rol").value,
+      can_chat: el("nieuw-chat").checked, can_mail: el("nieuw-mail").checked,
+    });
+    status("");
+    setText("uitnodiging-kop", t("co_invite_done", { name: made.name }));
+    linkField.value = made.url;
+    setText("uitnodiging-geldig", t("co_invite_valid", {
+      time: new Date(made.expires_at * 1000).toLocaleString(LOCALE, { dateStyle: "medium", timeStyle: "short" }),
+    }));
+    setText("kopieer-status", "");
+    result.hidden = false;
+    inviteForm.reset();
+    el("uitnodiging-kop").focus();
+  } catch (err) {
+    status("");
+    error(explain(err));
+    if (err instanceof ApiError && err.body?.field === "name") {
+      nameField.setAttribute("aria-invalid", "true");
+      nameField.focus();
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function copyLink() {
+  linkField.select();
+  try {
+    await navigator.clipboard.writeText(linkField.value);
+    setText("kopieer-status", t("co_copied"));
+  } catch {
+    setText("kopieer-status", t("co_copy_failed"));
+  }
+}
+
+// -- accounts: role and deactivation -----------------------------------------------------
+
+function rowOf(node) {
+  return node.closest("tr");
+}
+
+async function changeRole(form) {
+  const name = form.dataset.name;
+  const role = form.querySelector("select").value;
+  const button = form.querySelector("button");
+  error("");
+  button.disabled = true;
+  try {
+    const account = await api("/api/coordinator/role", { name, role });
+    rowOf(form).querySelector(".rol").textContent = roleName(account.role);
+    status(t("co_role_changed", { name: account.name, role: roleName(account.role) }));
+  } catch (err) {
+    error(explain(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function deactivate(button) {
+  const name = button.dataset.name;
+  if (!window.confirm(t("co_deactivate_confirm", { name }))) return;
+  error("");
+  button.disabled = true;
+  try {
+    const account = await api("/api/coordinator/deactivate", { name });
+    const row = rowOf(button);
+    row.querySelector(".actief").textContent = account.active ? t("yes") : t("no");
+    button.remove();
+    status(t("co_deactivated", { name: account.name }));
+    row.querySelector("select")?.focus();  // the button had the focus; keep it in this row
+  } catch (err) {
+    button.disabled = false;
+    error(explain(err));
+  }
+}
+
+async function logout() {
+  try {
+    await api("/api/logout", {});
+  } catch {
+    // The session ends on its own; leave anyway.
+  }
+  window.location.assign(setting("login"));
+}
+
+inviteForm.addEventListener("submit", invite);
+el("kopieer").addEventListener("click", copyLink);
+el("accounts").addEventListener("submit", (event) => {
+  if (event.target.matches("form.rol-wijzigen")) {
+    event.preventDefault();
+    changeRole(event.target);
+  }
+});
+el("accounts").addEventListener("click", (event) => {
+  const button = event.target.closest("button.deactiveren");
+  if (button) deactivate(button);
+});
+el("uitloggen").addEventListener("click", logout);
+refresh();
