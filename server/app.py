@@ -61,7 +61,7 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
     async def add_wrapup(topic: str, age_band: str, handed_over: bool) -> None:
         await app[STORAGE].add_wrapup(day_of(app[CLOCK]()), topic, age_band, handed_over)
 
-    app[CHAT_HUB] = ChatHub(config, add_wrapup=add_wrapup, observer=frame_observer)
+    app[CHAT_HUB] = ChatHub(config, add_wrapup=add_wrapup, observer=frame_observer, stats=app[STATS])
     app.on_shutdown.append(_end_chats)
     app.add_routes(pages.routes)
     app.add_routes(api.routes)

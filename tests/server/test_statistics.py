@@ -25,6 +25,7 @@ from server.chat.hub import AGE_BANDS
 from server.keys import STATS, STORAGE
 from server.stats import (HANDOVER_OUTCOMES, LENGTH_EDGES_MIN, OVERFLOW, REPLY_EDGES_H, WAIT_EDGES_S, Quantile,
                           bucket_of, quantile, shown)
+from tests.chatclient import Seeker, Volunteer
 from tests.helpers import PASSPHRASE, Clock, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer
 
@@ -336,6 +337,40 @@ async def test_a_bad_handover_outcome_is_refused_and_records_nothing(app_client:
     assert set(HANDOVER_OUTCOMES) == {"accepted", "declined", "expired"}
     with sqlite3.connect(insecure_kdf_config.database_path) as db:
         assert db.execute("SELECT count(*) FROM stats_counts").fetchone()[0] == 0
+
+
+# -- recorded by the real chat ------------------------------------------------------------------------
+
+
+async def test_a_real_chat_over_websockets_is_counted(app_client: Any, sessions: Any,
+                                                      insecure_kdf_config: Any) -> None:
+    """The hub in the app records its events: one chat answered and ended, one left while waiting."""
+    origin = {"Origin": str(app_client.make_url("")).rstrip("/")}
+    identity = await log_in(app_client, sessions[0], "Sanne", "volunteer")
+    volunteer = Volunteer(await sessions[0].ws_connect("/ws/volunteer", headers=origin), identity)
+    await volunteer.next("queue")
+    await volunteer.available(True)
+    answered = Seeker(await sessions[1].ws_connect("/ws/chat", headers=origin))
+    assert (await answered.open(sessions[1]))["t"] == "queued"
+    chat_id = await volunteer.pick_up()
+    await answered.connected()
+    await answered.say("Ik kan niet slapen")
+    assert await volunteer.hear() == (chat_id, "Ik kan niet slapen")
+    await answered.ws.send_json({"t": "end"})
+    assert (await volunteer.next("ended"))["wrapup"] is True
+    left = Seeker(await sessions[2].ws_connect("/ws/chat", headers=origin))
+    assert (await left.open(sessions[2]))["t"] == "queued"
+    await left.ws.send_json({"t": "end"})
+    await left.ws.receive(timeout=10)  # the server closes the socket once the chat is gone
+    for ws in (answered.ws, left.ws, volunteer.ws):
+        await ws.close()
+
+    with sqlite3.connect(insecure_kdf_config.database_path) as db:
+        counts = {(c, m, b): n for _, c, m, b, n in
+                  db.execute("SELECT day, channel, metric, bucket, count FROM stats_counts")}
+    # Waits and the length here are far below the first edges (10 s, 5 min).
+    assert counts == {("chat", "offered", ""): 2, ("chat", "answered", "10"): 1,
+                      ("chat", "finished", "5"): 1, ("chat", "abandoned", "10"): 1}
 
 
 # -- nothing that identifies ---------------------------------------------------------------------------
