@@ -344,6 +344,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     # Coordinator: dashboard, volunteer management, statistics (server/coordinator.py)
     "co_title": ("Coördinator", "Coordinator"),
     "co_nav": ("Coördinatie", "Coordination"),
+    "co_open": ("Coördinatie openen (nieuw venster: je gesprekken hier lopen door)",
+                "Open coordination (new window: your chats here carry on)"),
     "co_dashboard": ("Overzicht", "Dashboard"),
     "co_statistics": ("Statistiek", "Statistics"),
     "co_login_needed": ("Deze pagina is voor coördinatoren. Log eerst in op de vrijwilligerspagina en open "

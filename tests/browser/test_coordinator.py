@@ -72,6 +72,9 @@ async def test_coordinator_sees_live_figures_invites_and_reads_statistics(page: 
         await page.fill("#wachtwoordzin", PASSPHRASE)
         await page.click("#inlogformulier button[type=submit]")
         await page.wait_for_selector("#werkplek:not([hidden])", timeout=30_000)
+        # The workspace links to the dashboard in a new window, so that its chats and keys stay.
+        assert await page.is_visible("#coordinatie a[target=_blank]")
+        assert await page.get_attribute("#coordinatie a", "href") == "/coordinator"
 
         await page.goto(server.url + "/coordinator")
         await wait_text(page, "#bijgewerkt", "Bijgewerkt om")

@@ -103,6 +103,7 @@ async def test_volunteer_enrols_logs_out_and_in_and_no_secret_reaches_the_disk(
     await page.wait_for_selector("#werkplek:not([hidden])", timeout=30_000)
     assert "Welkom, Sanne" in await page.text_content("#welkom")
     assert "niets voor je te doen" in await page.text_content("#leeg")
+    assert not await page.is_visible("#coordinatie")  # the dashboard link is for coordinators only
     await assert_accessible(page)
 
     await page.click("#uitloggen")

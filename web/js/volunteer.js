@@ -26,6 +26,8 @@ function showWorkspace() {
   workspace.hidden = false;
   el("welkom").textContent =
     `${t("workspace_hello", { name: account.name })} (${t("role_" + account.role)})`;
+  // Opens in a new window: leaving this page would wipe the keys it holds and end its chats.
+  el("coordinatie").hidden = account.role !== "coordinator";
   el("werkplek-kop").focus();
   startWorkspace(account);
   startMail(account);
