@@ -37,10 +37,12 @@ from server.config import Config
 from server.errors import Conflict
 from server.keys import CONFIG, GUARD, MAIL_DESK
 from server.mail.desk import AUTHOR_SEEKER, MailDesk, message_from_sealed
+from server.storage import MailMessage, Volunteer
 
 from .parse import Unreadable, parse_incoming
 
 log = logging.getLogger("oor.mailgate")
+NOBODY_AVAILABLE = "451 4.3.2 Even niemand beschikbaar; probeer het later / Nobody available, try again later"
 RETRY_FIRST_SECONDS = 30.0
 COALESCE_SECONDS = 0.5
 # A mailbox we can send a return mail to: printable local part (no quotes or controls), a dotted domain.
@@ -112,29 +114,37 @@ class Gateway:
     async def _take(self, envelope: Envelope) -> str:
         raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
         incoming = parse_incoming(raw, self.config.mail_max_chars)
-        volunteer = await self.desk.volunteer_for_new_thread()
-        if volunteer is None or volunteer.x25519_certificate is None:
-            return "451 4.3.2 Even niemand beschikbaar; probeer het later / Nobody available, try again later"
-        # Encrypt only to a key vouched for by the volunteer's identity key (public data: the
-        # verdict for a given triple never changes, so it is remembered).
-        triple = (volunteer.ed25519_public, volunteer.x25519_public, volunteer.x25519_certificate)
-        if triple not in self.verified:
-            crypto.verify_key_certificate(*triple)
-            self.verified.add(triple)
+        if self.desk.nobody_for_mail_lately():
+            return NOBODY_AVAILABLE
         token = crypto.new_token_code()
         params = crypto.KdfParams(self.config.kdf_opslimit, self.config.kdf_memlimit_bytes)
         # Argon2id takes a while at production cost: off the event loop (libsodium releases the GIL).
         mailbox = await asyncio.get_running_loop().run_in_executor(
             None, crypto.derive_mailbox, token, self.config.deployment_id, params)
         thread_id = crypto.new_mail_thread_id()
-        sealed = crypto.seal_mail(thread_id, 1, AUTHOR_SEEKER, incoming.content().encode("utf-8"), mailbox,
-                                  mailbox.x25519_public, volunteer.x25519_public)
+        content = incoming.content().encode("utf-8")
+
+        def seal(volunteer: Volunteer) -> MailMessage:
+            # Runs in the storage transaction that chose this volunteer (one worker-thread hop for
+            # choice, encryption and commit). Encrypt only to a key vouched for by the volunteer's
+            # identity key (public data: the verdict for a given triple never changes, so it is remembered).
+            if volunteer.x25519_certificate is None:
+                raise Conflict("Geen sleutel.", "No key.")
+            triple = (volunteer.ed25519_public, volunteer.x25519_public, volunteer.x25519_certificate)
+            if triple not in self.verified:
+                crypto.verify_key_certificate(*triple)
+                self.verified.add(triple)
+            sealed = crypto.seal_mail(thread_id, 1, AUTHOR_SEEKER, content, mailbox, mailbox.x25519_public,
+                                      volunteer.x25519_public)
+            return message_from_sealed(1, AUTHOR_SEEKER, sealed, mailbox.ed25519_public)
+
         try:
-            thread = await self.desk.store_new_thread(
-                thread_id, volunteer.id, mailbox.lookup_key, mailbox.x25519_public, mailbox.ed25519_public,
-                message_from_sealed(1, AUTHOR_SEEKER, sealed, mailbox.ed25519_public))
+            thread = await self.desk.store_gateway_thread(thread_id, mailbox.lookup_key, mailbox.x25519_public,
+                                                          mailbox.ed25519_public, seal)
         except Conflict:
             return "451 4.3.0 Tijdelijk probleem; probeer het later / Temporary problem, try again later"
+        if thread is None:
+            return NOBODY_AVAILABLE
         sender = envelope.mail_from or ""
         if sender and sender != "<>":
             self.outbox.append(ReturnMail(sender, token, incoming.attachments, self.desk.expires_on(thread),

@@ -16,6 +16,7 @@ from .stats import Shown
 WIDTH = 360
 LEFT_LABEL_MAX_CHARS = 16   # longer labels go above their bar
 FONT = 12
+MIN_SCALE = 20.0
 
 
 def bar_chart(chart_id: str, title: str, rows: list[tuple[str, Shown]], suppressed_note: str) -> Markup:
@@ -27,7 +28,8 @@ def bar_chart(chart_id: str, title: str, rows: list[tuple[str, Shown]], suppress
     bar_x = label_w + 4
     bar_max = WIDTH - bar_x - 48
     top = 4
-    scale = max((shown.bar for _, shown in rows), default=0.0) or 1.0
+    # The scale never ends below 20, so that a chart of a few "<5" bars (drawn as 5) does not look full.
+    scale = max(max((shown.bar for _, shown in rows), default=0.0), MIN_SCALE)
     parts: list[str] = []
     for index, (label, shown) in enumerate(rows):
         y = top + index * row_h

@@ -270,6 +270,7 @@ def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict
         (t("co_abandoned"), r.wait_abandoned.total.text), (t("co_finished"), r.length.total.text),
         (t("co_wait_p50"), q(r.wait_answered, "p50")), (t("co_wait_p90"), q(r.wait_answered, "p90")),
         (t("co_abandon_p50"), q(r.wait_abandoned, "p50")),
+        (t("co_abandon_p90"), q(r.wait_abandoned, "p90")),
         (t("co_length_p50"), q(r.length, "p50")), (t("co_length_p90"), q(r.length, "p90")),
         (t("co_wrapups"), r.wrapups.text),
     ]
@@ -283,7 +284,8 @@ def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict
         figure("grafiek-weggegaan", "co_abandon_chart", "co_class", hist_rows(r.wait_abandoned)),
         figure("grafiek-duur", "co_length_chart", "co_class", hist_rows(r.length)),
         figure("grafiek-onderwerpen", "co_topics", "co_topic", [(topic_label(k), v) for k, v in r.topics]),
-        figure("grafiek-leeftijd", "co_ages", "co_age", r.ages),
+        figure("grafiek-leeftijd", "co_ages", "co_age",
+               [(str(t("co_age_unknown")) if band == "onbekend" else band, v) for band, v in r.ages]),
     ]
     day_figures = []
     if r.days:

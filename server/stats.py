@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from .accounts import day_of
 from .errors import BadRequest
-from .storage import Storage
+from .storage import Count, Storage
 
 log = logging.getLogger("oor.stats")
 
@@ -117,6 +117,10 @@ class Stats:
     async def mail_offered(self) -> None:
         """A new mail thread was stored."""
         await self._add("mail", "offered")
+
+    def mail_offered_count(self) -> Count:
+        """The same count, for the mail desk to add in the transaction that stores the thread."""
+        return Count(day_of(self.clock()), "mail", "offered")
 
     async def mail_first_reply(self, delay_hours: int) -> None:
         """The first volunteer reply of a thread, `delay_hours` whole hours after its first message."""

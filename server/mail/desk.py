@@ -19,7 +19,7 @@ import crypto
 from ..config import Config
 from ..errors import BadRequest, Conflict, NotFound, OorError
 from ..stats import Stats
-from ..storage import MailMessage, MailThread, Storage, ThreadConflict, Volunteer
+from ..storage import Count, MailMessage, MailThread, Storage, ThreadConflict, Volunteer
 
 AUTHOR_SEEKER, AUTHOR_VOLUNTEER = 1, 2
 THREAD_ID_BYTES = 16
@@ -123,6 +123,7 @@ class MailDesk:
         self.stats = stats  # anonymous daily counts: a new thread, a thread's first reply
         self.assignments: dict[str, Assignment] = {}
         self.recent: deque[float] = deque()  # when recent threads were made (memory only): the load
+        self.nobody_for_mail: float | None = None  # when the gateway last found no mail volunteer
 
     def load(self) -> int:
         """Threads made in the last ten minutes; the proof-of-work for new mail rises with it."""
@@ -173,26 +174,55 @@ class MailDesk:
         self.assignments.pop(token, None)
         return thread
 
+    def _new_thread(self, thread_id: bytes, volunteer_id: int, lookup_key: bytes, x_pub: bytes,
+                    ed_pub: bytes) -> MailThread:
+        hour, day = self.hour(), self.day()
+        return MailThread(id=thread_id, lookup_hash=crypto.mailbox_lookup_hash(lookup_key),
+                          seeker_x25519_public=x_pub, seeker_ed25519_public=ed_pub,
+                          volunteer_id=volunteer_id, state="open", assigned_hour=hour, opened=False,
+                          waiting_since_hour=hour, unread_volunteer=True, unread_seeker=False,
+                          last_activity_day=day)
+
     async def store_new_thread(self, thread_id: bytes, volunteer_id: int, lookup_key: bytes, x_pub: bytes,
                                ed_pub: bytes, first: MailMessage) -> MailThread:
-        """Store a new thread with its first message in one transaction (the site and the gateway)."""
-        hour, day = self.hour(), self.day()
-        thread = MailThread(id=thread_id, lookup_hash=crypto.mailbox_lookup_hash(lookup_key),
-                            seeker_x25519_public=x_pub, seeker_ed25519_public=ed_pub,
-                            volunteer_id=volunteer_id, state="open", assigned_hour=hour, opened=False,
-                            waiting_since_hour=hour, unread_volunteer=True, unread_seeker=False,
-                            last_activity_day=day)
+        """Store a new thread from the site, with its first message and its count, in one transaction."""
+        thread = self._new_thread(thread_id, volunteer_id, lookup_key, x_pub, ed_pub)
         try:
-            await self.storage.create_thread(thread, first)
+            await self.storage.create_thread(thread, first, self._offered())
         except ThreadConflict:
             raise Conflict("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again.") from None
         self.recent.append(self.monotonic())
-        if self.stats is not None:
-            await self.stats.mail_offered()  # the site and the gateway both come through here
         return thread
 
-    async def volunteer_for_new_thread(self) -> Volunteer | None:
-        return await self.storage.mail_volunteer_with_fewest_threads()
+    async def store_gateway_thread(self, thread_id: bytes, lookup_key: bytes, x_pub: bytes, ed_pub: bytes,
+                                   seal: Callable[[Volunteer], MailMessage]) -> MailThread | None:
+        """The gateway's new thread: the volunteer with the fewest open threads is chosen, `seal`
+        encrypts the first message to them, and thread, message and count are stored, all in one
+        storage transaction. None (nothing stored) if no volunteer is available for mail.
+
+        `seal` runs on the storage thread while it holds the write lock: it must be quick."""
+        def make(volunteer: Volunteer) -> tuple[MailThread, MailMessage]:
+            return self._new_thread(thread_id, volunteer.id, lookup_key, x_pub, ed_pub), seal(volunteer)
+        try:
+            stored = await self.storage.create_thread_for_fewest(make, self._offered())
+        except ThreadConflict:
+            raise Conflict("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again.") from None
+        if stored is None:
+            self.nobody_for_mail = self.monotonic()
+            return None
+        self.nobody_for_mail = None
+        self.recent.append(self.monotonic())
+        return stored[0]
+
+    def nobody_for_mail_lately(self, seconds: float = 1.0) -> bool:
+        """Whether the last attempt, less than `seconds` ago, found no volunteer for mail: the gateway
+        then refuses at once rather than derive keys for a mail it cannot store. Only a hint; the
+        storage transaction decides."""
+        return self.nobody_for_mail is not None and self.monotonic() - self.nobody_for_mail < seconds
+
+    def _offered(self) -> Count | None:
+        # Counted in the same transaction as the thread: the site and the gateway both come through here.
+        return self.stats.mail_offered_count() if self.stats is not None else None
 
     async def seeker_thread(self, payload: dict[str, Any]) -> MailThread:
         lookup = b64_field(payload, "lookup_key", 32)

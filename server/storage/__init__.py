@@ -10,6 +10,7 @@ identifies a help-seeker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -105,6 +106,16 @@ class MailThread:
 
 
 @dataclass(frozen=True)
+class Count:
+    """One statistics count to add 1 to (server/stats.py): a day and fixed words, never an id."""
+
+    day: str
+    channel: str
+    metric: str
+    bucket: str = ""
+
+
+@dataclass(frozen=True)
 class Session:
     volunteer_id: int
     created_at: int
@@ -141,7 +152,10 @@ class Storage(Protocol):
 
     async def set_mail_available(self, volunteer_id: int, available: bool) -> None: ...
     async def mail_volunteer_with_fewest_threads(self, exclude: int | None = None) -> Volunteer | None: ...
-    async def create_thread(self, thread: MailThread, first: MailMessage) -> None: ...
+    async def create_thread(self, thread: MailThread, first: MailMessage, count: Count | None = None) -> None: ...
+    async def create_thread_for_fewest(
+        self, make: Callable[[Volunteer], tuple[MailThread, MailMessage]], count: Count | None = None,
+    ) -> tuple[MailThread, Volunteer] | None: ...
     async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None: ...
     async def thread_by_id(self, thread_id: bytes) -> MailThread | None: ...
     async def messages(self, thread_id: bytes) -> list[MailMessage]: ...

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import (Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken, NewVolunteer,
+from . import (Count, Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken, NewVolunteer,
                Session, StorageError, ThreadConflict, Volunteer)
 
 T = TypeVar("T")
@@ -93,11 +94,68 @@ def _message(row: tuple[Any, ...]) -> MailMessage:
     return MailMessage(*row)
 
 
+def _fewest_threads(c: sqlite3.Connection, exclude: int | None) -> Volunteer | None:
+    """The available mail volunteer with the fewest threads that are not handled.
+
+    `open_threads` is kept by triggers (migration 0005), so this costs the same at any load."""
+    row = c.execute(
+        f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers"
+        " WHERE active = 1 AND can_mail = 1 AND mail_available = 1"
+        " AND x25519_certificate IS NOT NULL AND id IS NOT ?"
+        " ORDER BY open_threads, id LIMIT 1", (exclude,)).fetchone()
+    return _volunteer(row) if row else None
+
+
+def _add_count(c: sqlite3.Connection, count: Count) -> None:
+    c.execute("INSERT INTO stats_counts(day, channel, metric, bucket, count) VALUES (?, ?, ?, ?, 1)"
+              " ON CONFLICT(day, channel, metric, bucket) DO UPDATE SET count = count + 1",
+              (count.day, count.channel, count.metric, count.bucket))
+
+
+def _insert_thread(c: sqlite3.Connection, thread: MailThread, first: MailMessage, count: Count | None) -> None:
+    """Inside a transaction: the thread, its first message, and the statistics count."""
+    c.execute(f"INSERT INTO mail_threads({_THREAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              (thread.id, thread.lookup_hash, thread.seeker_x25519_public, thread.seeker_ed25519_public,
+               thread.volunteer_id, thread.state, thread.assigned_hour, int(thread.opened),
+               thread.waiting_since_hour, int(thread.unread_volunteer), int(thread.unread_seeker),
+               thread.last_activity_day))
+    c.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread.id, *_fields(first)))
+    if count is not None:
+        _add_count(c, count)
+
+
+def _create_one(c: sqlite3.Connection, make: Callable[[Volunteer], tuple[MailThread, MailMessage]],
+                count: Count | None) -> tuple[MailThread, Volunteer] | None:
+    volunteer = _fewest_threads(c, None)
+    if volunteer is None:
+        return None
+    thread, first = make(volunteer)
+    if thread.volunteer_id != volunteer.id:
+        raise ThreadConflict("the thread was made for another volunteer")
+    _insert_thread(c, thread, first, count)
+    return thread, volunteer
+
+
+def _answer_batch(futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool, Any]]) -> None:
+    """On the event loop: answer every caller of one group commit."""
+    for future, (ok, value) in zip(futures, outcomes):
+        if future.done():  # the caller went away meanwhile (cancelled)
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
 class SQLiteStorage:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oor-sqlite")
+        # create_thread_for_fewest calls waiting for the storage thread (group commit).
+        self._batch: list[tuple[Callable[[Volunteer], tuple[MailThread, MailMessage]], Count | None,
+                                asyncio.Future[tuple[MailThread, Volunteer] | None]]] | None = None
+        self._batch_lock = threading.Lock()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
@@ -297,10 +355,7 @@ class SQLiteStorage:
 
     async def add_count(self, day: str, channel: str, metric: str, bucket: str) -> None:
         """Add 1 to one statistics count: one UPSERT, never a row per event."""
-        await self._run(lambda c: c.execute(
-            "INSERT INTO stats_counts(day, channel, metric, bucket, count) VALUES (?, ?, ?, ?, 1)"
-            " ON CONFLICT(day, channel, metric, bucket) DO UPDATE SET count = count + 1",
-            (day, channel, metric, bucket)))
+        await self._run(lambda c: _add_count(c, Count(day, channel, metric, bucket)))
 
     async def counts_between(self, first_day: str, last_day: str) -> list[tuple[str, str, str, str, int]]:
         def run(c: sqlite3.Connection) -> list[tuple[str, str, str, str, int]]:
@@ -332,28 +387,15 @@ class SQLiteStorage:
                                             (int(available), volunteer_id)))
 
     async def mail_volunteer_with_fewest_threads(self, exclude: int | None = None) -> Volunteer | None:
-        """The available mail volunteer with the fewest threads that are not handled.
+        """The available mail volunteer with the fewest threads that are not handled."""
+        return await self._run(lambda c: _fewest_threads(c, exclude))
 
-        `open_threads` is kept by triggers (migration 0005), so this costs the same at any load."""
-        def run(c: sqlite3.Connection) -> Volunteer | None:
-            row = c.execute(
-                f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers"
-                " WHERE active = 1 AND can_mail = 1 AND mail_available = 1"
-                " AND x25519_certificate IS NOT NULL AND id IS NOT ?"
-                " ORDER BY open_threads, id LIMIT 1", (exclude,)).fetchone()
-            return _volunteer(row) if row else None
-        return await self._run(run)
-
-    async def create_thread(self, thread: MailThread, first: MailMessage) -> None:
+    async def create_thread(self, thread: MailThread, first: MailMessage, count: Count | None = None) -> None:
+        """Store a new thread with its first message (and add `count`) in one transaction."""
         def run(c: sqlite3.Connection) -> None:
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute(f"INSERT INTO mail_threads({_THREAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          (thread.id, thread.lookup_hash, thread.seeker_x25519_public, thread.seeker_ed25519_public,
-                           thread.volunteer_id, thread.state, thread.assigned_hour, int(thread.opened),
-                           thread.waiting_since_hour, int(thread.unread_volunteer), int(thread.unread_seeker),
-                           thread.last_activity_day))
-                c.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread.id, *_fields(first)))
+                _insert_thread(c, thread, first, count)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -362,6 +404,68 @@ class SQLiteStorage:
             await self._run(run)
         except sqlite3.IntegrityError:
             raise ThreadConflict("a thread with this token exists already") from None
+
+    async def create_thread_for_fewest(
+        self, make: Callable[[Volunteer], tuple[MailThread, MailMessage]], count: Count | None = None,
+    ) -> tuple[MailThread, Volunteer] | None:
+        """Choose the available mail volunteer with the fewest open threads and store the thread
+        that `make` builds for them (None, and nothing stored, if nobody is available).
+
+        For the mail gateway, which encrypts to whoever is chosen: choice and insert in one
+        transaction, so the chosen volunteer cannot change in between. `make` runs on the storage
+        thread while the write lock is held, so it must be quick (sealing a message is; a key
+        derivation is not).
+
+        Group commit: the calls waiting when the storage thread gets to them go in one transaction,
+        each inside its own savepoint (one that fails is rolled back alone), and are answered
+        together after the one COMMIT. Every caller still learns of its thread only once it is
+        durable. Each hand-over between the event loop and the storage thread costs far more CPU
+        than the statements themselves when the loop is busy (bench/README.md), and a burst of
+        mail then needs one hand-over and one fsync instead of one per mail."""
+        if self._conn is None:
+            raise StorageError("storage is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[MailThread, Volunteer] | None] = loop.create_future()
+        with self._batch_lock:
+            start = self._batch is None
+            if start:
+                self._batch = []
+            self._batch.append((make, count, future))
+        if start:
+            loop.run_in_executor(self._executor, self._create_batch, loop, self._conn)
+        return await future
+
+    def _create_batch(self, loop: asyncio.AbstractEventLoop, c: sqlite3.Connection) -> None:
+        """On the storage thread: every create_thread_for_fewest waiting now, in one transaction."""
+        with self._batch_lock:
+            batch, self._batch = self._batch or [], None
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for make, count, _ in batch:
+                    c.execute("SAVEPOINT one_thread")
+                    try:
+                        outcomes.append((True, _create_one(c, make, count)))
+                        c.execute("RELEASE one_thread")
+                    except Exception as exc:  # this one is rolled back and answered with its error
+                        c.execute("ROLLBACK TO one_thread")
+                        c.execute("RELEASE one_thread")
+                        if isinstance(exc, sqlite3.IntegrityError):
+                            exc = ThreadConflict("a thread with this token exists already")
+                        outcomes.append((False, exc))
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+        except BaseException as exc:  # the transaction failed as a whole: nothing of the batch is stored
+            failure = exc if isinstance(exc, Exception) else StorageError("the storage thread was interrupted")
+            outcomes = [(False, failure)] * len(batch)
+            if not isinstance(exc, Exception):
+                loop.call_soon_threadsafe(_answer_batch, [future for _, _, future in batch], outcomes)
+                raise
+        loop.call_soon_threadsafe(_answer_batch, [future for _, _, future in batch], outcomes)
 
     async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None:
         def run(c: sqlite3.Connection) -> MailThread | None:

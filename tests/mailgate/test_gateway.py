@@ -14,7 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.browser.inprocess import UNUSUAL_ADDRESS, InProcessServer
+import crypto
+from tests.browser.inprocess import UNUSUAL_ADDRESS, InProcessServer, api_volunteer
 from tests.mailclient import MailSeeker
 from tests.mailgate.conftest import Sink, token_from
 
@@ -151,9 +152,46 @@ async def test_flood_from_one_address_is_slowed(tmp_path: Path, relay_sink: Sink
         await stop_in_process(server)
 
 
-async def test_nobody_on_duty_means_try_again_later(gateway: InProcessServer) -> None:
-    code, _ = await in_thread(send, gateway, message())
-    assert code == 451
+def stored_rows(server: InProcessServer) -> tuple[int, int, int]:
+    import sqlite3
+    with sqlite3.connect(server.config.database_path) as db:
+        return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[return-value]
+                     for table in ("mail_threads", "mail_messages", "stats_counts"))
+
+
+async def test_nobody_on_duty_means_try_again_later(gateway: InProcessServer, relay_sink: Sink) -> None:
+    code, text = await in_thread(send, gateway, message())
+    assert code == 451 and "4.3.2" in text
+    assert stored_rows(gateway) == (0, 0, 0)
+    # Someone comes on duty: the gateway takes mail again within a moment (it remembers "nobody"
+    # for at most a second, so as not to derive keys for mail it cannot store).
+    async with aiohttp.ClientSession(base_url=gateway.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await api_volunteer(gateway, http, "Sanne")
+        for _ in range(50):
+            code, text = await in_thread(send, gateway, message())
+            if code == 250:
+                break
+            assert code == 451 and "4.3.2" in text
+            await asyncio.sleep(0.1)
+        assert code == 250, text
+        assert token_from(await relay_sink.next_mail())
+    assert stored_rows(gateway) == (1, 1, 1)
+
+
+async def test_a_failure_while_sealing_stores_nothing(gateway: InProcessServer, on_duty: Any) -> None:
+    """Choice of volunteer, encryption, thread, message and count are one transaction."""
+    from server.keys import MAIL_DESK
+
+    def seal(volunteer: Any) -> Any:
+        raise RuntimeError("the encryption failed")
+    mailbox = crypto.derive_mailbox(crypto.new_token_code(), "test", crypto.KdfParams(1, 8192))
+    with pytest.raises(RuntimeError):
+        await gateway.app[MAIL_DESK].store_gateway_thread(
+            crypto.new_mail_thread_id(), mailbox.lookup_key, mailbox.x25519_public, mailbox.ed25519_public, seal)
+    assert stored_rows(gateway) == (0, 0, 0)
+    code, text = await in_thread(send, gateway, message())  # and the next mail goes through
+    assert code == 250, text
+    assert stored_rows(gateway) == (1, 1, 1)
 
 
 async def test_return_mail_is_retried_while_the_relay_is_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

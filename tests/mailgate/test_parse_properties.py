@@ -44,3 +44,44 @@ def test_structured_but_hostile_mail_never_crashes(headers: list[tuple[str, str]
 def test_html_to_text_never_keeps_tags_or_scripts(text: str) -> None:
     out = html_to_text(f"<p>{text}</p><script>oor_geheim_42()</script><style>x{{}}</style>")
     assert "oor_geheim_42()" not in out and "<script" not in out
+
+
+def _plain_policy_result(raw: bytes) -> object:
+    """parse_incoming as it would be with BytesParser(policy=policy.default), no header memo."""
+    from email import policy
+    from email.parser import BytesParser
+
+    import mailgate.parse as parse_module
+    real = parse_module.parse_message
+    parse_module.parse_message = lambda data: BytesParser(policy=policy.default).parsebytes(data)
+    try:
+        return parse_incoming(raw, 8000)
+    except Unreadable as exc:
+        return exc.reply
+    finally:
+        parse_module.parse_message = real
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(header_names, header_values), max_size=8),
+       st.text(max_size=500), st.binary(max_size=300))
+def test_parsing_each_header_once_changes_no_result(headers: list[tuple[str, str]], body: str, junk: bytes) -> None:
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("utf-8", "replace")
+    raw = head + b"\r\n" + body.encode("utf-8", "replace") + b"\r\n--B\r\n" + junk
+    try:
+        ours: object = parse_incoming(raw, 8000)
+    except Unreadable as exc:
+        ours = exc.reply
+    assert ours == _plain_policy_result(raw)
+
+
+@given(st.text(max_size=300))
+def test_tidy_drops_exactly_the_control_and_format_characters(text: str) -> None:
+    import unicodedata
+
+    from mailgate.parse import _tidy
+    expected = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    expected = "".join(ch for ch in expected if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    import re
+    expected = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", expected)).strip()
+    assert _tidy(text) == expected

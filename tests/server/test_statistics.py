@@ -208,6 +208,7 @@ async def test_a_synthetic_day_gives_the_right_figures_on_the_page_and_in_the_cs
     assert figure(page, chat, "Wachttijd tot antwoord, mediaan (p50)") == "≤ 1 min"
     assert figure(page, chat, "Wachttijd tot antwoord, p90") == "≤ 20 min"
     assert figure(page, chat, "Wachttijd tot weggaan, mediaan (p50)") == "<5"  # 3 observations
+    assert figure(page, chat, "Wachttijd tot weggaan, p90") == "<5"
     assert figure(page, chat, "Gespreksduur, mediaan (p50)") == "≤ 20 min"
     assert figure(page, chat, "Gespreksduur, p90") == "≤ 90 min"
     assert figure(page, chat, "Afrondingsformulieren") == "12"
@@ -228,6 +229,9 @@ async def test_a_synthetic_day_gives_the_right_figures_on_the_page_and_in_the_cs
     assert figure(page, mail, "Tijd tot eerste antwoord, mediaan (p50)") == "≤ 4 uur"
     assert figure(page, mail, "Tijd tot eerste antwoord, p90") == "> 7 dagen"
     assert "Chat en mail per dag" not in page.tables  # a day has no per-day table
+    english = read_page(await (await coordinator.get("/coordinator/statistiek?period=day&date=2027-03-10&lang=en")).text())
+    ages_en = next(table for caption, table in english.tables.items() if caption.startswith("Age"))
+    assert "unknown" in ages_en and "onbekend" not in ages_en
 
     resp = await coordinator.get("/coordinator/statistiek.csv?period=day&date=2027-03-10")
     assert resp.status == 200 and resp.content_type == "text/csv"
@@ -308,6 +312,7 @@ async def test_small_counts_read_less_than_5_everywhere(app_client: Any, coordin
         chart = html.split('id="grafiek-wachttijd"', 1)[1].split("</svg>", 1)[0]
         widths = re.findall(r'<rect class="bar suppressed"[^>]* width="([0-9.]+)"', chart)
         assert len(widths) == 4 and len(set(widths)) == 1
+        assert float(widths[0]) < 360 / 3  # a few "<5" bars do not fill the chart as if they were many
         rows = read_csv(await (await coordinator.get(f"/coordinator/statistiek.csv?{query}")).text())
         assert_no_small_number(list(rows.values()), f"CSV ({period})")
         assert rows[("", "chat", "wait_answered", "0-10")] == "<5"
