@@ -15,7 +15,7 @@ from .stats import Shown
 
 WIDTH = 360
 LEFT_LABEL_MAX_CHARS = 16   # longer labels go above their bar
-FONT = 12
+FONT = 15
 MIN_SCALE = 20.0
 
 
@@ -24,7 +24,7 @@ def bar_chart(chart_id: str, title: str, rows: list[tuple[str, Shown]], suppress
     longest = max((len(label) for label, _ in rows), default=0)
     beside = longest <= LEFT_LABEL_MAX_CHARS
     label_w = 8 + int(longest * FONT * 0.6) if beside else 0
-    row_h = 24 if beside else 38
+    row_h = 27 if beside else 40
     bar_x = label_w + 4
     bar_max = WIDTH - bar_x - 48
     top = 4
@@ -34,16 +34,16 @@ def bar_chart(chart_id: str, title: str, rows: list[tuple[str, Shown]], suppress
     for index, (label, shown) in enumerate(rows):
         y = top + index * row_h
         if beside:
-            text_y, bar_y = y + 15, y + 5
+            text_y, bar_y = y + 18, y + 7
             parts.append(f'<text class="label" x="{label_w}" y="{text_y}" text-anchor="end">{escape(label)}</text>')
         else:
-            text_y, bar_y = y + 13, y + 19
+            text_y, bar_y = y + 15, y + 22
             parts.append(f'<text class="label" x="0" y="{text_y}">{escape(label)}</text>')
         width = round(bar_max * shown.bar / scale, 1) if shown.bar else 0
         if width:
             kind = "bar suppressed" if shown.suppressed else "bar"
             parts.append(f'<rect class="{kind}" x="{bar_x}" y="{bar_y}" width="{width}" height="14" rx="2"/>')
-        parts.append(f'<text class="value" x="{bar_x + width + 5}" y="{bar_y + 12}">{escape(shown.text)}</text>')
+        parts.append(f'<text class="value" x="{bar_x + width + 5}" y="{bar_y + 13}">{escape(shown.text)}</text>')
     height = top + len(rows) * row_h + 4
     words = "; ".join(f"{label}: {shown.text}" for label, shown in rows)
     if any(shown.suppressed for _, shown in rows):

@@ -366,6 +366,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                         "for chat, {mail} for mail."),
     "co_figure": ("Cijfer", "Figure"),
     "co_count": ("Aantal", "Count"),
+    "co_value": ("Waarde", "Value"),
+    "co_as_table": ("Als tabel", "As a table"),
     "co_chats_waiting": ("Chats die wachten", "Chats waiting"),
     "co_longest_wait": ("Langste wachttijd", "Longest wait"),
     "co_chats_active": ("Chats in gesprek", "Chats in progress"),

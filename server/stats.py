@@ -380,8 +380,9 @@ def period_label(period: Period, lang: str) -> str:
         return f"{WEEKDAYS[lang][period.first.weekday()]} {full(period.first)}"
     if period.kind == "week":
         week = period.first.isocalendar()
-        return (f"{'Week' if lang == 'en' else 'week'} {week.week} ({week.year}): "
-                f"{full(period.first)} – {full(period.last)}")
+        first = (f"{period.first.day} {MONTHS[lang][period.first.month - 1]}"
+                 + (f" {period.first.year}" if period.first.year != period.last.year else ""))
+        return f"Week {week.week}: {first} – {full(period.last)}"
     return f"{MONTHS[lang][period.first.month - 1]} {period.first.year}"
 
 
