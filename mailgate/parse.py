@@ -22,6 +22,8 @@ _BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
 
 
 _HEADERS = HeaderRegistry()
+MEMO_MAX_CHARS = 256
+MEMO_MAX_ENTRIES = 64
 
 
 class _ParseOnce:
@@ -40,7 +42,12 @@ class _ParseOnce:
     def __call__(self, name: str, value: str) -> BaseHeader:
         header = self.seen.get((name, value))
         if header is None:
-            header = self.seen[(name, value)] = _HEADERS(name, value)
+            header = _HEADERS(name, value)
+            # A parsed header weighs far more than its text (a long parameter list: hundreds of times
+            # more), so only short headers are kept, and only a few: memory stays bounded for a
+            # hostile message, which is then merely parsed as slowly as without the memo.
+            if len(value) <= MEMO_MAX_CHARS and len(self.seen) < MEMO_MAX_ENTRIES:
+                self.seen[(name, value)] = header
         return header
 
     def __getitem__(self, name: str) -> type:

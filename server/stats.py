@@ -126,6 +126,10 @@ class Stats:
         """The first volunteer reply of a thread, `delay_hours` whole hours after its first message."""
         await self._add("mail", "first_reply", bucket_of(delay_hours, REPLY_EDGES_H))
 
+    def mail_first_reply_count(self, delay_hours: int) -> Count:
+        """The same count, for the storage to add in the transaction that stores the reply."""
+        return Count(day_of(self.clock()), "mail", "first_reply", bucket_of(delay_hours, REPLY_EDGES_H))
+
 
 # -- periods -----------------------------------------------------------------------------------
 

@@ -186,7 +186,7 @@ class ChatHub:
         position = self.queue.position(chat_id) or 1
         await send(ws, {"t": "queued", "chat": chat.key, "resume": resume, "position": position,
                         "estimate_s": self.estimate(position)})
-        await self._count("chat_offered")
+        self._count("chat_offered")
         await self.queue_changed()
         return chat
 
@@ -311,7 +311,7 @@ class ChatHub:
         chat.answered_at = self.clock()
         waited = chat.answered_at - entry.arrived
         self.wait_estimate = 0.8 * self.wait_estimate + 0.2 * max(10.0, waited)
-        await self._count("chat_answered", waited)
+        self._count("chat_answered", waited)
         await send(chat.seeker, {"t": "connected", "name": info.name,
                                  "identity": crypto.b64encode(info.ed25519_public),
                                  "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])})
@@ -548,7 +548,7 @@ class ChatHub:
             volunteer = self._online(chat.volunteer_id)
             await send(volunteer.ws if volunteer else None, {"t": "handover-off", "chat": chat.key, "reason": reason})
         if reason in ("declined", "expired"):
-            await self._count("chat_handover", reason)
+            self._count("chat_handover", reason)
         await self.queue_changed()
 
     async def _return_handover_offers(self, volunteer_id: int) -> None:
@@ -617,16 +617,22 @@ class ChatHub:
              "identity": crypto.b64encode(info.ed25519_public),
              "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])}, separators=(",", ":"))
         await send(chat.seeker, chat.handed_over_frame)
-        await self._count("chat_handover", "accepted")
+        self._count("chat_handover", "accepted")
         await self.queue_changed()
 
-    async def _count(self, name: str, *args: Any) -> None:
-        """One anonymous count for the statistics (server/stats.py): no chat id, no volunteer."""
+    def _count(self, name: str, *args: Any) -> None:
+        """One anonymous count for the statistics (server/stats.py): no chat id, no volunteer.
+
+        Written in the background: a chat never waits for the disk (the storage thread may be busy
+        with mail or a checkpoint), and a failure is logged, never passed to the chat."""
         if self.stats is not None:
-            try:
-                await getattr(self.stats, name)(*args)
-            except Exception:  # statistics must never break a chat
-                log.exception("statistics: %s failed", name)
+            self._spawn(self._record(name, *args))
+
+    async def _record(self, name: str, *args: Any) -> None:
+        try:
+            await getattr(self.stats, name)(*args)
+        except Exception:  # statistics must never break a chat
+            log.exception("statistics: %s failed", name)
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -667,9 +673,9 @@ class ChatHub:
         entry = self.queue.remove(chat.id)
         was_active = entry is not None and entry.state is ChatState.ACTIVE
         if was_active and chat.answered_at is not None:
-            await self._count("chat_finished", self.clock() - chat.answered_at)
+            self._count("chat_finished", self.clock() - chat.answered_at)
         elif entry is not None and reason in ("seeker", "timeout"):
-            await self._count("chat_abandoned", self.clock() - entry.arrived)
+            self._count("chat_abandoned", self.clock() - entry.arrived)
         chat.backlog[TO_SEEKER].clear()
         chat.backlog[TO_VOLUNTEER].clear()
         volunteer_id = chat.volunteer_id if chat.volunteer_id is not None else (entry.volunteer_id if entry else None)

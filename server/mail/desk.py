@@ -315,14 +315,13 @@ class MailDesk:
 
     async def _append(self, thread: MailThread, message: MailMessage) -> None:
         try:
-            first_reply_hours = await self.storage.add_message(thread.id, message, self.hour(), self.day(),
-                                                               self.config.mail_max_messages)
+            # A thread's first reply is counted in the same transaction: only its whole hours of
+            # waiting, as a bucket of the day's count, never the thread.
+            await self.storage.add_message(thread.id, message, self.hour(), self.day(), self.config.mail_max_messages,
+                                           self.stats.mail_first_reply_count if self.stats is not None else None)
         except ThreadConflict:
             raise Conflict("Het gesprek is intussen veranderd. Laad het opnieuw; je tekst staat er nog.",
                            "The thread changed in the meantime. Reload it; your text is still there.") from None
-        if first_reply_hours is not None and self.stats is not None:
-            # Only the whole hours go on, into a bucket of the day's count: not the thread.
-            await self.stats.mail_first_reply(first_reply_hours)
 
     async def _assign(self, thread: MailThread, volunteer: Volunteer, wraps: dict[int, bytes]) -> None:
         try:

@@ -9,8 +9,10 @@ overwritten with zeros rather than left in free pages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -141,10 +143,13 @@ def _answer_batch(futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool,
     for future, (ok, value) in zip(futures, outcomes):
         if future.done():  # the caller went away meanwhile (cancelled)
             continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+        try:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        except Exception:  # one odd exception must not leave the others waiting
+            future.set_exception(StorageError("storing the thread failed"))
 
 
 class SQLiteStorage:
@@ -432,13 +437,22 @@ class SQLiteStorage:
                 self._batch = []
             self._batch.append((make, count, future))
         if start:
-            loop.run_in_executor(self._executor, self._create_batch, loop, self._conn)
+            try:
+                loop.run_in_executor(self._executor, self._create_batch, loop, self._conn)
+            except BaseException as exc:  # e.g. the executor is shut down: fail this batch, not the next
+                with self._batch_lock:
+                    batch, self._batch = self._batch or [], None
+                _answer_batch([f for _, _, f in batch], [(False, StorageError(str(exc)))] * len(batch))
         return await future
 
     def _create_batch(self, loop: asyncio.AbstractEventLoop, c: sqlite3.Connection) -> None:
         """On the storage thread: every create_thread_for_fewest waiting now, in one transaction."""
         with self._batch_lock:
             batch, self._batch = self._batch or [], None
+        # A caller that has gone away already (its SMTP client hung up, so no 250 will be sent) is
+        # not stored: the sending server will retry, and a copy nobody was told of would only
+        # reach the volunteer twice. (Reading done() from this thread is a plain attribute read.)
+        batch = [item for item in batch if not item[2].done()]
         outcomes: list[tuple[bool, Any]] = []
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -463,9 +477,20 @@ class SQLiteStorage:
             failure = exc if isinstance(exc, Exception) else StorageError("the storage thread was interrupted")
             outcomes = [(False, failure)] * len(batch)
             if not isinstance(exc, Exception):
-                loop.call_soon_threadsafe(_answer_batch, [future for _, _, future in batch], outcomes)
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_answer_batch, [future for _, _, future in batch], outcomes)
                 raise
-        loop.call_soon_threadsafe(_answer_batch, [future for _, _, future in batch], outcomes)
+        futures = [future for _, _, future in batch]
+        # The callers' `make` closures hold plaintext and keys: drop them, and the frames an
+        # exception's traceback would keep alive, before answering.
+        batch.clear()
+        for ok, value in outcomes:
+            if not ok and isinstance(value, BaseException):
+                traceback.clear_frames(value.__traceback__)
+        try:
+            loop.call_soon_threadsafe(_answer_batch, futures, outcomes)
+        except RuntimeError:
+            pass  # the event loop is closed: nobody is waiting any more
 
     async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None:
         def run(c: sqlite3.Connection) -> MailThread | None:
@@ -488,11 +513,12 @@ class SQLiteStorage:
         return await self._run(run)
 
     async def add_message(self, thread_id: bytes, message: MailMessage, hour: int, day: int,
-                          limit: int) -> int | None:
+                          limit: int, first_reply: Callable[[int], Count] | None = None) -> int | None:
         """Append the next message; the sequence number must follow the last one.
 
         Answers, for the thread's first volunteer message, how many whole hours the help-seeker
-        had been waiting for it (for the statistics); None otherwise."""
+        had been waiting for it (for the statistics); None otherwise. Given `first_reply`, the
+        count it makes of those hours is added in the same transaction."""
         def run(c: sqlite3.Connection) -> int | None:
             first_reply_hours = None
             c.execute("BEGIN IMMEDIATE")
@@ -509,6 +535,8 @@ class SQLiteStorage:
                                       (thread_id,)).fetchone()
                     if since is not None and since[0] is not None:
                         first_reply_hours = max(0, hour - since[0])
+                        if first_reply is not None:
+                            _add_count(c, first_reply(first_reply_hours))
                 c.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread_id, *_fields(message)))
                 if message.author == 1:
                     c.execute("UPDATE mail_threads SET state = CASE state WHEN 'handled' THEN 'open' ELSE state END,"

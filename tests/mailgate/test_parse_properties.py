@@ -85,3 +85,23 @@ def test_tidy_drops_exactly_the_control_and_format_characters(text: str) -> None
     import re
     expected = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", expected)).strip()
     assert _tidy(text) == expected
+
+
+def test_the_header_memo_keeps_memory_bounded_for_hostile_mail() -> None:
+    """Many parts with long, distinct Content-Type headers: the memo must not hold their parse trees."""
+    import tracemalloc
+    params = "; ".join(f'p{i}="{"v" * 20}{i}"' for i in range(60))
+    parts = "".join(f"--B\r\nContent-Type: text/plain; {params}; n={k}\r\n\r\nTekst {k}\r\n" for k in range(40))
+    raw = (f'Subject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n'
+           f"{parts}--B--\r\n").encode()
+
+    def peak(parse: object) -> int:
+        tracemalloc.start()
+        try:
+            parse()  # type: ignore[operator]
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    ours = peak(lambda: parse_incoming(raw, 8000))
+    plain = peak(lambda: _plain_policy_result(raw))
+    assert ours < 2 * plain, (ours, plain)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from server.storage import Count, MailMessage, MailThread, NewVolunteer, ThreadConflict, Volunteer
+from server.storage import Count, MailMessage, MailThread, NewVolunteer, StorageError, ThreadConflict, Volunteer
 from server.storage.sqlite import SQLiteStorage
 
 DAY = "2027-03-10"
@@ -105,3 +105,28 @@ async def test_nobody_available_stores_nothing(storage: SQLiteStorage) -> None:
     await storage.set_mail_available(volunteer_id, False)
     assert await storage.create_thread_for_fewest(maker(b"\x01" * 16), Count(DAY, "mail", "offered")) is None
     assert rows(storage) == ([], [])
+
+
+async def test_a_caller_that_went_away_before_its_batch_ran_is_not_stored(storage: SQLiteStorage) -> None:
+    """An SMTP client that hung up gets no 250, so its mail must not be stored (the sender retries)."""
+    await on_duty(storage, "Anouk")
+    gate = threading.Event()
+    busy = asyncio.ensure_future(storage._run(lambda c: gate.wait(10)))
+    kept = asyncio.ensure_future(storage.create_thread_for_fewest(maker(b"\x01" * 16), Count(DAY, "mail", "offered")))
+    gone = asyncio.ensure_future(storage.create_thread_for_fewest(maker(b"\x02" * 16), Count(DAY, "mail", "offered")))
+    await asyncio.sleep(0.05)
+    gone.cancel()
+    await asyncio.sleep(0)
+    gate.set()
+    await busy
+    assert (await kept)[0].id == b"\x01" * 16
+    assert gone.cancelled()
+    assert rows(storage)[0] == [(b"\x01" * 16, 1)] and rows(storage)[1] == [("offered", 1)]
+
+
+async def test_after_close_a_call_fails_clearly_and_nothing_hangs(tmp_path: Path) -> None:
+    store = SQLiteStorage(tmp_path / "oor.sqlite3")
+    await store.open()
+    await store.close()
+    with pytest.raises(StorageError):
+        await asyncio.wait_for(store.create_thread_for_fewest(maker(b"\x01" * 16)), 5)

@@ -7,6 +7,7 @@ able to hold nothing but days, fixed vocabularies and counts; and only coordinat
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -213,7 +214,7 @@ async def test_a_synthetic_day_gives_the_right_figures_on_the_page_and_in_the_cs
     assert figure(page, chat, "Gespreksduur, p90") == "≤ 90 min"
     assert figure(page, chat, "Afrondingsformulieren") == "12"
     handovers = page.tables["Overdrachten tijdens een chat"]
-    assert handovers == {"Uitkomst": ["Aantal"], "aangenomen": ["6"], "geweigerd": ["<5"], "verlopen": ["0"]}
+    assert handovers == {"Uitkomst": ["Aantal"], "Aangenomen": ["6"], "Geweigerd": ["<5"], "Verlopen": ["0"]}
     assert page.tables["Doorverbonden volgens het afrondingsformulier"]["Nee"] == ["10"]
     assert page.tables["Doorverbonden volgens het afrondingsformulier"]["Ja"] == ["<5"]
     topics = page.tables["Onderwerpen (afrondingsformulier)"]
@@ -370,9 +371,15 @@ async def test_a_real_chat_over_websockets_is_counted(app_client: Any, sessions:
     for ws in (answered.ws, left.ws, volunteer.ws):
         await ws.close()
 
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        counts = {(c, m, b): n for _, c, m, b, n in
-                  db.execute("SELECT day, channel, metric, bucket, count FROM stats_counts")}
+    # The hub writes its counts in the background: wait (bounded) until all four have landed.
+    counts: dict[tuple[str, str, str], int] = {}
+    for _ in range(100):
+        with sqlite3.connect(insecure_kdf_config.database_path) as db:
+            counts = {(c, m, b): n for _, c, m, b, n in
+                      db.execute("SELECT day, channel, metric, bucket, count FROM stats_counts")}
+        if sum(counts.values()) >= 5:
+            break
+        await asyncio.sleep(0.05)
     # Waits and the length here are far below the first edges (10 s, 5 min).
     assert counts == {("chat", "offered", ""): 2, ("chat", "answered", "10"): 1,
                       ("chat", "finished", "5"): 1, ("chat", "abandoned", "10"): 1}
