@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from .stats import Shown
 
 WIDTH = 360
-LEFT_LABEL_MAX_CHARS = 16   # longer labels go above their bar
+LEFT_LABEL_MAX_CHARS = 18   # longer labels go above their bar
 FONT = 15
 MIN_SCALE = 20.0
 
