@@ -44,6 +44,10 @@ from .parse import Unreadable, parse_incoming
 log = logging.getLogger("oor.mailgate")
 NOBODY_AVAILABLE = "451 4.3.2 Even niemand beschikbaar; probeer het later / Nobody available, try again later"
 RETRY_FIRST_SECONDS = 30.0
+# Return mails waiting in memory (the relay is down or slow). Past this, new mail with a sender is
+# refused with 451: its sender's server keeps it and retries, rather than the gateway storing a
+# thread whose code it cannot send, or memory growing without bound.
+OUTBOX_MAX = 10_000
 COALESCE_SECONDS = 0.5
 # A mailbox we can send a return mail to: printable local part (no quotes or controls), a dotted domain.
 SENDER = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u00a0-\uffff]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+"
@@ -116,6 +120,8 @@ class Gateway:
         incoming = parse_incoming(raw, self.config.mail_max_chars)
         if self.desk.nobody_for_mail_lately():
             return NOBODY_AVAILABLE
+        if len(self.outbox) >= OUTBOX_MAX and envelope.mail_from not in (None, "", "<>"):
+            return "451 4.3.1 Het is nu te druk; probeer het later / Too busy right now, try again later"
         token = crypto.new_token_code()
         params = crypto.KdfParams(self.config.kdf_opslimit, self.config.kdf_memlimit_bytes)
         # Argon2id takes a while at production cost: off the event loop (libsodium releases the GIL).

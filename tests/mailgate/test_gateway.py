@@ -217,6 +217,38 @@ async def test_return_mail_is_retried_while_the_relay_is_down(tmp_path: Path, mo
         await stop_in_process(server)
 
 
+async def test_a_full_outbox_refuses_new_mail_until_it_drains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the relay down, return mails wait in a bounded outbox; past it, mail gets 451 and nothing is stored."""
+    from mailgate import gateway as gateway_module
+    from tests.browser.inprocess import start_in_process, stop_in_process
+    from tests.conftest import free_port
+    monkeypatch.setattr(gateway_module, "OUTBOX_MAX", 2)
+    monkeypatch.setattr(gateway_module, "RETRY_FIRST_SECONDS", 0.2)
+    port = free_port()
+    server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{port}"}, smtp=True)
+    try:
+        async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await api_volunteer(server, http, "Sanne")
+            assert [(await in_thread(send, server, message()))[0] for _ in range(2)] == [250, 250]
+            code, text = await in_thread(send, server, message())
+            assert code == 451 and "4.3.1" in text
+            assert stored_rows(server)[0] == 2
+            sink = await Sink(port).start()  # the relay is back: the outbox drains, mail is taken again
+            try:
+                await sink.next_mail()
+                await sink.next_mail()
+                for _ in range(100):
+                    code, text = await in_thread(send, server, message())
+                    if code == 250:
+                        break
+                    await asyncio.sleep(0.1)
+                assert code == 250, text
+            finally:
+                await sink.stop()
+    finally:
+        await stop_in_process(server)
+
+
 async def test_swaks_from_an_unusual_address(gateway: InProcessServer, relay_sink: Sink, on_duty: Any) -> None:
     if shutil.which("swaks") is None:
         pytest.fail("swaks missing: `make test` installs it (a skipped SMTP client test proves nothing)")
