@@ -26,7 +26,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                         "TEST MODE: weak key derivation. Never use for real conversations."),
     "footer_volunteers": ("Voor vrijwilligers", "For volunteers"),
     "footer_privacy": ("We slaan geen IP-adres, naam of e-mailadres van je op.",
-                       "We store no IP address, name or e-mail address of yours."),
+                       "We do not store your IP address, your name or your e-mail address."),
     "js_required": ("Deze pagina heeft JavaScript nodig: daarmee wordt alles op je eigen apparaat versleuteld.",
                     "This page needs JavaScript: it encrypts everything on your own device."),
     # Home
