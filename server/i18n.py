@@ -147,31 +147,41 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chat_still_here": ("Heb je nu direct hulp nodig? Bel 113 of 112.", "Need help right now? Call 113 or 112."),
     # Volunteer chat workspace
     # Read-along and handover, on the help-seeker's page.
-    "chat_mentor_notice": ("Mentor {name} leest mee om de vrijwilliger te helpen. De mentor kan jou geen berichten "
-                           "sturen. Dit bericht staat hier zolang het meelezen duurt.",
-                           "Mentor {name} is reading along to help the volunteer. The mentor cannot send you "
-                           "messages. This notice stays here for as long as the reading along lasts."),
+    "chat_mentor_notice": ("Mentor {name}, een ervaren collega, leest mee om {volunteer} te helpen. {name} kan jou "
+                           "geen berichten sturen. Dit bericht staat hier zolang het meelezen duurt.",
+                           "Mentor {name}, an experienced colleague, is reading along to help {volunteer}. {name} "
+                           "cannot send you messages. This notice stays here for as long as the reading along lasts."),
+    "chat_mentor_joined": ("Mentor {name} leest vanaf nu mee.", "Mentor {name} reads along from now on."),
     "chat_mentor_ended": ("De mentor leest niet meer mee.", "The mentor no longer reads along."),
     "chat_handover_title": ("Wil je verder praten met iemand anders?", "Would you like to continue with someone else?"),
-    "chat_handover_partner": ("{volunteer} wil je doorverbinden met {to}: professionele hulpverleners die hierin "
-                              "gespecialiseerd zijn. Jij beslist.",
-                              "{volunteer} would like to connect you with {to}: professionals who specialise in "
-                              "this. It is your choice."),
-    "chat_handover_colleague": ("{volunteer} wil je doorverbinden met collega {to}. Jij beslist.",
-                                "{volunteer} would like to connect you with their colleague {to}. It is your choice."),
-    "chat_handover_history": ("Mag {to} lezen wat je tot nu toe hebt geschreven? (Zonder vinkje begin je opnieuw.)",
-                              "May {to} read what you have written so far? (Without the tick you start afresh.)"),
+    "chat_handover_partner": ("{volunteer} wil je graag doorverbinden met {to}: hulpverleners die hier speciaal voor "
+                              "zijn opgeleid. {volunteer} blijft bij je tot iemand het overneemt. Jij beslist.",
+                              "{volunteer} would like to connect you with {to}: professionals trained especially for "
+                              "this. {volunteer} stays with you until someone takes over. It is your choice."),
+    "chat_handover_colleague": ("{volunteer} wil je graag doorverbinden met collega {to}. {volunteer} blijft bij je "
+                                "tot {to} het overneemt. Jij beslist.",
+                                "{volunteer} would like to connect you with their colleague {to}. {volunteer} stays "
+                                "with you until {to} takes over. It is your choice."),
+    "chat_handover_history": ("Mag {to} lezen wat je tot nu toe hebt geschreven? Zonder vinkje ziet {to} je eerdere "
+                              "berichten niet.",
+                              "May {to} read what you have written so far? Without the tick, {to} does not see your "
+                              "earlier messages."),
     "chat_handover_yes": ("Ja, verbind me door", "Yes, connect me"),
-    "chat_handover_no": ("Nee, ik blijf hier", "No, I will stay here"),
-    "chat_handover_waiting": ("We zoeken iemand van {to}. Je kunt intussen gewoon verder praten.",
-                              "We are finding someone from {to}. You can keep talking meanwhile."),
+    "chat_handover_no": ("Nee, ik blijf bij {volunteer}", "No, I will stay with {volunteer}"),
+    "chat_handover_waiting": ("We zoeken iemand van {to}. {volunteer} blijft intussen bij je; je kunt gewoon verder "
+                              "praten.",
+                              "We are finding someone from {to}. {volunteer} stays with you meanwhile; you can keep "
+                              "talking."),
     "chat_handover_declined": ("Je blijft in gesprek met {name}.", "You stay in the conversation with {name}."),
     "chat_handover_expired": ("Er was nog niemand vrij. {name} blijft bij je.",
                               "Nobody was free yet. {name} stays with you."),
     "chat_handover_cancelled": ("Het doorverbinden gaat niet door. {name} blijft bij je.",
                                 "The handover is off. {name} stays with you."),
-    "chat_handed_over": ("Je bent doorverbonden. Je praat nu met {name}. Je vorige gesprek is afgesloten.",
-                         "You have been connected. You are now talking with {name}. Your previous chat is closed."),
+    "chat_with_partner": ("Je praat met {name} van {to}.", "You are talking with {name} of {to}."),
+    "chat_handed_over": ("{volunteer} heeft je doorverbonden met {name}. Je praat nu met {name}.",
+                         "{volunteer} has connected you with {name}. You are now talking with {name}."),
+    "chat_handed_over_partner": ("{volunteer} heeft je doorverbonden met {name} van {to}. Je praat nu met {name}.",
+                                 "{volunteer} has connected you with {name} of {to}. You are now talking with {name}."),
     "chat_history_shared": ("Je eerdere berichten zijn met {name} gedeeld.", "Your earlier messages were shared with {name}."),
     # Read-along and handover, in the staff workspace.
     "ws_handover_label": ("Doorverbinden met", "Hand over to"),
@@ -209,6 +219,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ws_readalong_heading": ("Meelezen met {name}", "Reading along with {name}"),
     "ws_readalong_hint_label": ("Tip voor {name} (de hulpvrager ziet dit niet)", "Hint for {name} (the help-seeker does not see this)"),
     "ws_readalong_send": ("Tip sturen", "Send hint"),
+    "ws_readalong_from_now": ("Je ziet de berichten vanaf nu; wat eerder is geschreven zie je niet.",
+                              "You see the messages from now on; what was written earlier you do not see."),
     "ws_reason_handed_over": ("doorverbonden", "handed over"),
     "ws_reason_handover_off": ("doorverbinden ging niet door", "the handover did not go ahead"),
     "ws_available": ("Beschikbaar voor chat", "Available for chat"),

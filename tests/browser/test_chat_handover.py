@@ -95,20 +95,27 @@ async def test_handover_to_113_with_consent_new_keys_and_only_what_was_allowed(
 
         # The help-seeker is asked in plain words, and by default does not share the earlier conversation.
         await wait_text(seeker, "#doorverbinden-tekst", "113 Zelfmoordpreventie")
+        assert "Sanne blijft bij je" in await seeker.text_content("#doorverbinden-tekst")
+        assert await seeker.text_content("#doorverbinden-nee") == "Nee, ik blijf bij Sanne"
+        assert await seeker.get_attribute("#doorverbinden", "aria-describedby") == "doorverbinden-tekst"
+        assert await seeker.evaluate("document.activeElement.id") == "doorverbinden-kop"
         assert not await seeker.is_checked("#doorverbinden-geschiedenis")
+        # One request at a time: the volunteer's button waits for the answer.
+        assert await panel.locator("form.overdragen button[type=submit]").is_disabled()
         await assert_accessible(seeker)
         await seeker.click("#doorverbinden-ja")
         await panel.locator(".overdragen-status", has_text="Wachten tot iemand").wait_for()
+        await wait_text(seeker, "#status", "Sanne blijft intussen bij je")
 
         # The partner sees a handed-over chat waiting (partners get no new chats) and takes it.
         await wait_text(partner, "#overdrachten", "1 doorverbonden")
         await partner.click("#aannemen")
         taken = partner.locator("#gesprekken .panel").first
         await taken.locator(".kop", has_text="Overgedragen door Sanne").wait_for()
-        await taken.locator(".messages li.note", has_text=NOTE).wait_for()
+        await taken.locator(".messages li.handover-note", has_text=NOTE).wait_for()  # its own, prominent style
         await taken.locator(".messages li.note", has_text="deelt het eerdere gesprek niet").wait_for()
-        await wait_text(seeker, "#gesprek-kop", "Je praat met Pieter")
-        await seeker.locator("#berichten li.note", has_text="doorverbonden").wait_for()
+        await wait_text(seeker, "#gesprek-kop", "Je praat met Pieter van 113 Zelfmoordpreventie")
+        await seeker.locator("#berichten li.note", has_text="Sanne heeft je doorverbonden met Pieter").wait_for()
 
         # The old volunteer is out of the chat: wrap-up with "handed over" already ticked.
         await panel.locator(".afronding").wait_for()
@@ -193,11 +200,14 @@ async def test_read_along_notice_on_seekers_page_and_hint_only_for_the_volunteer
         await panel.locator("select.mentorkeuze").select_option(label="Mirjam")
         await panel.locator("form.mentor button[type=submit]").click()
         await mentor.locator("#uitnodigingen button", has_text="Meelezen").click()
-        await wait_text(seeker, "#meelezen", "Mentor Mirjam leest mee")
+        await wait_text(seeker, "#meelezen", "Mentor Mirjam, een ervaren collega, leest mee om Sanne te helpen")
         await assert_accessible(seeker)
         await panel.locator(".messages li.note", has_text="Mirjam leest mee").wait_for()
+        await seeker.locator("#berichten li.note", has_text="Mentor Mirjam leest vanaf nu mee").wait_for()
+        assert await panel.locator("form.mentor button[type=submit]").is_disabled()  # one mentor at a time
 
         reading = mentor.locator("#meelezen .panel").first
+        await reading.locator(".messages li.note", has_text="Je ziet de berichten vanaf nu").wait_for()
         await seeker.fill("#bericht", WATCHED)
         await seeker.press("#bericht", "Enter")
         await reading.locator(".messages li.theirs", has_text=WATCHED).wait_for()
@@ -215,6 +225,7 @@ async def test_read_along_notice_on_seekers_page_and_hint_only_for_the_volunteer
 
         await panel.locator(".mentor-stop").click()
         await seeker.locator("#meelezen").wait_for(state="hidden")
+        await panel.locator("form.mentor button[type=submit]:enabled").wait_for()  # Mirjam is still online
         await seeker.locator("#berichten li.note", has_text="leest niet meer mee").wait_for()
         await reading.locator(".messages li.note", has_text="gestopt").wait_for()
         for page in (seeker, volunteer, mentor):

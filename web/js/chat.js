@@ -140,7 +140,7 @@ function onFrame(frame) {
       handoverAsked(frame);
       break;
     case "handover-waiting":
-      if (chat.handover) status(t("chat_handover_waiting", { to: chat.handover.to }));
+      if (chat.handover) status(t("chat_handover_waiting", { to: chat.handover.to, volunteer: chat.name }), { busy: true });
       break;
     case "handover-off":
       handoverOff(frame.reason);
@@ -178,9 +178,11 @@ function mentorJoined(frame) {
   }
   chat.mentor.name = String(frame.name).slice(0, 40);
   // This page seals for the mentor exactly while this notice is on screen.
+  // Shown before its text is set, so that screen readers announce the status; and said in the log too.
   const notice = el("meelezen");
-  notice.textContent = t("chat_mentor_notice", { name: chat.mentor.name });
   notice.hidden = false;
+  notice.textContent = t("chat_mentor_notice", { name: chat.mentor.name, volunteer: chat.name });
+  appendMessage(log, "", t("chat_mentor_joined", { name: chat.mentor.name }), "note");
 }
 
 function mentorEnded(say) {
@@ -198,13 +200,16 @@ function mentorEnded(say) {
 function handoverAsked(frame) {
   const lang = document.documentElement.lang === "en" ? "en" : "nl";
   const to = String(frame.to?.[lang] ?? "").slice(0, 60);
-  chat.handover = { to, keys: null, history: false };
+  chat.handover = { to, kind: frame.kind, keys: null, history: false };
   const key = frame.kind === "partner" ? "chat_handover_partner" : "chat_handover_colleague";
   el("doorverbinden-tekst").textContent = t(key, { volunteer: chat.name, to });
   el("doorverbinden-geschiedenis-tekst").textContent = t("chat_handover_history", { to });
   el("doorverbinden-geschiedenis").checked = false;
+  el("doorverbinden-nee").textContent = t("chat_handover_no", { volunteer: chat.name });
   el("doorverbinden").hidden = false;
-  el("doorverbinden-kop").focus();
+  // The question must be seen whole, also on a phone where it opens below the conversation.
+  el("doorverbinden-kop").focus({ preventScroll: true });
+  el("doorverbinden").scrollIntoView({ block: "start" });
 }
 
 function answerHandover(accept) {
@@ -220,7 +225,7 @@ function answerHandover(accept) {
   chat.handover.history = el("doorverbinden-geschiedenis").checked;
   chat.channel.send({ t: "handover-accept", pub: oc.b64encode(chat.handover.keys.publicKey),
     history: chat.handover.history });
-  status(t("chat_handover_waiting", { to: chat.handover.to }), { busy: true });
+  status(t("chat_handover_waiting", { to: chat.handover.to, volunteer: chat.name }), { busy: true });
   field.focus();
 }
 
@@ -257,10 +262,14 @@ function handedOver(frame) {
   chat.session = session;
   chat.id = newId;
   chat.handover = null;
+  const previous = chat.name;
   chat.name = String(frame.name).slice(0, 40);
+  const partner = handover.kind === "partner";
   status("");
-  el("gesprek-kop").textContent = t("chat_with", { name: chat.name });
-  appendMessage(log, "", t("chat_handed_over", { name: chat.name }), "note");
+  el("gesprek-kop").textContent = partner ? t("chat_with_partner", { name: chat.name, to: handover.to })
+    : t("chat_with", { name: chat.name });
+  appendMessage(log, "", t(partner ? "chat_handed_over_partner" : "chat_handed_over",
+    { volunteer: previous, name: chat.name, to: handover.to }), "note");
   if (handover.history) {
     // Passed on by this page itself, in the new session, because the help-seeker said yes.
     for (const item of chat.history) sealContent(encodeContent("history", item.b, item.w));

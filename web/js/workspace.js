@@ -63,6 +63,15 @@ function fillChoices(panel) {
   mentor.replaceChildren(...(mentors.length ? mentors.map((c) => new Option(c.name, String(c.id)))
     : [new Option(t("ws_mentor_none"), "")]));
   if ([...mentor.options].some((o) => o.value === picked)) mentor.value = picked;
+  mentorButton(panel);
+}
+
+/** "Invite" works only with a mentor online, none reading along yet and no invitation pending. */
+function mentorButton(panel) {
+  const [key, chat] = [...chats.entries()].find(([, c]) => c.panel === panel) ?? [null, null];
+  const pending = key !== null && [...invited.values()].some((i) => i.kind === "mentor" && i.chat === key);
+  panel.querySelector(".mentor button[type=submit]").disabled =
+    !panel.querySelector(".mentorkeuze").value || Boolean(chat?.mentor) || Boolean(pending) || Boolean(chat?.ended);
 }
 
 function labelled(panel, pairs, suffix) {
@@ -320,8 +329,13 @@ function linkMessage(frame) {
     appendMessage(chat.panel.querySelector(".messages"), t("ws_mentor_hint", { name: chat.mentor.name }),
       content.text, "hint");
   } else if (mine?.kind === "handover-in" && content.kind === "note") {
-    note(mine.chat, content.text ? t("ws_handover_note_in", { name: mine.name, text: content.text })
-      : t("ws_handover_no_note", { name: mine.name }));
+    const target = chats.get(mine.chat);
+    if (target) {
+      // Clinically important: shown as a note of its own, not as a faint system line.
+      appendMessage(target.panel.querySelector(".messages"), "", content.text
+        ? t("ws_handover_note_in", { name: mine.name, text: content.text })
+        : t("ws_handover_no_note", { name: mine.name }), content.text ? "handover-note" : "note");
+    }
     mine.session.wipe();
     joined.delete(frame.link); // the note is the link's one message
   } else if (mine?.kind === "readalong" && content.kind === "text") {
@@ -339,6 +353,7 @@ function handOver(key) {
   const link = inviteLink(key, { kind: "handover", note: noteText });
   channel.send({ t: "handover", chat: key, target, ...link });
   chat.handoverLink = link.link;
+  chat.panel.querySelector(".overdragen button[type=submit]").disabled = true;  // one request at a time
   chat.panel.querySelector(".overdragen-stop").hidden = false;
 }
 
@@ -348,6 +363,7 @@ function handoverOff(frame) {
   invited.get(chat.handoverLink)?.keys.secretKey.fill(0);
   invited.delete(chat.handoverLink);
   chat.panel.querySelector(".overdragen-stop").hidden = true;
+  chat.panel.querySelector(".overdragen button[type=submit]").disabled = false;
   panelStatus(frame.chat, "");
   note(frame.chat, t(`ws_handover_off_${frame.reason}`));
 }
@@ -375,6 +391,7 @@ function inviteMentor(key) {
   const mentor = Number(chat.panel.querySelector(".mentorkeuze").value);
   if (!mentor || chat.ended || chat.mentor) return;
   channel.send({ t: "mentor-invite", chat: key, mentor, ...inviteLink(key, { kind: "mentor" }) });
+  mentorButton(chat.panel);
 }
 
 function mentorLinked(frame) {
@@ -390,6 +407,7 @@ function mentorLinked(frame) {
   if (!chat || !link) return;
   chat.mentor = { link: frame.link, session: link.session, name: String(frame.name).slice(0, 40) };
   chat.panel.querySelector(".mentor-stop").hidden = false;
+  mentorButton(chat.panel);
   note(frame.chat, t("ws_mentor_linked", { name: chat.mentor.name }));
 }
 
@@ -406,6 +424,7 @@ function mentorEnded(frame) {
   if (chat && (chat.mentor?.link === frame.link || invited.has(frame.link))) {
     invited.delete(frame.link);
     dropMentor(chat);
+    mentorButton(chat.panel);
     note(frame.chat, t("ws_mentor_ended"));
   }
   const reading = joined.get(frame.link);
@@ -489,6 +508,7 @@ function startReadalong(frame) {
   $("meelezen").append(panel);
   $("leeg").hidden = true;
   joined.set(frame.link, { session: link.session, kind: "readalong", panel, name, watch });
+  appendMessage(panel.querySelector(".messages"), "", t("ws_readalong_from_now"), "note");
   channel.send({ t: "mentor-accept", link: frame.link, cpub: oc.b64encode(cpub), csig: oc.b64encode(csig),
     pub: oc.b64encode(link.publicKey), sig: oc.b64encode(link.sig) });
   panel.querySelector(".kop").focus();
