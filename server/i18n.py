@@ -428,6 +428,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "co_deactivate": ("Deactiveren", "Deactivate"),
     "co_deactivate_confirm": ("{name} deactiveren? Alle sessies van {name} eindigen meteen.",
                               "Deactivate {name}? All sessions of {name} end at once."),
+    "co_inactive": ("Gedeactiveerd", "Deactivated"),
     "co_deactivated": ("{name} is gedeactiveerd.", "{name} has been deactivated."),
     "co_role_changed": ("{name} is nu {role}.", "{name} is now {role}."),
     "co_no_accounts": ("Er zijn nog geen accounts.", "There are no accounts yet."),

@@ -118,10 +118,13 @@ async def test_coordinator_sees_live_figures_invites_and_reads_statistics(page: 
         await wait_text(page, "#status", "Mila is gedeactiveerd")
         assert await page.text_content("tr[data-name='Mila'] .actief") == "Nee"
         assert await page.locator("button.deactiveren[data-name='Mila']").count() == 0
+        assert await page.locator("tr[data-name='Mila'] form").count() == 0  # no role to change either
+        assert await page.text_content("tr[data-name='Mila'] .acties") == "Gedeactiveerd"
         assert await page.locator("tr[data-name='Carla'] form").count() == 0  # not oneself
         await page.reload()
         await wait_text(page, "#bijgewerkt", "Bijgewerkt om")
         assert await page.text_content("#mail-beschikbaar") == "0"
+        assert (await page.text_content("tr[data-name='Mila'] .acties")).strip() == "Gedeactiveerd"
 
         # The statistics of this week: small counts suppressed, charts and tables, no script needed.
         await page.click("nav.subnav >> text=Statistiek")

@@ -162,9 +162,12 @@ async function deactivate(button) {
     const account = await api("/api/coordinator/deactivate", { name });
     const row = rowOf(button);
     row.querySelector(".actief").textContent = account.active ? t("yes") : t("no");
-    button.remove();
+    // A deactivated account cannot be reactivated here: nothing is left to change in its row.
+    const actions = row.querySelector(".acties");
+    actions.textContent = t("co_inactive");
     status(t("co_deactivated", { name: account.name }));
-    row.querySelector("select")?.focus();  // the button had the focus; keep it in this row
+    actions.setAttribute("tabindex", "-1");
+    actions.focus();  // the button had the focus; keep it in this row
   } catch (err) {
     button.disabled = false;
     error(explain(err));
