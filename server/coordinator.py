@@ -308,17 +308,24 @@ def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict
     }
 
 
+async def _report_for_coordinator(request: web.Request) -> Report | None:
+    """The requested period's report for a coordinator; None if nobody is logged in (403 for another role)."""
+    viewer = await _viewer(request)
+    if viewer is None:
+        return None
+    _only_coordinators(viewer)
+    return await _report(request)
+
+
 def _stats_href(path: str, kind: str, day: str, lang: str) -> str:
     return f"{path}?period={kind}&date={day}" + ("&lang=en" if lang == "en" else "")
 
 
 @routes.get("/coordinator/statistiek", name="coordinator_statistics")
 async def statistics(request: web.Request) -> web.Response:
-    viewer = await _viewer(request)
-    if viewer is None:
+    report = await _report_for_coordinator(request)
+    if report is None:
         return _login_first(request)
-    _only_coordinators(viewer)
-    report = await _report(request)
     context = page_context(request, "coordinator_statistics")
     lang, p = context["lang"], report.period
     context.update(_stats_view(request, report, context["t"], lang))
@@ -333,11 +340,9 @@ async def statistics(request: web.Request) -> web.Response:
 
 @routes.get("/coordinator/statistiek.csv", name="coordinator_statistics_csv")
 async def statistics_csv(request: web.Request) -> web.Response:
-    viewer = await _viewer(request)
-    if viewer is None:
+    report = await _report_for_coordinator(request)
+    if report is None:
         return _login_first(request)
-    _only_coordinators(viewer)
-    report = await _report(request)
     p = report.period
     name = f"statistiek-{p.kind}-{p.first.isoformat()}.csv"
     return web.Response(text=csv_text(report), content_type="text/csv", charset="utf-8",

@@ -115,19 +115,23 @@ class Stats:
     # -- mail (called by the mail desk, for the site and the gateway alike) ---------------------
 
     async def mail_offered(self) -> None:
-        """A new mail thread was stored."""
-        await self._add("mail", "offered")
+        """A new mail thread was stored. (The mail desk adds `mail_offered_count` in the thread's own
+        transaction instead; this is for callers without one.)"""
+        count = self.mail_offered_count()
+        await self._add(count.channel, count.metric, count.bucket)
 
     def mail_offered_count(self) -> Count:
-        """The same count, for the mail desk to add in the transaction that stores the thread."""
+        """The count of a new mail thread, for the transaction that stores the thread."""
         return Count(day_of(self.clock()), "mail", "offered")
 
     async def mail_first_reply(self, delay_hours: int) -> None:
-        """The first volunteer reply of a thread, `delay_hours` whole hours after its first message."""
-        await self._add("mail", "first_reply", bucket_of(delay_hours, REPLY_EDGES_H))
+        """The first volunteer reply of a thread, `delay_hours` whole hours after its first message.
+        (The mail desk adds `mail_first_reply_count` in the reply's own transaction instead.)"""
+        count = self.mail_first_reply_count(delay_hours)
+        await self._add(count.channel, count.metric, count.bucket)
 
     def mail_first_reply_count(self, delay_hours: int) -> Count:
-        """The same count, for the storage to add in the transaction that stores the reply."""
+        """The count of a thread's first reply, for the transaction that stores the reply."""
         return Count(day_of(self.clock()), "mail", "first_reply", bucket_of(delay_hours, REPLY_EDGES_H))
 
 

@@ -3,7 +3,11 @@ with the real crypto facade doing what the browser's crypto.js does."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
+
+import aiohttp
 
 import crypto
 from server import accounts
@@ -18,6 +22,27 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
+
+
+async def clocked_client(aiohttp_client: Any, config: Any, start: int) -> Any:
+    """A test client of the real app whose wall clock the test sets (`client.clock.now`)."""
+    from server.app import create_app
+    clock = Clock(start)
+    client = await aiohttp_client(create_app(config, clock=clock))
+    client.clock = clock
+    return client
+
+
+@contextlib.asynccontextmanager
+async def cookie_sessions(client: Any, n: int) -> AsyncIterator[list[aiohttp.ClientSession]]:
+    """n separate browsers' worth of HTTP sessions (own cookie jars) against a test client."""
+    made = [aiohttp.ClientSession(base_url=str(client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+            for _ in range(n)]
+    try:
+        yield made
+    finally:
+        for s in made:
+            await s.close()
 
 
 async def invite(client: Any, name: str = "Sanne", role: str = "volunteer") -> str:

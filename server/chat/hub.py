@@ -558,10 +558,13 @@ class ChatHub:
                 self.queue.slot(volunteer_id).chats.discard(handover.new_id)
 
     async def _offer_handover(self, info: VolunteerInfo, handover: Handover) -> None:
+        sender = self.volunteers[handover.chat.volunteer_id] if handover.chat.volunteer_id is not None else None
+        if handover.seeker_pub is None or sender is None:
+            # No consent key yet, or nobody to hand over from: it stays waiting, and the picker is told.
+            raise FrameError("not-now", "Dit gesprek kan nog niet worden overgenomen; probeer het zo opnieuw.",
+                             "This chat cannot be taken over yet; try again shortly.")
         handover.state, handover.receiver = "offered", info.id
         self.queue.slot(info.id).chats.add(handover.new_id)
-        sender = self.volunteers[handover.chat.volunteer_id] if handover.chat.volunteer_id is not None else None
-        assert handover.seeker_pub is not None and sender is not None
         await send(info.ws, {"t": "assigned", "chat": chat_key(handover.new_id),
                              "peer": crypto.b64encode(handover.seeker_pub),
                              "handover": {"link": chat_key(handover.link_id), "from": sender.name,
@@ -580,13 +583,16 @@ class ChatHub:
         if chat.seeker is None or chat.id not in self.chats:
             raise FrameError("not-now", "De hulpvrager is even weg; probeer het zo opnieuw.",
                              "The help-seeker is away for a moment; try again shortly.")
+        old_volunteer, seeker_pub = chat.volunteer_id, handover.seeker_pub
+        if old_volunteer is None or seeker_pub is None:
+            raise FrameError("not-offered", "Dit gesprek is niet (meer) aan jou toegewezen.",
+                             "This chat is not (or no longer) assigned to you.")
         del self.handovers[handover.new_id]
         chat.handover = None
         self._cancel(chat, "handover")
         if chat.readalong is not None:
             await self.end_readalong(chat.readalong, "handed-over")
-        old_id, old_key, old_volunteer = chat.id, chat.key, chat.volunteer_id
-        assert old_volunteer is not None
+        old_id, old_key = chat.id, chat.key
         link = Link(handover.link_id, old_volunteer, info.id, "handover")
         self.links[link.id] = link
         previous = self._online(old_volunteer)
@@ -599,8 +605,7 @@ class ChatHub:
         del self.chats[old_id]
         self.former[old_id] = handover.new_id
         chat.id, chat.key = handover.new_id, chat_key(handover.new_id)
-        assert handover.seeker_pub is not None
-        chat.seeker_public, chat.volunteer_id = handover.seeker_pub, info.id
+        chat.seeker_public, chat.volunteer_id = seeker_pub, info.id
         chat.sent = {TO_VOLUNTEER: 0, TO_SEEKER: 0}
         chat.backlog[TO_SEEKER].clear()
         chat.backlog[TO_VOLUNTEER].clear()

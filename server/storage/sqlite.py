@@ -13,7 +13,7 @@ import contextlib
 import sqlite3
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -94,6 +94,19 @@ def _thread(row: tuple[Any, ...]) -> MailThread:
 
 def _message(row: tuple[Any, ...]) -> MailMessage:
     return MailMessage(*row)
+
+
+@contextlib.contextmanager
+def _writing(c: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: BEGIN IMMEDIATE, COMMIT, or ROLLBACK on any exception."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        c.execute("COMMIT")
+    except BaseException:
+        if c.in_transaction:
+            c.execute("ROLLBACK")
+        raise
 
 
 def _fewest_threads(c: sqlite3.Connection, exclude: int | None) -> Volunteer | None:
@@ -264,33 +277,23 @@ class SQLiteStorage:
         coordinator is refused (LastCoordinator), checked inside the transaction so that two
         coordinators cannot deactivate each other at the same moment. The CLI may do anything."""
         def run(c: sqlite3.Connection) -> bool:
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with _writing(c):
                 if not active and keep_a_coordinator:
                     _keep_a_coordinator(c, name)
                 cur = c.execute("UPDATE volunteers SET active = ? WHERE name = ?", (int(active), name))
                 if not active:
                     c.execute("DELETE FROM sessions WHERE volunteer_id IN"
                               " (SELECT id FROM volunteers WHERE name = ?)", (name,))
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             return cur.rowcount == 1
         return await self._run(run)
 
     async def set_role(self, name: str, role: str) -> bool:
         """Change an account's role (one role per account); refuses to leave no active coordinator."""
         def run(c: sqlite3.Connection) -> bool:
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with _writing(c):
                 if role != "coordinator":
                     _keep_a_coordinator(c, name)
                 cur = c.execute("UPDATE volunteers SET role = ? WHERE name = ?", (role, name))
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             return cur.rowcount == 1
         return await self._run(run)
 
@@ -398,13 +401,8 @@ class SQLiteStorage:
     async def create_thread(self, thread: MailThread, first: MailMessage, count: Count | None = None) -> None:
         """Store a new thread with its first message (and add `count`) in one transaction."""
         def run(c: sqlite3.Connection) -> None:
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with _writing(c):
                 _insert_thread(c, thread, first, count)
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
         try:
             await self._run(run)
         except sqlite3.IntegrityError:
@@ -455,8 +453,7 @@ class SQLiteStorage:
         batch = [item for item in batch if not item[2].done()]
         outcomes: list[tuple[bool, Any]] = []
         try:
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with _writing(c):
                 for make, count, _ in batch:
                     c.execute("SAVEPOINT one_thread")
                     try:
@@ -468,11 +465,6 @@ class SQLiteStorage:
                         if isinstance(exc, sqlite3.IntegrityError):
                             exc = ThreadConflict("a thread with this token exists already")
                         outcomes.append((False, exc))
-                c.execute("COMMIT")
-            except BaseException:
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
         except BaseException as exc:  # the transaction failed as a whole: nothing of the batch is stored
             failure = exc if isinstance(exc, Exception) else StorageError("the storage thread was interrupted")
             outcomes = [(False, failure)] * len(batch)
@@ -487,10 +479,8 @@ class SQLiteStorage:
         for ok, value in outcomes:
             if not ok and isinstance(value, BaseException):
                 traceback.clear_frames(value.__traceback__)
-        try:
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody is waiting any more
             loop.call_soon_threadsafe(_answer_batch, futures, outcomes)
-        except RuntimeError:
-            pass  # the event loop is closed: nobody is waiting any more
 
     async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None:
         def run(c: sqlite3.Connection) -> MailThread | None:

@@ -11,11 +11,10 @@ import aiohttp
 import pytest
 
 import crypto
-from server.app import create_app
 from server.keys import CHAT_HUB, MAIL_DESK, STORAGE
 from server.storage import LastCoordinator
 from tests.chatclient import Seeker, Volunteer
-from tests.helpers import PASSPHRASE, Clock, enrolment_body, invite, login_body
+from tests.helpers import clocked_client, cookie_sessions, PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer
 
 START = 1_800_000_000  # a whole hour (unix seconds)
@@ -23,19 +22,13 @@ START = 1_800_000_000  # a whole hour (unix seconds)
 
 @pytest.fixture
 async def app_client(aiohttp_client: Any, insecure_kdf_config: Any) -> Any:
-    clock = Clock(START)
-    client = await aiohttp_client(create_app(insecure_kdf_config, clock=clock))
-    client.clock = clock
-    return client
+    return await clocked_client(aiohttp_client, insecure_kdf_config, START)
 
 
 @pytest.fixture
 async def sessions(app_client: Any) -> AsyncIterator[list[aiohttp.ClientSession]]:
-    made = [aiohttp.ClientSession(base_url=str(app_client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
-            for _ in range(4)]
-    yield made
-    for s in made:
-        await s.close()
+    async with cookie_sessions(app_client, 4) as made:
+        yield made
 
 
 async def log_in(app_client: Any, http: Any, name: str, role: str = "volunteer") -> crypto.Identity:

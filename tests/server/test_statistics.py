@@ -21,13 +21,12 @@ import aiohttp
 import pytest
 
 import crypto
-from server.app import create_app
 from server.chat.hub import AGE_BANDS
 from server.keys import STATS, STORAGE
 from server.stats import (HANDOVER_OUTCOMES, LENGTH_EDGES_MIN, OVERFLOW, REPLY_EDGES_H, WAIT_EDGES_S, Quantile,
                           bucket_of, quantile, shown)
 from tests.chatclient import Seeker, Volunteer
-from tests.helpers import PASSPHRASE, Clock, enrolment_body, invite, login_body
+from tests.helpers import clocked_client, cookie_sessions, PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer
 
 WEDNESDAY = int(datetime(2027, 3, 10, 9, 0, tzinfo=timezone.utc).timestamp())
@@ -127,19 +126,13 @@ def assert_no_small_number(values: list[str], where: str) -> None:
 
 @pytest.fixture
 async def app_client(aiohttp_client: Any, insecure_kdf_config: Any) -> Any:
-    clock = Clock(WEDNESDAY)
-    client = await aiohttp_client(create_app(insecure_kdf_config, clock=clock))
-    client.clock = clock
-    return client
+    return await clocked_client(aiohttp_client, insecure_kdf_config, WEDNESDAY)
 
 
 @pytest.fixture
 async def sessions(app_client: Any) -> AsyncIterator[list[aiohttp.ClientSession]]:
-    made = [aiohttp.ClientSession(base_url=str(app_client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
-            for _ in range(3)]
-    yield made
-    for s in made:
-        await s.close()
+    async with cookie_sessions(app_client, 3) as made:
+        yield made
 
 
 async def log_in(app_client: Any, http: Any, name: str, role: str) -> crypto.Identity:
