@@ -68,6 +68,7 @@ class Config:
     invitation_ttl_hours: int = 72
     login_free_attempts: int = 5
     login_max_delay_seconds: int = 900
+    login_per_minute: int = 10
     crisis_line_name: str = "113 Zelfmoordpreventie"
     crisis_line_phone: str = "0800-0113"
     emergency_phone: str = "112"
@@ -84,6 +85,9 @@ class Config:
         "zelfmoordgedachten|suicidal thoughts", "geweld en misbruik|violence and abuse",
         "werk en geld|work and money", "lichamelijke gezondheid|physical health", "anders|other")
     chat_challenges_per_minute: int = 30
+    chat_idle_sockets_per_address: int = 8
+    chat_sockets_max: int = 10_000
+    chat_open_timeout_seconds: int = 30
     chat_partners: tuple[str, ...] = ("113|113 Zelfmoordpreventie|113 Suicide Prevention",)
     chat_handover_timeout_seconds: int = 300
     mail_retention_days: int = 30
@@ -102,6 +106,7 @@ class Config:
     smtp_relay_password: str = ""
     smtp_relay_retry_minutes: int = 60
     smtp_per_minute: int = 30
+    smtp_returns_per_day: int = 3
     smtp_concurrency: int = 8
     pow_base_bits: int = 16
     pow_max_bits: int = 22
@@ -195,12 +200,13 @@ def _coerce(key: str, value: Any) -> Any:
 
 def _validate(cfg: Config) -> None:
     positive = ("passphrase_min_length", "session_idle_minutes", "session_max_hours",
-                "invitation_ttl_hours", "login_free_attempts", "login_max_delay_seconds",
+                "invitation_ttl_hours", "login_free_attempts", "login_max_delay_seconds", "login_per_minute",
                 "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib", "chat_max_per_volunteer",
                 "chat_grace_seconds", "chat_queue_max", "chat_max_message_chars", "chat_block_minutes",
-                "chat_challenges_per_minute", "chat_handover_timeout_seconds", "mail_retention_days", "mail_pickup_hours",
+                "chat_challenges_per_minute", "chat_idle_sockets_per_address", "chat_sockets_max",
+                "chat_open_timeout_seconds", "chat_handover_timeout_seconds", "mail_retention_days", "mail_pickup_hours",
                 "mail_reply_expected_hours", "mail_max_chars", "mail_max_messages", "smtp_max_bytes",
-                "smtp_relay_retry_minutes", "smtp_per_minute", "smtp_concurrency")
+                "smtp_relay_retry_minutes", "smtp_per_minute", "smtp_returns_per_day", "smtp_concurrency")
     for key in positive:
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key}: must be at least 1, got {getattr(cfg, key)}")
