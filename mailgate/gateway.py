@@ -1,7 +1,8 @@
 """The SMTP side: accept, encrypt, store, answer 250, then mail the token back once and forget.
 
 Order matters for what a crash can cost:
-  1. the message is parsed and encrypted in memory;
+  1. the message is parsed in a worker process (`isolation.py`: its cost is the sender's
+     choice, so never on the event loop) and encrypted in memory;
   2. the thread is committed in one transaction;
   3. only then is `250` answered (a crash before that leaves nothing, and the
      sending server retries, as SMTP intends);
@@ -11,6 +12,12 @@ Order matters for what a crash can cost:
 The sender's address, the token and the keys derived from it live only in
 that in-memory return mail and in local variables; nothing of them is logged
 or stored.
+
+Automatic mail (bounces, out-of-office replies, lists, delivery reports, and
+anything from the gateway's own addresses) is answered 250 and dropped: no
+thread and no return mail, so two robots can never answer each other for ever.
+Return mails are bounded per recipient (a keyed tag of the address, in memory)
+so that forged senders cannot turn the gateway into a mailer aimed at a victim.
 """
 
 from __future__ import annotations
@@ -32,14 +39,15 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 import crypto
-from server.abuse import AddressGuard
+from server.abuse import AddressGuard, network_of
 from server.config import Config
 from server.errors import Conflict
 from server.keys import CONFIG, GUARD, MAIL_DESK
 from server.mail.desk import AUTHOR_SEEKER, MailDesk, message_from_sealed
 from server.storage import MailMessage, Volunteer
 
-from .parse import Unreadable, parse_incoming
+from .isolation import ParsePool
+from .parse import Unreadable
 
 log = logging.getLogger("oor.mailgate")
 NOBODY_AVAILABLE = "451 4.3.2 Even niemand beschikbaar; probeer het later / Nobody available, try again later"
@@ -50,6 +58,13 @@ RETRY_FIRST_SECONDS = 30.0
 OUTBOX_MAX = 10_000
 COALESCE_SECONDS = 0.5
 # A mailbox we can send a return mail to: printable local part (no quotes or controls), a dotted domain.
+DAY_SECONDS = 24 * 3600
+DROPPED = "250 2.0.0 Automatisch bericht; niet doorgegeven / Automatic message; not passed on"
+NO_CODE_AGAIN = ("250 2.0.0 Ontvangen; vandaag kunnen we je geen code meer mailen, schrijf ons via {url} "
+                 "/ Received; we cannot mail you a code again today, write to us at {url}")
+# Senders that are machines by convention (RFC 3834 section 2: never answer these).
+_ROBOT_LOCAL = re.compile(r"(mailer[-_.]?daemon|postmaster|mail[-_.]?daemon|listserv|majordomo|owner-.*|.*-request"
+                          r"|.*-bounces?(\+.*)?|bounces?(\+.*)?)", re.IGNORECASE)
 SENDER = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u00a0-\uffff]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+"
                     r"(\.[A-Za-z0-9\-\u00a0-\uffff]+)*")
 
@@ -75,9 +90,23 @@ class Gateway:
     outbox: list[ReturnMail] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     verified: set[tuple[bytes, bytes, bytes]] = field(default_factory=set)
+    pool: ParsePool = field(default_factory=ParsePool)
+    # Keyed tags of return-mail recipients, rotating daily (a 24-hour window needs a key that lives a day).
+    recipients: AddressGuard = field(default_factory=lambda: AddressGuard(period_seconds=DAY_SECONDS))
+    dropped: int = 0
 
     def __post_init__(self) -> None:
         self.busy = asyncio.Semaphore(self.config.smtp_concurrency)
+
+    def robot_sender(self, sender: str | None) -> bool:
+        """Whether the envelope sender is a machine we must never answer: the null sender (bounces),
+        MAILER-DAEMON-style names, and the gateway's own addresses (a loop)."""
+        if not sender or sender == "<>":
+            return True
+        address = sender.lower()
+        if address in self.config.gateway_addresses or address == self.config.return_mail_from.lower():
+            return True
+        return bool(_ROBOT_LOCAL.fullmatch(address.rsplit("@", 1)[0]))
 
     # -- aiosmtpd handler hooks --------------------------------------------------------
 
@@ -88,7 +117,11 @@ class Gateway:
             # rather than accept the mail and fail later when composing the return mail.
             return "553 5.1.7 Ongeldig afzenderadres / Invalid sender address"
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
-        if not self.guard.allow("smtp", self.guard.tags(peer), self.config.smtp_per_minute, 60):
+        # Per address and per network (/24, /56): many addresses in one network count as one source.
+        limit = self.config.smtp_per_minute
+        per_address = self.guard.allow("smtp", self.guard.tags(peer), limit, 60)
+        per_network = self.guard.allow("smtp-net", self.guard.tags(network_of(peer)), limit, 60)
+        if not (per_address and per_network):
             return "451 4.7.1 Te veel berichten; probeer het later / Too many messages, try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -117,10 +150,14 @@ class Gateway:
 
     async def _take(self, envelope: Envelope) -> str:
         raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
-        incoming = parse_incoming(raw, self.config.mail_max_chars)
+        if self.robot_sender(envelope.mail_from):
+            return self._drop()
+        incoming = await self.pool.parse(raw, self.config.mail_max_chars)
+        if incoming.automatic is not None:
+            return self._drop()
         if self.desk.nobody_for_mail_lately():
             return NOBODY_AVAILABLE
-        if len(self.outbox) >= OUTBOX_MAX and envelope.mail_from not in (None, "", "<>"):
+        if len(self.outbox) >= OUTBOX_MAX:
             return "451 4.3.1 Het is nu te druk; probeer het later / Too busy right now, try again later"
         token = crypto.new_token_code()
         params = crypto.KdfParams(self.config.kdf_opslimit, self.config.kdf_memlimit_bytes)
@@ -152,11 +189,20 @@ class Gateway:
         if thread is None:
             return NOBODY_AVAILABLE
         sender = envelope.mail_from or ""
-        if sender and sender != "<>":
-            self.outbox.append(ReturnMail(sender, token, incoming.attachments, self.desk.expires_on(thread),
-                                          time.monotonic() + self.config.smtp_relay_retry_minutes * 60))
-            self.wake.set()
+        # At most smtp_returns_per_day codes to one address: a forged sender gets a few mails, not a flood.
+        # Past it the mail is still taken (the person may be real and write again), but no code is sent.
+        if not self.recipients.allow_recent("return", self.recipients.tags(sender.lower()),
+                                            self.config.smtp_returns_per_day, DAY_SECONDS):
+            return NO_CODE_AGAIN.format(url=f"{self.config.base_url}/mail")
+        self.outbox.append(ReturnMail(sender, token, incoming.attachments, self.desk.expires_on(thread),
+                                      time.monotonic() + self.config.smtp_relay_retry_minutes * 60))
+        self.wake.set()
         return "250 2.0.0 Ontvangen; je krijgt je code per mail / Received; your code follows by mail"
+
+    def _drop(self) -> str:
+        """Automatic mail: accepted (a refusal would itself be a bounce) and forgotten."""
+        self.dropped += 1
+        return DROPPED
 
     # -- return mail ----------------------------------------------------------------------
 
@@ -284,6 +330,7 @@ async def gateway_context(app: web.Application) -> AsyncIterator[None]:
     logging.getLogger("mail.log").disabled = True
     gateway = Gateway(app[MAIL_DESK], config, app[GUARD])
     app[GATEWAY] = gateway
+    await gateway.pool.start()
     server = await asyncio.get_running_loop().create_server(smtp_factory(gateway, config),
                                                             config.smtp.host, config.smtp.port)
     sender = asyncio.create_task(gateway.deliver_forever())
@@ -292,6 +339,7 @@ async def gateway_context(app: web.Application) -> AsyncIterator[None]:
     yield
     server.close()
     await server.wait_closed()
+    gateway.pool.close()
     sender.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await sender

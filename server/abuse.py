@@ -14,6 +14,7 @@ facade: it is a keyed hash for counting, not part of the protocol.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable
@@ -31,6 +32,9 @@ class AddressGuard:
         self._rotated = clock()
         self._blocked: dict[bytes, float] = {}
         self._counts: dict[tuple[str, bytes], tuple[float, int]] = {}
+        # Event times for sliding-window limits, under the current and the previous key.
+        self._recent: dict[tuple[str, bytes], list[float]] = {}
+        self._recent_previous: dict[tuple[str, bytes], list[float]] = {}
 
     def _rotate(self) -> None:
         now = self.clock()
@@ -41,6 +45,7 @@ class AddressGuard:
         # Tags made under a key that is now gone can never match again: drop them.
         self._blocked = {t: exp for t, exp in self._blocked.items() if exp > now}
         self._counts = {}
+        self._recent_previous, self._recent = self._recent, {}
 
     @staticmethod
     def _tag_with(key: bytes, address: bytes) -> bytes:
@@ -74,6 +79,37 @@ class AddressGuard:
         if len(self._counts) > 100_000:  # bounded memory under a flood
             self._counts.clear()
         return count <= limit
+
+
+    def allow_recent(self, kind: str, tags: tuple[bytes, bytes], limit: int, window: float) -> bool:
+        """A strict sliding window: True, and the event counted, only while fewer than `limit` events
+        of `kind` for these tags happened in the last `window` seconds (`window` at most the rotation
+        period: events under the previous key are counted too, so a rotation does not reset the limit)."""
+        self._rotate()
+        now = self.clock()
+        key, previous = (kind, tags[0]), (kind, tags[1])
+        times = [t for t in self._recent.get(key, []) + self._recent_previous.get(previous, []) if now - t < window]
+        if len(times) >= limit:
+            return False
+        if len(self._recent) > 100_000:  # bounded memory under a flood: forget rather than grow
+            self._recent.clear()
+        self._recent[key] = [t for t in self._recent.get(key, []) if now - t < window] + [now]
+        return True
+
+
+def network_of(address: str) -> str:
+    """The network an address belongs to for coarse limits: its /24 (IPv4) or /56 (IPv6).
+
+    One sender rarely owns a whole /24 or /56, but one abuser often has many addresses in one:
+    limits count per address and per network. Text that is not an address is its own network."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 56
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 class TokenBucket:

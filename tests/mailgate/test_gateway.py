@@ -146,7 +146,10 @@ async def test_flood_from_one_address_is_slowed(tmp_path: Path, relay_sink: Sink
             await api_volunteer(server, http, "Sanne")
             codes = [(await in_thread(send, server, message()))[0] for _ in range(5)]
         assert codes == [250, 250, 250, 451, 451]
-        other = await in_thread(send, server, message(), source="127.31.7.10")
+        # Another address in the same /24 counts as the same source; another network does not.
+        neighbour = await in_thread(send, server, message(), source="127.31.7.10")
+        assert neighbour[0] == 451
+        other = await in_thread(send, server, message(), source="127.32.7.10")
         assert other[0] == 250
     finally:
         await stop_in_process(server)
@@ -307,15 +310,6 @@ async def test_one_unsendable_return_mail_does_not_stop_the_others(
             break
         await asyncio.sleep(0.05)
     assert gw.outbox == []
-
-
-async def test_a_null_sender_is_taken_without_a_return_mail(gateway: InProcessServer, relay_sink: Sink,
-                                                            on_duty: Any) -> None:
-    code, _ = await in_thread(send, gateway, message(), sender="")
-    assert code == 250
-    assert len(await on_duty.inbox()) == 1
-    await asyncio.sleep(0.3)
-    assert relay_sink.received == []  # nobody to send the token to
 
 
 async def test_a_non_ascii_sender_gets_the_token_too(gateway: InProcessServer, relay_sink: Sink,

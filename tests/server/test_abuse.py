@@ -89,3 +89,32 @@ def test_pow_challenges_expire() -> None:
     nonce = crypto.pow_solve(crypto.b64decode(issued["challenge"]), issued["bits"])
     clock.now += 121
     assert not gate.redeem(issued["challenge"], nonce)
+
+
+def test_a_sliding_window_limit_holds_across_a_key_rotation() -> None:
+    """The return-mail limit (3 per recipient per 24 hours) is strict: a rotation of the key in
+    between does not give an address a fresh allowance, and events age out one by one."""
+    clock = FakeClock()
+    day = 24 * 3600.0
+    guard = AddressGuard(day, clock)
+    victim = "slachtoffer@example.org"
+    clock.now += day / 2  # the key rotates half a day after these three
+    assert [guard.allow_recent("return", guard.tags(victim), 3, day) for _ in range(3)] == [True] * 3
+    assert not guard.allow_recent("return", guard.tags(victim), 3, day)
+    assert guard.allow_recent("return", guard.tags("iemand@example.org"), 3, day)
+    clock.now += day - 5  # after the rotation, just before the three age out
+    tags = guard.tags(victim)
+    assert not guard.allow_recent("return", tags, 3, day)
+    clock.now += 10  # now a day has passed since the three
+    assert guard.allow_recent("return", guard.tags(victim), 3, day)
+    state = pickle.dumps(guard.__dict__ | {"clock": None})
+    assert b"slachtoffer" not in state
+
+
+def test_networks_for_coarse_limits() -> None:
+    from server.abuse import network_of
+    assert network_of("198.51.100.7") == network_of("198.51.100.200") == "198.51.100.0/24"
+    assert network_of("198.51.101.7") != network_of("198.51.100.7")
+    assert network_of("2001:db8:1:2ff:3::1") == network_of("2001:db8:1:200::9") == "2001:db8:1:200::/56"
+    assert network_of("2001:db8:1:300::1") != network_of("2001:db8:1:200::1")
+    assert network_of("::ffff:198.51.100.7") == "198.51.100.0/24"
