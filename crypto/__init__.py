@@ -64,6 +64,7 @@ __all__ = [
     "MIN_MEMLIMIT",
     "KdfParams",
     "PRODUCTION_KDF",
+    "MAX_SAFE_INTEGER",
     # encoding
     "b64encode",
     "b64decode",
@@ -90,6 +91,7 @@ __all__ = [
     "MAX_CHAT_CONTENT",
     "MAX_CHAT_SEQ",
     "MAX_CHAT_CIPHERTEXT_BYTES",
+    "MAX_CHAT_CIPHERTEXT_B64",
     "ChatKeyPair",
     "new_chat_keypair",
     "chat_keypair_from_secret",
@@ -101,6 +103,7 @@ __all__ = [
     "sign_link_key",
     "verify_link_key",
     "check_chat_frame",
+    "check_chat_ciphertext_b64",
     "ChatSession",
     # proof-of-work
     "POW_NONCE_BYTES",
@@ -134,6 +137,7 @@ __all__ = [
     "MAX_MAIL_SEQ",
     "MIN_MAIL_BODY_BYTES",
     "MAX_MAIL_BODY_BYTES",
+    "MAIL_BODY_LENGTHS",
     "AUTHOR_SEEKER",
     "AUTHOR_VOLUNTEER",
     "SealedMail",
@@ -166,6 +170,11 @@ _MAX_PASSPHRASE_CHARS = 4096
 # tests can run with fast, explicitly insecure parameters.
 MIN_OPSLIMIT = _p.ARGON2ID_OPSLIMIT_MIN  # 1
 MIN_MEMLIMIT = _p.ARGON2ID_MEMLIMIT_MIN  # 8192 bytes
+
+# Integers (sequence numbers, counts, ids) travel as JSON numbers; 2**53 - 1 is the
+# largest integer a browser reads exactly (JavaScript's Number.MAX_SAFE_INTEGER), so
+# every integer field of the protocol stops there. The one place this number is written.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 if SALT_BYTES != _p.ARGON2ID_SALT_BYTES or KEY_BYTES != _p.AEAD_KEY_BYTES:
     raise ImportError("libsodium sizes differ from the protocol's; refusing to load")
@@ -456,9 +465,9 @@ def check_public_key(public_key: bytes) -> bytes:
 CHAT_ID_BYTES = 16
 SIGNATURE_BYTES = 64
 MAX_CHAT_CONTENT = 8192
-# Sequence numbers travel as JSON numbers; 2**53 - 1 is the largest integer a
-# browser reads exactly, so both sides stop there (no chat gets near it).
-MAX_CHAT_SEQ = 2**53 - 1
+# Sequence numbers travel as JSON numbers: both sides stop at the largest integer a
+# browser reads exactly (no chat gets near it).
+MAX_CHAT_SEQ = MAX_SAFE_INTEGER
 _CHAT_LENGTH_BYTES = 2
 _CHAT_PAD_BLOCK = 256
 _CHAT_SEQ_BYTES = 8
@@ -476,6 +485,10 @@ def _chat_padded_size(content_length: int) -> int:
 _MAX_CHAT_PADDED = _chat_padded_size(MAX_CHAT_CONTENT)  # 8448
 MAX_CHAT_CIPHERTEXT_BYTES = _MAX_CHAT_PADDED + _p.AEAD_TAG_BYTES  # 8464
 _MIN_CHAT_CIPHERTEXT_BYTES = _CHAT_PAD_BLOCK + _p.AEAD_TAG_BYTES  # 272
+# The relay sees `ct` as a string (10.8): the base64 lengths of 256·k + 16 bytes, k = 1..33.
+_CHAT_CIPHERTEXT_B64_LENGTHS = frozenset(
+    _b64_len(n) for n in range(_MIN_CHAT_CIPHERTEXT_BYTES, MAX_CHAT_CIPHERTEXT_BYTES + 1, _CHAT_PAD_BLOCK))
+MAX_CHAT_CIPHERTEXT_B64 = _b64_len(MAX_CHAT_CIPHERTEXT_BYTES)  # 11286
 
 if SIGNATURE_BYTES != _p.ED25519_SIGNATURE_BYTES or _p.KX_SESSION_KEY_BYTES != KEY_BYTES:
     raise ImportError("libsodium sizes differ from the protocol's; refusing to load")
@@ -624,6 +637,21 @@ def check_chat_frame(chat_id: bytes, seq: int, ciphertext: bytes) -> None:
     _require_bytes(chat_id, CHAT_ID_BYTES, "chat_id")
     _chat_seq(seq)
     _chat_ciphertext(ciphertext)
+
+
+def check_chat_ciphertext_b64(text: object) -> None:
+    """The relay's check of a frame's ``ct`` string (PROTOCOL.md 10.8); needs no key.
+
+    Raises :class:`InvalidInput` unless ``text`` is canonical section-1 base64
+    (:func:`b64decode`'s rules) of 256·k + 16 bytes with 1 ≤ k ≤ 33. The length
+    of the string is checked before anything is decoded. The server relays the
+    string itself; the decoded bytes are only looked at for their size.
+    """
+    if not isinstance(text, str):
+        raise InvalidInput(f"ct must be a str, not {type(text).__name__}")
+    if len(text) not in _CHAT_CIPHERTEXT_B64_LENGTHS:
+        raise InvalidInput(f"ct must be base64 of 256*k + 16 bytes, at most {MAX_CHAT_CIPHERTEXT_B64} characters")
+    _chat_ciphertext(b64decode(text))
 
 
 def _chat_pad(content: bytes) -> bytes:
@@ -1139,13 +1167,15 @@ def verify_key_certificate(ed25519_public: bytes, x25519_public: bytes, certific
 MAIL_THREAD_ID_BYTES = 16
 MAIL_VERSION = 1
 MAX_MAIL_CONTENT = 32768
-MAX_MAIL_SEQ = 2**53 - 1  # as for chat: the largest integer JSON carries exactly into JavaScript
+MAX_MAIL_SEQ = MAX_SAFE_INTEGER  # as for chat: the largest integer JSON carries exactly into JavaScript
 AUTHOR_SEEKER = 1
 AUTHOR_VOLUNTEER = 2
 MAIL_WRAP_BYTES = KEY_BYTES + _p.BOX_SEAL_OVERHEAD_BYTES  # 80
 _MAIL_HEADER_BYTES = 1 + _p.AEAD_NONCE_BYTES  # version + nonce
 MIN_MAIL_BODY_BYTES = _MAIL_HEADER_BYTES + _CHAT_PAD_BLOCK + _p.AEAD_TAG_BYTES  # 297
 MAX_MAIL_BODY_BYTES = _MAIL_HEADER_BYTES + _chat_padded_size(MAX_MAIL_CONTENT) + _p.AEAD_TAG_BYTES  # 33065
+# Every body size a sender can produce (header + 256·k + tag): the server refuses any other.
+MAIL_BODY_LENGTHS = frozenset(range(MIN_MAIL_BODY_BYTES, MAX_MAIL_BODY_BYTES + 1, _CHAT_PAD_BLOCK))
 
 if MAIL_WRAP_BYTES != 80:
     raise ImportError("libsodium sizes differ from the protocol's; refusing to load")

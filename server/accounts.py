@@ -5,11 +5,16 @@ browser sends an *authentication key* derived from the passphrase (see
 crypto/PROTOCOL.md); the server keeps only an argon2id hash of it. Private keys
 arrive wrapped under a key that never leaves the browser.
 
-Failed logins slow down the *account*, not an address: we store no addresses.
+Failed logins slow down the *name* (`LoginThrottle`), and `/api/login` also limits
+attempts per address tag (in-memory keyed tags, `server.abuse`): we store no
+addresses. The Argon2id work runs in a worker thread, never on the event loop,
+where 50-100 ms a call would stall every chat.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -143,10 +148,17 @@ async def enrol(storage: Storage, config: Config, payload: dict[str, Any], now: 
     inv = await storage.get_invitation(token_hash)
     if inv is None:
         raise _invitation_gone("unknown")
+    # Refuse a used or expired invitation before the Argon2 work (storage.enrol checks again, atomically).
+    if inv.used:
+        raise _invitation_gone("used")
+    if inv.expires_at <= now:
+        raise _invitation_gone("expired")
+    # argon2-cffi takes tens of milliseconds: in a worker thread, so the event loop keeps relaying chats.
+    auth_hash = await asyncio.to_thread(crypto.hash_auth_key, auth_key)
     record = NewVolunteer(
         name=inv.name, role=inv.role, can_chat=inv.can_chat, can_mail=inv.can_mail,
         enrolled_day=day_of(now), kdf_salt=salt, kdf_opslimit=config.kdf_opslimit,
-        kdf_memlimit=config.kdf_memlimit_bytes, auth_hash=crypto.hash_auth_key(auth_key),
+        kdf_memlimit=config.kdf_memlimit_bytes, auth_hash=auth_hash,
         x25519_public=x_pub, ed25519_public=ed_pub, wrapped_identity=wrapped, x25519_certificate=cert)
     try:
         volunteer_id = await storage.enrol(token_hash, now, record)
@@ -176,7 +188,7 @@ _WRONG = ("Naam of wachtwoordzin klopt niet.", "Name or passphrase is not right.
 
 
 def _lock_seconds(config: Config, failed: int) -> int:
-    """Exponential slow-down per account after the free attempts."""
+    """Exponential slow-down per name after the free attempts."""
     if failed < config.login_free_attempts:
         return 0
     return min(config.login_max_delay_seconds, 2 ** (failed - config.login_free_attempts + 1))
@@ -188,54 +200,88 @@ def _locked(locked_until: int, now: int) -> TooManyRequests:
                            f"Too many failed attempts. Try again in {wait} seconds.", retry_after=wait)
 
 
-class UnknownNameThrottle:
-    """Slows down logins for names that do not exist exactly as for names that do.
+class LoginThrottle:
+    """Slows down logins per *name*, for names that exist exactly as for names that do not.
 
-    Without it, only real accounts would ever answer "too many attempts", and
-    that difference would tell which names exist. Kept in memory only, keyed by
-    a keyed hash of the name (the fake salt), bounded in size.
+    Every attempt is counted before any database or Argon2 work, so parallel
+    guesses cannot slip in before the first failure is recorded; a right
+    authentication key forgets the count. After `login_free_attempts` the name is
+    locked for an exponentially growing time (at most `login_max_delay_seconds`),
+    answered with 429 and retry_after.
+
+    Known and unknown names go through this same code and touch the same things:
+    only this dictionary, never the database. Were real accounts counted on disk,
+    the extra write and fsync (about 1 ms) after a wrong passphrase would tell
+    which names exist; were unknown names not counted at all, only real accounts
+    would ever answer "too many attempts". Entries are keyed by a keyed hash of
+    the name (the fake salt), so the dictionary holds no names.
+
+    Kept in memory only: a restart forgets every count and lock. That is accepted:
+    the lock only slows down online guessing of a 256-bit authentication key
+    behind a >= 64 MiB Argon2id in the browser, and `/api/login` is limited per
+    address as well. Bounded in size: when full, names that are not locked now
+    are forgotten first, then the longest idle.
     """
 
-    MAX_ENTRIES = 10_000
+    MAX_ENTRIES = 100_000
 
     def __init__(self, server_secret: bytes) -> None:
         self._secret = server_secret
+        # keyed hash of the name -> (attempts counted, locked until); oldest activity first.
         self._entries: dict[bytes, tuple[int, int]] = {}
 
-    def check(self, config: Config, name: str, now: int) -> None:
-        key = crypto.fake_salt(self._secret, name)
+    def _key(self, name: str) -> bytes:
+        return crypto.fake_salt(self._secret, name)
+
+    def attempt(self, config: Config, name: str, now: int) -> None:
+        """Count one login attempt for `name`, or raise TooManyRequests while it is locked."""
+        key = self._key(name)
         failed, locked_until = self._entries.get(key, (0, 0))
         if locked_until > now:
             raise _locked(locked_until, now)
         failed += 1
-        self._entries.pop(key, None)
+        self._entries.pop(key, None)  # re-inserted last: the dict's order is the order of activity
         self._entries[key] = (failed, now + _lock_seconds(config, failed))
-        while len(self._entries) > self.MAX_ENTRIES:
-            del self._entries[next(iter(self._entries))]
+        self._make_room(now)
+
+    def succeeded(self, name: str) -> None:
+        """The right authentication key: forget the name's count and lock."""
+        self._entries.pop(self._key(name), None)
+
+    def _make_room(self, now: int) -> None:
+        if len(self._entries) <= self.MAX_ENTRIES:
+            return
+        kept = {key: entry for key, entry in self._entries.items() if entry[1] > now}
+        # Down to 90 %, so that a full table of locked names is pruned only every 10 % of MAX_ENTRIES.
+        excess = len(kept) - self.MAX_ENTRIES * 9 // 10
+        for key in list(itertools.islice(kept, max(0, excess))):
+            del kept[key]
+        self._entries = kept
 
 
 async def login(storage: Storage, config: Config, payload: dict[str, Any], now: int,
-                dummy_hash: str, unknown_names: UnknownNameThrottle) -> tuple[Volunteer, str]:
-    """Check the authentication key; on success return the volunteer and a new session token."""
+                dummy_hash: str, throttle: LoginThrottle) -> tuple[Volunteer, str]:
+    """Check the authentication key; on success return the volunteer and a new session token.
+
+    A wrong key for a real name and any key for an unknown name do the same work
+    (one Argon2id verification, against the dummy hash for an unknown name) and
+    the same writes (none): neither the answer, nor its time, nor the disk tells
+    which names exist.
+    """
     name = normalise_name(payload.get("name"))  # type: ignore[arg-type]
     auth_key = _field_bytes(payload, "auth_key", crypto.KEY_BYTES)
+    throttle.attempt(config, name, now)
     volunteer = await storage.volunteer_by_name(name)
-    if volunteer is None:
-        unknown_names.check(config, name, now)
-        crypto.verify_auth_key(dummy_hash, auth_key)  # same work as a real check: no timing hint
+    stored = dummy_hash if volunteer is None else volunteer.auth_hash
+    # argon2-cffi releases the GIL: in a worker thread the event loop keeps relaying chats meanwhile.
+    matches = await asyncio.to_thread(crypto.verify_auth_key, stored, auth_key)
+    if volunteer is None or not matches:
         raise Unauthorized(*_WRONG)
-    if volunteer.locked_until > now:
-        raise _locked(volunteer.locked_until, now)
-    if not crypto.verify_auth_key(volunteer.auth_hash, auth_key):
-        failed = volunteer.failed_logins + 1
-        await storage.record_login_failure(volunteer.id, failed, now + _lock_seconds(config, failed))
-        raise Unauthorized(*_WRONG)
+    throttle.succeeded(name)
     if not volunteer.active:
         raise Forbidden("Dit account is gedeactiveerd. Neem contact op met je coördinator.",
                         "This account has been deactivated. Please contact your coordinator.",
                         reason="deactivated")
-    if volunteer.failed_logins:
-        await storage.reset_login_failures(volunteer.id)
     token = crypto.new_token(32)
     await storage.create_session(crypto.hash_token(token), volunteer.id, now)
     return volunteer, token

@@ -10,12 +10,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import accounts
-from .errors import Unauthorized
+from .abuse import client_tags
+from .errors import TooManyRequests, Unauthorized
 from .http import read_json
-from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE, UNKNOWN_NAMES
+from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, LOGIN_THROTTLE, SERVER_SECRET, STORAGE
 from .openapi import openapi_description
 
 routes = web.RouteTableDef()
+LOGIN_WINDOW_SECONDS = 60  # `login_per_minute` counts attempts per address tag in this window
 
 
 @routes.get("/api/health")
@@ -53,6 +55,9 @@ async def enrol(request: web.Request) -> web.Response:
 
 @routes.post("/api/login/start")
 async def login_start(request: web.Request) -> web.Response:
+    # Not limited per address: one indexed read and a BLAKE2b, no Argon2 and no write, and the
+    # answer for an unknown name is a stable fake salt. The browser asks it before every login,
+    # so counting it with the logins would halve what `login_per_minute` allows.
     app = request.app
     payload = await read_json(request)
     return web.json_response(await accounts.login_start(app[STORAGE], app[CONFIG], app[SERVER_SECRET], payload))
@@ -65,14 +70,29 @@ def _set_session_cookie(request: web.Request, response: web.Response, token: str
                         max_age=config.session_max_hours * 3600)
 
 
+def _limit_logins(request: web.Request) -> None:
+    """At most `login_per_minute` attempts per address tag, refused before the body is even read.
+
+    Each attempt costs the server an Argon2id verification (tens of milliseconds of a core);
+    without this limit one address could keep the cores busy for everyone. Only in-memory keyed
+    tags are counted (server.abuse), never the address.
+    """
+    app = request.app
+    if not app[GUARD].allow("login", client_tags(request), app[CONFIG].login_per_minute, LOGIN_WINDOW_SECONDS):
+        raise TooManyRequests("Te veel inlogpogingen vanaf dit netwerk. Probeer het over een minuut opnieuw.",
+                              "Too many login attempts from this network. Please try again in a minute.",
+                              retry_after=LOGIN_WINDOW_SECONDS)
+
+
 @routes.post("/api/login")
 async def login(request: web.Request) -> web.Response:
     app = request.app
+    _limit_logins(request)
     payload = await read_json(request)
     # A new login replaces the session this browser had, if any.
     await accounts.logout(app[STORAGE], request.cookies.get(accounts.SESSION_COOKIE))
     volunteer, token = await accounts.login(app[STORAGE], app[CONFIG], payload, app[CLOCK](),
-                                            app[DUMMY_AUTH_HASH], app[UNKNOWN_NAMES])
+                                            app[DUMMY_AUTH_HASH], app[LOGIN_THROTTLE])
     response = web.json_response(accounts.identity_payload(volunteer))
     _set_session_cookie(request, response, token)
     return response

@@ -15,7 +15,8 @@ from aiohttp import web
 import crypto
 
 from . import api, coordinator, pages
-from .accounts import SERVER_SECRET_KEY, UnknownNameThrottle, day_of
+from .accounts import SERVER_SECRET_KEY, LoginThrottle, day_of
+from .chat import limits as chat_limits
 from .chat import ws as chat_ws
 from .chat.hub import ChatHub, FrameObserver
 from .chat.ws import PowGate, make_guard
@@ -24,8 +25,8 @@ from .mail.desk import MailDesk
 from .assets import WEB_ROOT, AssetRegistry
 from .config import Config
 from .http import error_middleware, same_origin_middleware, security_headers
-from .keys import (ASSETS, CHAT_HUB, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, MAIL_DESK, POW, SERVER_SECRET, STATS,
-                   STORAGE, UNKNOWN_NAMES)
+from .keys import (ASSETS, CHAT_HUB, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, LOGIN_THROTTLE, MAIL_DESK, POW,
+                   SERVER_SECRET, STATS, STORAGE)
 from .stats import Stats
 from .storage.sqlite import SQLiteStorage
 
@@ -55,6 +56,7 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
     app.cleanup_ctx.append(_purge_ctx)
     app[GUARD] = make_guard(config)
     app[POW] = PowGate(config.pow_base_bits, config.pow_max_bits)
+    app[chat_limits.CHAT_SOCKETS] = chat_limits.for_config(config)
     # Anonymous daily counts for the coordinator's statistics; the storage is attached when it opens.
     app[STATS] = Stats(None, clock)
 
@@ -82,7 +84,8 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STORAGE] = storage
     # Answers fake salts for unknown names; kept in the database so they stay stable across restarts.
     app[SERVER_SECRET] = await storage.get_or_create_meta(SERVER_SECRET_KEY, crypto.new_token(32).encode())
-    app[UNKNOWN_NAMES] = UnknownNameThrottle(app[SERVER_SECRET])
+    # Failed-login counts per name, known or not, in memory only (a restart forgets them).
+    app[LOGIN_THROTTLE] = LoginThrottle(app[SERVER_SECRET])
     app[STATS].attach(storage)
     app[MAIL_DESK] = MailDesk(storage, config, app[CLOCK], stats=app[STATS])
     # A hash to verify against when the name is unknown, so both answers take the same time.

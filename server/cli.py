@@ -13,8 +13,11 @@ import argparse
 import asyncio
 import gc
 import logging
+import resource
 import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,63 @@ from .storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("oor")
 DEMO_ACCOUNTS = (("Demo", "volunteer"), ("Coördinator", "coordinator"))
+# Where the hard limit is "unlimited" (macOS), ask for this many: far above what chat_sockets_max needs.
+UNLIMITED_NOFILE_TARGET = 1 << 20
+# Descriptors the process needs beside help-seekers' chat sockets (volunteers, pages, SQLite, SMTP).
+NOFILE_HEADROOM = 1000
+ACCEPT_ERROR = "socket.accept() out of system resource"
+ACCEPT_REPORT_SECONDS = 60.0
+
+
+def raise_open_file_limit(config: Config) -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit: every socket is a file descriptor, and the
+    usual soft default (1024) is reached by a few hundred idle connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = UNLIMITED_NOFILE_TARGET if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("open file limit stays at %d (could not raise it to %d: %s)", soft, target, exc)
+        else:
+            log.info("open file limit raised from %d to %d", soft, target)
+            soft = target
+    else:
+        log.info("open file limit is %d", soft)
+    if soft != resource.RLIM_INFINITY and config.chat_sockets_max + NOFILE_HEADROOM > soft:
+        log.warning("chat_sockets_max (%d) is not well under the open file limit (%d): give the service a "
+                    "higher limit (for example LimitNOFILE=65536) or lower chat_sockets_max",
+                    config.chat_sockets_max, soft)
+
+
+class AcceptErrorThrottle(logging.Filter):
+    """At most one "socket.accept() out of system resource" line a minute, with a count.
+
+    When the process runs out of file descriptors, asyncio logs (with a traceback) every failed
+    accept(), up to a listening socket's backlog per event-loop turn, and retries each a second
+    later: tens of thousands of lines a minute. One line a minute says the same."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.clock = clock
+        self.last: float | None = None
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(ACCEPT_ERROR):
+            return True
+        now = self.clock()
+        if self.last is not None and now - self.last < ACCEPT_REPORT_SECONDS:
+            self.suppressed += 1
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        reason = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+        more = f"; {self.suppressed} more since the last such line not logged" if self.suppressed else ""
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            f"{ACCEPT_ERROR}{reason}: new connections wait until descriptors are free{more}. "
+            "Raise the open file limit (README: Deploying behind TLS)", None, None, None)
+        self.last, self.suppressed = now, 0
+        return True
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +155,7 @@ def _invite_line(config: Config, name: str, role: str, can_chat: bool, can_mail:
 
 
 async def _serve(config: Config, demo: bool) -> None:
+    raise_open_file_limit(config)
     if demo:
         for name, role in DEMO_ACCOUNTS:
             async def work(storage: SQLiteStorage, name: str = name, role: str = role) -> str | None:
@@ -147,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M"))
     install_log_scrubber(handler)
     logging.basicConfig(level=config.log_level.upper(), handlers=[handler])
+    logging.getLogger("asyncio").addFilter(AcceptErrorThrottle())
     try:
         if args.command == "serve":
             asyncio.run(_serve(config, args.demo))

@@ -32,7 +32,7 @@ from .chat.queue import ChatState
 from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from .http import read_json
 from .keys import CHAT_HUB, CLOCK, CONFIG, STORAGE
-from .pages import page_context
+from .pages import page_context, route_path
 from .stats import (Histogram, Report, Shown, bucket_label, csv_text, day_label, parse_period, period_label,
                     quantile_text, report_for)
 from .storage import ROLES, LastCoordinator, Volunteer
@@ -330,8 +330,8 @@ async def statistics(request: web.Request) -> web.Response:
     lang, p = context["lang"], report.period
     context.update(_stats_view(request, report, context["t"], lang))
     context.update(
-        previous_href=_stats_href(request.path, p.kind, p.previous().first.isoformat(), lang),
-        next_href=_stats_href(request.path, p.kind, p.next().first.isoformat(), lang),
+        previous_href=_stats_href(route_path(request), p.kind, p.previous().first.isoformat(), lang),
+        next_href=_stats_href(route_path(request), p.kind, p.next().first.isoformat(), lang),
         csv_href=_stats_href("/coordinator/statistiek.csv", p.kind, p.first.isoformat(), lang),
         chosen_date=request.query.get("date") or p.first.isoformat(),
     )

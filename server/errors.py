@@ -71,5 +71,14 @@ class TooManyRequests(OorError):
     en = "Too many attempts. Please wait a moment and try again."
 
 
+class ServiceUnavailable(OorError):
+    """The server is at a capacity limit for everyone, not for this client. Nothing changed."""
+
+    status = 503
+    code = "busy"
+    nl = "Het is nu erg druk. Probeer het over een paar minuten opnieuw. Heb je direct hulp nodig? Bel 113 of 112."
+    en = "It is very busy right now. Please try again in a few minutes. Need help right away? Call 113 or 112."
+
+
 class ConfigError(Exception):
     """The configuration is wrong. The message names the key and what is expected."""

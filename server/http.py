@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
+import traceback
 from typing import Any
 
 import aiohttp_jinja2
@@ -21,7 +23,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .errors import BadRequest, Forbidden, OorError
 from .keys import ASSETS, CONFIG
-from .pages import page_context
+from .pages import matched_resource, page_context
 
 log = logging.getLogger("oor.http")
 
@@ -47,7 +49,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 def _wants_json(request: web.Request) -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/ws/"))
 
 
 def _error_page(request: web.Request, status: int, message: dict[str, str]) -> web.Response:
@@ -84,8 +86,12 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
                                                                  if k in ("Allow",)})
         return _error_page(request, exc.status, message)
     except Exception:
-        # Log the failure without anything from the request (no path parameters, no body, no peer).
-        log.exception("internal error in %s handler", request.match_info.route.name or "unnamed")
+        # Log the failure without anything from the request (no path, no parameters, no body, no
+        # peer): the route's name, and the exception's type and where it was raised, but not its
+        # message, which may quote what the request carried (`invalid literal for int(): 'K7QM…'`).
+        # The log handler's RequestTextScrubber would strip the message too; this does not rely on it.
+        route_name = getattr(request.match_info.route, "name", None) or "unnamed"
+        log.error("internal error in %s handler\n%s", route_name, redacted_traceback(sys.exc_info()[1]))
         message = {"nl": "Er ging iets mis aan onze kant. Er is niets bewaard.",
                    "en": "Something went wrong on our side. Nothing was stored."}
         if _wants_json(request):
@@ -133,6 +139,36 @@ _ADDRESS = re.compile(
 )
 
 
+def redacted_traceback(exc: BaseException | None) -> str:
+    """A traceback with the exception types and the code locations, but no exception messages.
+
+    An exception's message is the one part of a traceback that can carry data rather than
+    code: a parser quoting the bytes it choked on (aiohttp's "Bad status line 'K7QM…'"), a
+    KeyError naming the key it was given. The frames (file, line, function, source line)
+    come from our own code and libraries, and are what one needs to find the bug.
+    """
+    if exc is None:
+        return ""
+    te = traceback.TracebackException.from_exception(exc, capture_locals=False)
+    lines: list[str] = []
+    seen: set[int] = set()
+    chain: list[traceback.TracebackException] = []
+    current: traceback.TracebackException | None = te
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    for i, part in enumerate(reversed(chain)):
+        if i:
+            lines.append("The above exception led to another:\n")
+        lines.append("Traceback (most recent call last):\n")
+        lines.extend(part.stack.format())
+        module = part.exc_type.__module__ if part.exc_type is not None else ""
+        name = part.exc_type.__qualname__ if part.exc_type is not None else "Exception"
+        lines.append(f"{name if module in ('builtins', '') else module + '.' + name}: [message removed]\n")
+    return "".join(lines).rstrip("\n")
+
+
 class AddressScrubber(logging.Filter):
     """Defence in depth: remove anything shaped like an IP address from every log record.
 
@@ -152,23 +188,65 @@ class AddressScrubber(logging.Filter):
         return True
 
 
+class RequestTextScrubber(logging.Filter):
+    """Defence in depth: no exception message reaches the log, from any logger.
+
+    Tracebacks keep their frames and exception types (`redacted_traceback`); the messages go,
+    because aiohttp's server logger logs a malformed request's parse error with the raw request
+    line or header quoted in it, and any other library's error may quote its input.
+    Installed before AddressScrubber, which then sees the redacted text.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
+            record.exc_text = redacted_traceback(exc) if exc is not None else ""
+            record.exc_info = None
+        return True
+
+
 def install_log_scrubber(handler: logging.Handler) -> None:
+    handler.addFilter(RequestTextScrubber())
     handler.addFilter(AddressScrubber())
 
 
+# What the access log may say about a request: a method from this list (anything else
+# is a token the client typed, and could be anything), and the template of the route it
+# matched. A path that matched no route is never written as typed: a help-seeker who
+# pastes their return code into the address bar must not find it in our logs.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNKNOWN_METHOD = "<other>"
+UNKNOWN_PATH = "<unknown>"
+
+
+def loggable_method(request: web.BaseRequest) -> str:
+    method = request.method
+    return method if method in KNOWN_METHODS else UNKNOWN_METHOD
+
+
+def loggable_path(request: web.BaseRequest) -> str:
+    """The matched route's template (`/api/mail/threads/{thread}`), or a fixed placeholder."""
+    _, resource = matched_resource(request)
+    if isinstance(resource, web.AbstractResource):
+        canonical = resource.canonical
+        if isinstance(canonical, str) and canonical.startswith("/"):
+            return canonical
+    return UNKNOWN_PATH
+
+
 class PrivateAccessLogger(AbstractAccessLogger):
-    """Access log lines with method, path, status, size and time: never the client's address,
-    user agent or referrer, and never the query string (it may carry a language only, but we
-    do not want to find out later that something else slipped in)."""
+    """Access log lines with method, route, status, size and time: never the client's address,
+    user agent or referrer, never the query string (it may carry a language only, but we
+    do not want to find out later that something else slipped in), and never the path as
+    typed (`loggable_path`)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         # The route's template, not the concrete path: a thread id in a path would link log lines.
-        route = getattr(getattr(request, "match_info", None), "route", None)
-        resource = getattr(route, "resource", None)
-        canonical = getattr(resource, "canonical", None)
-        path = canonical if isinstance(canonical, str) and canonical else request.path
+        method, path = loggable_method(request), loggable_path(request)
         if path.startswith("/ws/"):
+            if response.status in (429, 503):
+                return  # a refused upgrade: counted and summed up once a minute (chat/limits.py), not a line each
             # A websocket's lifetime is a chat's duration: not logged.
-            self.logger.info('"%s %s" %s', request.method, path, response.status)
+            self.logger.info('"%s %s" %s', method, path, response.status)
             return
-        self.logger.info('"%s %s" %s %s %.3fs', request.method, path, response.status, response.body_length, time)
+        self.logger.info('"%s %s" %s %s %.3fs', method, path, response.status, response.body_length, time)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .chat.ws import PowGate
     from .mail.desk import MailDesk
     from .stats import Stats
-    from .accounts import UnknownNameThrottle
+    from .accounts import LoginThrottle
     from .config import Config
     from .storage import Storage
     from .assets import AssetRegistry
@@ -24,7 +24,7 @@ ASSETS: web.AppKey["AssetRegistry"] = web.AppKey("assets")
 CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock")
 SERVER_SECRET: web.AppKey[bytes] = web.AppKey("server_secret")
 DUMMY_AUTH_HASH: web.AppKey[str] = web.AppKey("dummy_auth_hash")
-UNKNOWN_NAMES: web.AppKey["UnknownNameThrottle"] = web.AppKey("unknown_names")
+LOGIN_THROTTLE: web.AppKey["LoginThrottle"] = web.AppKey("login_throttle")
 CHAT_HUB: web.AppKey["ChatHub"] = web.AppKey("chat_hub")
 GUARD: web.AppKey["AddressGuard"] = web.AppKey("address_guard")
 POW: web.AppKey["PowGate"] = web.AppKey("pow_gate")

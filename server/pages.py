@@ -16,6 +16,39 @@ from .keys import ASSETS, CONFIG
 routes = web.RouteTableDef()
 
 
+def matched_resource(request: web.BaseRequest) -> tuple[Any, Any]:
+    """(route, resource) the router matched for this request, or (None, None).
+
+    A request aiohttp could not parse reaches the access log without match info (and
+    `request.match_info` then asserts), so this never raises.
+    """
+    try:
+        match_info = request.match_info  # type: ignore[attr-defined]
+    except (AttributeError, AssertionError):
+        return None, None
+    route = getattr(match_info, "route", None)
+    return route, getattr(route, "resource", None)
+
+
+def route_path(request: web.BaseRequest) -> str:
+    """The path of the page this request matched, as our route table spells it, or "/".
+
+    Links and redirects are built from this, never from the request's own path: a
+    path such as `/%2Fevil.example` decodes to `//evil.example`, which a browser reads
+    as another host (and `/\\evil.example` likewise). Only a fixed page route (no
+    variable parts) answering GET has a path worth linking to; anything else (an
+    unknown path, a 405, a route with variable parts such as a missing static file)
+    gets the home page.
+    """
+    route, resource = matched_resource(request)
+    if isinstance(resource, web.PlainResource) and getattr(route, "method", None) in ("GET", "HEAD"):
+        path = resource.canonical
+        # Our own routes are literals; refuse anything that could leave the site all the same.
+        if path.startswith("/") and not path.startswith("//") and "\\" not in path:
+            return path
+    return "/"
+
+
 def page_context(request: web.Request, page: str, **extra: Any) -> dict[str, Any]:
     """What every template gets: the language, a text lookup, asset tags and the crisis lines."""
     lang = pick_language(request.query.get("lang"))
@@ -49,7 +82,7 @@ def page_context(request: web.Request, page: str, **extra: Any) -> dict[str, Any
     return {
         "lang": lang, "t": t, "url": url, "script": script, "style": style, "page": page,
         "import_map": assets.import_map, "js_texts": js_texts,
-        "switch_href": request.path + ("?lang=en" if other == "en" else ""),
+        "switch_href": route_path(request) + ("?lang=en" if other == "en" else ""),
         "switch_lang": other,
         "config": config,
         **extra,

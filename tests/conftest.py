@@ -8,6 +8,7 @@ refuses such parameters unless `insecure_kdf = true`, and then shows a banner.
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -87,7 +88,9 @@ class LiveServer:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
 
-def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None,
+                      rlimit_nofile: tuple[int, int] | None = None) -> LiveServer:
+    """`rlimit_nofile=(soft, hard)` starts the process with that open file limit."""
     port, smtp_port = free_port(), free_port()
     data = tmp / "var"
     output = tmp / "server-output.log"
@@ -96,7 +99,9 @@ def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Liv
     with output.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(data),
                                  "--http", f"127.0.0.1:{port}", "--smtp", f"127.0.0.1:{smtp_port}"],
-                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=None if rlimit_nofile is None else (
+                                    lambda: resource.setrlimit(resource.RLIMIT_NOFILE, rlimit_nofile)))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -16,13 +16,12 @@ from typing import Any
 import crypto
 
 MAX_FRAME_BYTES = 16 * 1024
-# A chat ciphertext is 256*k + 16 bytes (padded content plus the AEAD tag), k = 1..33
-# (crypto/PROTOCOL.md, section 10). As unpadded base64 that is a fixed set of lengths,
-# checked without decoding: the relay never needs the bytes.
-CIPHERTEXT_B64_LENGTHS = frozenset(-(-(256 * k + 16) * 4 // 3) for k in range(1, 34))
-MAX_CIPHERTEXT_B64 = max(CIPHERTEXT_B64_LENGTHS)
-MAX_SEQ = 2**53 - 1
-_B64 = re.compile(r"^[A-Za-z0-9_-]*$")
+# Every rule shared with the protocol comes from `crypto`, so the relay and the spec
+# cannot drift apart: what base64 is (canonical, section 1), what a ciphertext may be
+# (10.8) and the largest integer a field may carry.
+MAX_SEQ = crypto.MAX_SAFE_INTEGER
+# Opaque strings (a resume token, a proof-of-work challenge): bounded before decoding.
+_OPAQUE_CHARS = (16, 128)
 
 
 class FrameError(Exception):
@@ -52,9 +51,25 @@ def _b64_bytes(length: int) -> Callable[[str, Any], bytes]:
 
 
 def _ciphertext(field: str, value: Any) -> str:
-    # Relayed verbatim: checked for shape and size only, never decoded (the server cannot read it).
-    if not isinstance(value, str) or len(value) not in CIPHERTEXT_B64_LENGTHS or not _B64.match(value):
+    # Relayed verbatim. crypto checks the string's length first, then that it is canonical
+    # base64 of a size a sender can produce; the bytes say nothing (the server has no key).
+    try:
+        crypto.check_chat_ciphertext_b64(value)
+    except crypto.InvalidInput:
+        raise _bad(field) from None
+    return value
+
+
+def _opaque_b64(field: str, value: Any) -> str:
+    # A value the server handed out (or will hash); kept as the string, but it must be
+    # canonical base64 like every other binary field, so one value has one spelling.
+    low, high = _OPAQUE_CHARS
+    if not isinstance(value, str) or not low <= len(value) <= high:
         raise _bad(field)
+    try:
+        crypto.b64decode(value)
+    except crypto.InvalidInput:
+        raise _bad(field) from None
     return value
 
 
@@ -76,36 +91,27 @@ def _bool(field: str, value: Any) -> bool:
     return value
 
 
-def _token(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not 16 <= len(value) <= 128 or not _B64.match(value):
-        raise _bad(field)
-    return value
-
-
 def _label(field: str, value: Any) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= 60:
         raise _bad(field)
     return value
 
 
-def _challenge(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not 16 <= len(value) <= 128 or not _B64.match(value):
-        raise _bad(field)
-    return value
+_token = _challenge = _opaque_b64
 
 
 _CHAT = _b64_bytes(crypto.CHAT_ID_BYTES)
-_KEY = _b64_bytes(32)
+_KEY = _b64_bytes(crypto.PUBLIC_KEY_BYTES)
 _SIG = _b64_bytes(crypto.SIGNATURE_BYTES)
 _NONCE = _b64_bytes(crypto.POW_NONCE_BYTES)
 
 
-_TARGET = re.compile(r"^(p:[a-z0-9\-]{1,20}|v:[1-9][0-9]{0,17})$")
+_TARGET = re.compile(r"p:[a-z0-9\-]{1,20}|v:[1-9][0-9]{0,17}")
 
 
 def _target(field: str, value: Any) -> str:
     """A handover target: "p:<partner key>" or "v:<colleague's account id>"."""
-    if not isinstance(value, str) or not _TARGET.match(value):
+    if not isinstance(value, str) or _TARGET.fullmatch(value) is None:
         raise _bad(field)
     return value
 

@@ -65,6 +65,11 @@ Volunteer    (GET /ws/volunteer, session cookie, role with chat)
 Every frame is parsed inside the error path (`frames.parse`, size-capped first);
 a bad frame gets an error frame and the chat stays as it was. Every upgrade must
 carry this site's Origin. Heartbeats (ping every 20 s) detect dead peers.
+
+A help-seeker socket must open (or resume) a chat within `chat_open_timeout_seconds`,
+else <- {t: "error", code: "open-timeout"} and close code 4008. Before the upgrade,
+at most `chat_idle_sockets_per_address` sockets without a chat per address (429) and
+`chat_sockets_max` in all (503) are let in, as JSON errors (chat/limits.py).
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 import crypto
 
@@ -86,6 +91,7 @@ from ..http import same_origin
 from ..keys import CHAT_HUB, CLOCK, CONFIG, GUARD, POW, STORAGE
 from .frames import MAX_FRAME_BYTES, SEEKER_FRAMES, VOLUNTEER_FRAMES, FrameError, parse
 from .hub import ChatHub, VolunteerInfo, send
+from .limits import socket_limits
 
 log = logging.getLogger("oor.chat")
 routes = web.RouteTableDef()
@@ -93,6 +99,7 @@ HEARTBEAT_SECONDS = 20.0
 SESSION_CHECK_SECONDS = 30.0
 CHALLENGE_TTL_SECONDS = 120.0
 MAX_OUTSTANDING_CHALLENGES = 20_000
+CLOSE_OPEN_TIMEOUT = 4008  # 4000+: the page gives up instead of reconnecting (web/js/chatcore.js)
 
 
 class PowGate:
@@ -156,12 +163,17 @@ async def seeker_socket(request: web.Request) -> web.WebSocketResponse:
     app = request.app
     hub: ChatHub = app[CHAT_HUB]
     tags = client_tags(request)
+    # Counted before the upgrade: a refusal is a plain 429/503 and costs no websocket (chat/limits.py).
+    slot = socket_limits(app).admit(tags[0])
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
-    await ws.prepare(request)
     bucket = TokenBucket(rate=5, burst=30)
     chat = None
     try:
-        async for msg in ws:
+        await ws.prepare(request)
+        # The page solves the proof-of-work before it connects, so a real `open` comes at once;
+        # a socket without a chat is only allowed to wait this long for it.
+        idle_until = asyncio.get_running_loop().time() + app[CONFIG].chat_open_timeout_seconds
+        while (msg := await _next_message(ws, idle_until if slot.idle else None)) is not None:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
             try:
@@ -178,12 +190,14 @@ async def seeker_socket(request: web.Request) -> web.WebSocketResponse:
                         raise FrameError("bad-pow", "De controle is verlopen; probeer opnieuw.",
                                          "The check expired or was wrong; please try again.")
                     chat = await hub.open_chat(ws, frame["pub"], tags)
+                    slot.opened()
                 elif kind == "resume":
                     if chat is not None:
                         raise FrameError("already-open", "Er loopt al een gesprek.", "A chat is already open.")
                     chat = await hub.resume_seeker(ws, frame)
                     if chat is None:
                         break
+                    slot.opened()
                 elif chat is None or chat.id not in hub.chats:
                     raise FrameError("no-chat", "Er is geen gesprek.", "There is no chat.")
                 elif kind == "msg":
@@ -200,9 +214,31 @@ async def seeker_socket(request: web.Request) -> web.WebSocketResponse:
             except FrameError as exc:
                 await send(ws, exc.as_frame())
     finally:
+        # Every exit (close, timeout, an exception, a cancelled handler) gives the slot back.
+        slot.release()
         if chat is not None:
             hub.seeker_left(chat, ws)
     return ws
+
+
+async def _next_message(ws: web.WebSocketResponse, idle_until: float | None) -> WSMessage | None:
+    """The next message, as `async for msg in ws` would give it; None once the socket is closed.
+
+    While the socket holds no chat (`idle_until` is set) it waits only until then: the page is
+    told why, and the socket is closed with CLOSE_OPEN_TIMEOUT (the page does not reconnect)."""
+    timeout = None if idle_until is None else idle_until - asyncio.get_running_loop().time()
+    try:
+        if timeout is not None and timeout <= 0:
+            raise asyncio.TimeoutError
+        msg = await ws.receive(timeout=timeout)
+    except asyncio.TimeoutError:
+        await send(ws, FrameError("open-timeout", "Het gesprek is niet op tijd gestart. Probeer het opnieuw.",
+                                  "The chat did not start in time. Please try again.").as_frame())
+        await ws.close(code=CLOSE_OPEN_TIMEOUT, message=b"no chat opened in time")
+        return None
+    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+        return None
+    return msg
 
 
 @routes.get("/ws/volunteer")

@@ -21,12 +21,14 @@ from ..errors import BadRequest, Conflict, NotFound, OorError
 from ..stats import Stats
 from ..storage import Count, MailMessage, MailThread, Storage, ThreadConflict, Volunteer
 
-AUTHOR_SEEKER, AUTHOR_VOLUNTEER = 1, 2
-THREAD_ID_BYTES = 16
-WRAP_BYTES = 80
-ASSIGNMENT_SECONDS = 15 * 60
+# The protocol's sizes, from crypto (PROTOCOL.md 12.4): one rule, one place. Kept under
+# these names because the gateway and the API description use them.
+AUTHOR_SEEKER, AUTHOR_VOLUNTEER = crypto.AUTHOR_SEEKER, crypto.AUTHOR_VOLUNTEER
+THREAD_ID_BYTES = crypto.MAIL_THREAD_ID_BYTES
+WRAP_BYTES = crypto.MAIL_WRAP_BYTES
 # A body is 0x01 || nonce(24) || AEAD of 256*k padded bytes (+16 tag), k = 1..129.
-BODY_LENGTHS = frozenset(1 + 24 + 256 * k + 16 for k in range(1, 130))
+BODY_LENGTHS = crypto.MAIL_BODY_LENGTHS
+ASSIGNMENT_SECONDS = 15 * 60
 
 
 class NoMailVolunteer(OorError):

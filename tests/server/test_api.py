@@ -292,9 +292,16 @@ async def test_access_log_records_no_address_agent_or_referrer(
     access = PrivateAccessLogger(logger, "")
     with caplog.at_level(logging.INFO, logger="oor.access.test"):
         from aiohttp.test_utils import make_mocked_request
-        req = make_mocked_request("GET", "/vrijwilliger?lang=en",
+        app = web.Application()
+
+        async def page(request: web.Request) -> web.Response:
+            return web.Response()
+        app.router.add_get("/vrijwilliger", page)
+        req = make_mocked_request("GET", "/vrijwilliger?lang=en", app=app,
                                   headers={"User-Agent": "Agent/7.7", "Referer": "https://ref.example/",
                                            "X-Forwarded-For": "127.31.7.9"})
+        # The route it matched, as the server's router would set it (an unmatched path is a placeholder).
+        req._match_info = await app.router.resolve(req)
         access.log(req, web.Response(text="hi"), 0.01)
     line = caplog.records[-1].getMessage()
     assert '"GET /vrijwilliger" 200' in line
@@ -325,8 +332,13 @@ async def test_storage_runs_with_wal_and_secure_delete(insecure_kdf_config: Any)
     assert mode == "wal" and secure == 1 and version >= 1
 
 
-async def test_unknown_names_are_slowed_down_like_real_ones(client: Any, insecure_kdf_config: Any) -> None:
+async def test_unknown_names_are_slowed_down_like_real_ones(aiohttp_client: Any, tmp_path: Any, clock: Clock) -> None:
     """Otherwise only real accounts would ever answer 429, which would tell which names exist."""
+    # Twelve attempts from one address: lift the per-address limit (login_per_minute), which is
+    # tested in test_login_hardening.py, so that only the slow-down per name answers here.
+    insecure_kdf_config = load_config(env=INSECURE_TEST_ENV, overrides={"data_dir": str(tmp_path / "var"),
+                                                                        "login_per_minute": 100})
+    client = await aiohttp_client(create_app(insecure_kdf_config, clock=clock))
     await enrolled(client)
     real, unknown = [], []
     for name, into in (("Sanne", real), ("Niemand", unknown)):

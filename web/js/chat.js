@@ -89,7 +89,8 @@ async function start() {
     },
     onFrame,
     onDown: () => status(t("chat_reconnecting"), { busy: true }),
-    onGiveUp: () => finish(chat.phase === "pow" ? "unknown" : "timeout"),
+    // Never queued: the server refused the connection (too busy) or it did not come up. Back to the start.
+    onGiveUp: () => (chat.phase === "pow" ? backToStart(t("network_error")) : finish("timeout")),
   });
   chat.channel.connect();
 }
@@ -372,15 +373,19 @@ const typing = typingNotifier(() => {
   }
 });
 
+function backToStart(message) {
+  chat.channel?.close();
+  chat.channel = null;
+  status("");
+  error(message);
+  el("start").disabled = false;
+  show("idle");
+}
+
 function refused(frame) {
   const message = frame.message?.[document.documentElement.lang === "en" ? "en" : "nl"] ?? "";
-  if (["no-volunteers", "blocked", "busy", "bad-pow"].includes(frame.code)) {
-    chat.channel?.close();
-    chat.channel = null;
-    status("");
-    error(message);
-    el("start").disabled = false;
-    show("idle");
+  if (["no-volunteers", "blocked", "busy", "bad-pow", "open-timeout"].includes(frame.code)) {
+    backToStart(message);
     if (frame.code === "no-volunteers") checkAvailability();
     else el("start").hidden = frame.code === "blocked";
     return;
