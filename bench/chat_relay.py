@@ -5,11 +5,12 @@
 
 Both relays run as subprocesses on 127.0.0.1, one after the other, and are
 driven by this process with the same clients, the same frames and the same
-schedule. The clients do the real crypto: signed offers checked by the
-help-seeker, crypto.ChatSession seal/open for every message, proof-of-work (at
-0 bits). The load generator shares the machine's cores, so work is counted per
-*server* CPU-second (utime+stime of the relay process from /proc/PID/stat),
-never per wall second. Results are in bench/README.md.
+schedule. The clients take their protocol steps from the protocol client
+(client/) and do the real crypto: signed offers checked by the help-seeker,
+crypto.ChatSession seal/open for every message, proof-of-work (at 0 bits). The
+load generator shares the machine's cores, so work is counted per *server*
+CPU-second (utime+stime of the relay process from /proc/PID/stat), never per
+wall second. Results are in bench/README.md.
 
 Per relay, in order:
   setup       (real relay) volunteers enrol and log in through the API and
@@ -77,7 +78,10 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 
 import crypto  # noqa: E402
-from tests.helpers import PASSPHRASE, enrolment_body, login_body  # noqa: E402
+from client.chat import (  # noqa: E402
+    CHALLENGE_PATH, accept_frame, checked_session, content, offer, open_frame, read_content)
+from client.transport import solved_challenge  # noqa: E402
+from client.volunteer import enrolment_body, login_body  # noqa: E402
 
 # The real relay's per-connection frame limits (server/chat/ws.py TokenBucket): seeker 5/s, volunteer 20/s.
 SEEKER_RATE_LIMIT, VOLUNTEER_RATE_LIMIT = 5.0, 20.0
@@ -91,6 +95,8 @@ LATENCY_WARMUP_S = 1.0        # messages sent in the first second are not sample
 DRAIN_TIMEOUT_S = 15.0
 SETUP_CONCURRENCY = 32
 STEP_TIMEOUT_S = 30.0
+PASSPHRASE = "groene appel onder de brug"
+INSECURE_KDF = crypto.KdfParams(crypto.MIN_OPSLIMIT, crypto.MIN_MEMLIMIT)  # Argon2id at its floor, as in the tests
 TEXTS = (
     "Hoi, ik weet niet zo goed waar ik moet beginnen, maar ik wilde even met iemand praten.",
     "Dat klinkt zwaar. Neem gerust de tijd; ik lees mee en ben er voor je.",
@@ -232,9 +238,9 @@ class Channel:
         return len(self.sent_at)
 
     def _seal(self) -> str:
+        """client.chat.sealed_frame, written straight into the frame's text: this is the hot path."""
         assert self.sealer is not None
-        content = json.dumps({"k": "text", "b": random.choice(TEXTS)}, separators=(",", ":")).encode()
-        seq, ct = self.sealer.seal(content)
+        seq, ct = self.sealer.seal(content(random.choice(TEXTS)))
         return f'{self.prefix}"seq":{seq},"ct":"{crypto.b64encode(ct)}"}}'
 
     def seal_ahead(self, n: int) -> None:
@@ -262,7 +268,7 @@ class Channel:
 
     def _open(self, seq: int, ct: str) -> None:
         assert self.opener is not None
-        body = json.loads(self.opener.open(seq, crypto.b64decode(ct)))
+        body = read_content(self.opener.open(seq, crypto.b64decode(ct)))
         if body.get("k") != "text":
             self.stats.error("bad-content")
 
@@ -357,9 +363,9 @@ class RealVolunteer:
         base = self.relay.base
         self.http = aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True),
                                           timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT_S))
-        # Enrolment and login bodies as the integration tests build them (tests/helpers.py), so that
-        # this benchmark follows the enrolment API wherever it goes.
-        body = enrolment_body(token, PASSPHRASE, identity=self.identity)  # Argon2id at the insecure floor
+        # Enrolment and login bodies from the protocol client, so that this benchmark follows the
+        # enrolment API wherever it goes.
+        body = enrolment_body(token, PASSPHRASE, INSECURE_KDF, self.identity)
         async with self.http.post("/api/enrol", json=body) as resp:
             if resp.status != 201:
                 raise RuntimeError(f"enrol {self.name}: {resp.status} {await resp.text()}")
@@ -393,18 +399,13 @@ class RealVolunteer:
         assert self.ws is not None
         key = frame["chat"]
         pair = self.relay.pending[key]
-        chat_id = crypto.b64decode(key)
-        peer = crypto.b64decode(frame["peer"])
-        mine = crypto.new_chat_keypair()
-        sig = crypto.sign_chat_offer(self.identity, chat_id, peer, mine.public)
-        session = crypto.ChatSession.for_volunteer(chat_id, mine, peer)
+        _, session, accept = accept_frame(self.identity, frame)
         pair.up.opener = session
         pair.down.sealer = session
         pair.down.ws = self.ws
         pair.down.prefix = f'{{"t":"msg","chat":"{key}",'
         pair.volunteer_slot = self.slot
         self.by_key[key] = pair
-        accept = {"t": "accept", "chat": key, "pub": crypto.b64encode(mine.public), "sig": crypto.b64encode(sig)}
         task = asyncio.ensure_future(self.ws.send_str(json.dumps(accept, separators=(",", ":"))))
         self.relay.readers.append(task)
         if self.pickups:
@@ -429,16 +430,12 @@ class RealSeeker:
     async def open(self) -> None:
         relay = self.relay
         assert relay.http is not None
-        async with relay.http.post("/api/chat/challenge") as resp:
-            challenge = await resp.json()
-        nonce = crypto.pow_solve(crypto.b64decode(challenge["challenge"]), challenge["bits"])
+        solved = await solved_challenge(relay.http, CHALLENGE_PATH)
         self.ws = await relay.http.ws_connect("/ws/chat", headers={"Origin": relay.base}, max_msg_size=0,
                                               timeout=aiohttp.ClientWSTimeout(ws_close=2))
         self.pair.up.ws = self.ws
         relay.readers.append(asyncio.create_task(read_frames(self.ws, self.on_frame, relay.stats)))
-        await self.ws.send_str(json.dumps({"t": "open", "challenge": challenge["challenge"],
-                                           "nonce": crypto.b64encode(nonce),
-                                           "pub": crypto.b64encode(self.keys.public)}, separators=(",", ":")))
+        await self.ws.send_str(json.dumps(open_frame(solved, self.keys), separators=(",", ":")))
         await asyncio.wait_for(self.queued, STEP_TIMEOUT_S)
 
     def on_frame(self, frame: dict[str, Any], now: float) -> None:
@@ -452,10 +449,7 @@ class RealSeeker:
             self.queued.set_result(None)
         elif kind == "connected":
             # Do what the help-seeker's page does: check the volunteer's signed key, then derive the session.
-            pub = crypto.b64decode(frame["pub"])
-            crypto.verify_chat_offer(crypto.b64decode(frame["identity"]), self.pair.chat_id, self.keys.public,
-                                     pub, crypto.b64decode(frame["sig"]))
-            session = crypto.ChatSession.for_seeker(self.pair.chat_id, self.keys, pub)
+            session = checked_session(frame, self.pair.chat_id, self.keys)
             self.pair.up.sealer = session
             self.pair.down.opener = session
             self.connected.set_result(None)
@@ -617,13 +611,11 @@ class BareRelay(Target):
         pair.chat_id = secrets.token_bytes(crypto.CHAT_ID_BYTES)
         pair.key = crypto.b64encode(pair.chat_id)
         # The same key agreement as the real chat, done here since the bare relay carries no handshake.
-        seeker_keys, volunteer_keys = crypto.new_chat_keypair(), crypto.new_chat_keypair()
+        seeker_keys = crypto.new_chat_keypair()
         identity = self.identities[pair.volunteer_slot]
-        sig = crypto.sign_chat_offer(identity, pair.chat_id, seeker_keys.public, volunteer_keys.public)
-        crypto.verify_chat_offer(identity.ed25519_public, pair.chat_id, seeker_keys.public,
-                                 volunteer_keys.public, sig)
-        seeker = crypto.ChatSession.for_seeker(pair.chat_id, seeker_keys, volunteer_keys.public)
-        volunteer = crypto.ChatSession.for_volunteer(pair.chat_id, volunteer_keys, seeker_keys.public)
+        volunteer, pub, sig = offer(identity, pair.chat_id, seeker_keys.public)
+        seeker = checked_session({"identity": crypto.b64encode(identity.ed25519_public), "pub": crypto.b64encode(pub),
+                                  "sig": crypto.b64encode(sig)}, pair.chat_id, seeker_keys)
         pair.up.sealer, pair.up.opener = seeker, volunteer
         pair.down.sealer, pair.down.opener = volunteer, seeker
         pair.down.prefix = f'{{"t":"msg","chat":"{pair.key}",'  # the same frames as sent to the real relay

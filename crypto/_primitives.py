@@ -1,4 +1,4 @@
-"""Hazardous material: raw libsodium and argon2 primitives.
+"""Hazardous material: raw libsodium and argon2 primitives (PROTOCOL.md section 2, Primitives).
 
 This module is private. It is the only place in the project that imports
 ``nacl`` (PyNaCl) or ``argon2`` (argon2-cffi). The functions here do exactly
@@ -6,9 +6,9 @@ one primitive each and know nothing about the protocol: they will happily
 reuse a nonce, accept a key meant for something else, or derive a key from an
 empty passphrase if you ask them to. Use the composed operations that
 ``crypto/__init__.py`` exports instead; if you need something new, add a
-composed operation there (with a label in ``labels.py``, a rule in
-``PROTOCOL.md`` and a vector in ``tests/vectors/``) rather than importing this
-module from elsewhere.
+composed operation to the module of its PROTOCOL.md section (with a label in
+``labels.py``, a rule in ``PROTOCOL.md`` and a vector in ``tests/vectors/``)
+rather than importing this module from elsewhere.
 
 Every function here translates library exceptions into the package's own
 exception tree, so no ``nacl`` or ``argon2`` exception escapes the package.

@@ -1,4 +1,4 @@
-"""The one exception tree of the ``crypto`` package.
+"""The one exception tree of the ``crypto`` package (PROTOCOL.md section 8, Errors).
 
 Everything this package raises on purpose is a :class:`CryptoError`, so a
 caller that only wants to know "did the cryptography say no?" catches that one

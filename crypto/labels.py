@@ -1,4 +1,4 @@
-"""Domain-separation labels of the Luisterend Oor protocol.
+"""Domain-separation labels of the Luisterend Oor protocol (PROTOCOL.md section 5, Labels).
 
 Every label is ASCII, starts with ``luisterend-oor/v1/`` and is used for exactly
 one purpose, so that a key or hash computed for one purpose can never be

@@ -4,8 +4,11 @@ It receives mail for hulp@<mail_domain>, turns it at once into the same
 encrypted thread as a mail written on the site, mails the sender their token
 once through the outbound relay, and keeps nothing that identifies them.
 
-It imports `crypto` and, as its narrow interface to the server, the mail desk
-(`server.mail.desk.MailDesk`) and the configuration.
+It imports `crypto` and, of the server, one module: `server.mail.gateway_port`,
+its named interface (the mail desk's gateway-facing calls, the configuration,
+the address guard, and their application keys). Nothing in `server/` imports
+this package but the process entry point, `server/cli.py`, which adds
+`gateway_context` to the application (tests/test_architecture.py checks both).
 """
 
 from .gateway import Gateway, gateway_context

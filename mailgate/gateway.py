@@ -18,6 +18,10 @@ anything from the gateway's own addresses) is answered 250 and dropped: no
 thread and no return mail, so two robots can never answer each other for ever.
 Return mails are bounded per recipient (a keyed tag of the address, in memory)
 so that forged senders cannot turn the gateway into a mailer aimed at a victim.
+
+The intake raises; `smtp_reply` alone turns what it raised (a mail we cannot read,
+a refusal of the desk, a volunteer without a key, anything unexpected) into the
+SMTP reply.
 """
 
 from __future__ import annotations
@@ -39,17 +43,14 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 import crypto
-from server.abuse import AddressGuard, network_of
-from server.config import Config
-from server.errors import Conflict
-from server.keys import CONFIG, GUARD, MAIL_DESK
-from server.mail.desk import AUTHOR_SEEKER, MailDesk, message_from_sealed
-from server.storage import MailMessage, Volunteer
+from server.mail.gateway_port import (AUTHOR_SEEKER, CONFIG, GUARD, MAIL_DESK, AddressGuard, Config, Conflict, MailDesk,
+                                      MailMessage, Volunteer, message_from_sealed, network_of)
 
 from .isolation import ParsePool
 from .parse import Unreadable
 
 log = logging.getLogger("oor.mailgate")
+TEMPORARY_PROBLEM = "451 4.3.0 Tijdelijk probleem; probeer het later / Temporary problem, try again later"
 NOBODY_AVAILABLE = "451 4.3.2 Even niemand beschikbaar; probeer het later / Nobody available, try again later"
 RETRY_FIRST_SECONDS = 30.0
 # Return mails waiting in memory (the relay is down or slow). Past this, new mail with a sender is
@@ -67,6 +68,25 @@ _ROBOT_LOCAL = re.compile(r"(mailer[-_.]?daemon|postmaster|mail[-_.]?daemon|list
                           r"|.*-bounces?(\+.*)?|bounces?(\+.*)?)", re.IGNORECASE)
 SENDER = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u00a0-\uffff]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+"
                     r"(\.[A-Za-z0-9\-\u00a0-\uffff]+)*")
+
+
+class NoKey(Exception):
+    """The volunteer chosen for a mail has no certified key to encrypt it to.
+
+    Raised inside the storage transaction (by `seal`), which then stores nothing; the
+    sender's server is asked to try again later, as for any temporary problem."""
+
+
+def smtp_reply(exc: Exception) -> str:
+    """The one place where what the intake raised becomes its SMTP reply (every string as it always was)."""
+    if isinstance(exc, Unreadable):
+        return exc.reply  # the parser's own 55x (or 451) reply, naming what it could not take
+    if isinstance(exc, (Conflict, NoKey)):
+        return TEMPORARY_PROBLEM  # nothing was stored: the retry will make a new thread
+    # Anything else is a bug or a broken dependency: logged (types and code locations; nothing
+    # from the message is in the record), and the sender's server tries again later.
+    log.error("mail intake failed", exc_info=exc)
+    return TEMPORARY_PROBLEM
 
 
 @dataclass
@@ -140,11 +160,8 @@ class Gateway:
         async with self.busy:
             try:
                 return await self._take(envelope)
-            except Unreadable as exc:
-                return exc.reply
-            except Exception:
-                log.exception("mail intake failed")  # nothing from the message is in the record
-                return "451 4.3.0 Tijdelijk probleem; probeer het later / Temporary problem, try again later"
+            except Exception as exc:
+                return smtp_reply(exc)
 
     # -- intake ------------------------------------------------------------------------
 
@@ -172,7 +189,7 @@ class Gateway:
             # choice, encryption and commit). Encrypt only to a key vouched for by the volunteer's
             # identity key (public data: the verdict for a given triple never changes, so it is remembered).
             if volunteer.x25519_certificate is None:
-                raise Conflict("Geen sleutel.", "No key.")
+                raise NoKey()
             triple = (volunteer.ed25519_public, volunteer.x25519_public, volunteer.x25519_certificate)
             if triple not in self.verified:
                 crypto.verify_key_certificate(*triple)
@@ -181,11 +198,8 @@ class Gateway:
                                       volunteer.x25519_public)
             return message_from_sealed(1, AUTHOR_SEEKER, sealed, mailbox.ed25519_public)
 
-        try:
-            thread = await self.desk.store_gateway_thread(thread_id, mailbox.lookup_key, mailbox.x25519_public,
-                                                          mailbox.ed25519_public, seal)
-        except Conflict:
-            return "451 4.3.0 Tijdelijk probleem; probeer het later / Temporary problem, try again later"
+        thread = await self.desk.store_gateway_thread(thread_id, mailbox.lookup_key, mailbox.x25519_public,
+                                                      mailbox.ed25519_public, seal)
         if thread is None:
             return NOBODY_AVAILABLE
         sender = envelope.mail_from or ""

@@ -1,4 +1,5 @@
-"""Abuse control without identity: keyed, rotating, in-memory tags of client addresses.
+"""Abuse control without identity: keyed, rotating, in-memory tags of client addresses,
+rate limits and proof-of-work challenges.
 
 A client address is turned at once into a BLAKE2b tag under a random key that
 lives only in memory and is replaced every `period` seconds (the previous key
@@ -8,7 +9,12 @@ both keys have rotated away, no tag can be linked to an address by anyone,
 including us.
 
 hashlib's BLAKE2b (standard library) is used here rather than the crypto
-facade: it is a keyed hash for counting, not part of the protocol.
+facade: it is a keyed hash for counting, not part of the protocol. The
+proof-of-work is part of the protocol (PROTOCOL.md), so `PowGate` checks it
+through the facade.
+
+Plain classes, with no web framework: the application holds them under the
+keys of `server/guards.py`, which also turns a request into its tags.
 """
 
 from __future__ import annotations
@@ -18,10 +24,14 @@ import ipaddress
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
-from aiohttp import web
+import crypto
 
-from .keys import CONFIG, GUARD
+from .errors import TooManyRequests
+
+CHALLENGE_TTL_SECONDS = 120.0
+MAX_OUTSTANDING_CHALLENGES = 20_000
 
 
 class AddressGuard:
@@ -130,8 +140,40 @@ class TokenBucket:
         return True
 
 
-def client_tags(request: web.Request) -> tuple[bytes, bytes]:
-    """The client's address as in-memory keyed tags: the address itself is never kept or logged."""
-    header = request.app[CONFIG].client_address_header
-    address = request.headers.get(header, "") if header else (request.remote or "")
-    return request.app[GUARD].tags(address)
+class PowGate:
+    """Issues single-use proof-of-work challenges; difficulty rises with the queue.
+
+    A challenge is issued for one purpose ("chat": opening a chat, "mail": a mail assignment) and
+    redeems only for it (PROTOCOL.md [M-11-1]): work done for one cannot be spent on the other."""
+
+    PURPOSES = ("chat", "mail")
+
+    def __init__(self, base_bits: int, max_bits: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.base_bits, self.max_bits, self.clock = base_bits, max_bits, clock
+        self.outstanding: dict[str, tuple[float, int, str]] = {}
+
+    def issue(self, waiting: int, purpose: str = "chat") -> dict[str, Any]:
+        if purpose not in self.PURPOSES:
+            raise ValueError(f"unknown proof-of-work purpose {purpose!r}")
+        now = self.clock()
+        if len(self.outstanding) >= MAX_OUTSTANDING_CHALLENGES:
+            self.outstanding = {c: v for c, v in self.outstanding.items() if v[0] > now}
+            if len(self.outstanding) >= MAX_OUTSTANDING_CHALLENGES:
+                raise TooManyRequests()
+        bits = min(self.max_bits, self.base_bits + waiting // 20)
+        challenge = crypto.new_token(24)
+        self.outstanding[challenge] = (now + CHALLENGE_TTL_SECONDS, bits, purpose)
+        return {"challenge": challenge, "bits": bits}
+
+    def redeem(self, challenge: str, nonce: bytes, purpose: str = "chat") -> bool:
+        expiry, bits, issued_for = self.outstanding.pop(challenge, (0.0, 0, ""))
+        if expiry <= self.clock() or issued_for != purpose:
+            return False
+        try:
+            return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)
+        except crypto.InvalidInput:
+            return False
+        try:
+            return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)
+        except crypto.InvalidInput:
+            return False

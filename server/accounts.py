@@ -9,6 +9,9 @@ Failed logins slow down the *name* (`LoginThrottle`), and `/api/login` also limi
 attempts per address tag (in-memory keyed tags, `server.abuse`): we store no
 addresses. The Argon2id work runs in a worker thread, never on the event loop,
 where 50-100 ms a call would stall every chat.
+
+`logged_in(request, ...)` is the one way a route (HTTP or websocket) learns who is
+logged in and whether they may do what it does.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from aiohttp import web
+
 import crypto
 
 from .config import Config
-from .errors import BadRequest, Conflict, Forbidden, Gone, TooManyRequests, Unauthorized
+from .errors import BadRequest, Conflict, Forbidden, Gone, TooManyRequests, Unauthorized, crypto_refusal, decode_field
+from .keys import CLOCK, CONFIG, STORAGE
 from .storage import ROLES, InvitationUnusable, NameTaken, NewVolunteer, Storage, Volunteer
 
 SESSION_COOKIE = "oor_sessie"
@@ -37,11 +43,10 @@ _TOUCH_EVERY = 60  # seconds: refresh last_seen at most this often, to spare the
 def normalise_name(name: str) -> str:
     """NFC-normalise and validate a volunteer's name, or raise BadRequest."""
     if not isinstance(name, str):
-        raise BadRequest("Vul een naam in.", "Please enter a name.", field="name")
+        raise BadRequest("name_missing", field="name")
     name = unicodedata.normalize("NFC", name.strip())
     if not _NAME.match(name) or "  " in name:
-        raise BadRequest("Een naam bestaat uit 1 tot 40 letters (spatie, koppelteken of apostrof mag).",
-                         "A name is 1 to 40 letters (space, hyphen or apostrophe allowed).", field="name")
+        raise BadRequest("name_invalid", field="name")
     return name
 
 
@@ -64,45 +69,28 @@ async def invite(storage: Storage, config: Config, name: str, role: str, can_cha
     """
     name = normalise_name(name)
     if role not in ROLES:
-        raise BadRequest("Onbekende rol.", f"Unknown role; choose one of {', '.join(ROLES)}.", field="role")
+        raise BadRequest("role_unknown", field="role")
     token = crypto.new_token(32)  # 256 bits
     expires_at = now + config.invitation_ttl_hours * 3600
     try:
         await storage.create_invitation(crypto.hash_token(token), name, role, can_chat, can_mail, expires_at)
     except NameTaken:
-        raise Conflict("Er is al een vrijwilliger met deze naam.",
-                       f"A volunteer named {name!r} exists already.", field="name") from None
+        raise Conflict("name_taken_named", field="name", values={"name": name}) from None
     return Invited(f"{config.base_url}/inschrijven#uitnodiging={token}", expires_at)
 
 
 def _invitation_gone(reason: str) -> Gone:
     if reason == "used":
-        return Gone("Deze uitnodiging is al gebruikt. Vraag je coördinator om een nieuwe.",
-                    "This invitation has been used already. Ask your coordinator for a new one.",
-                    reason="used")
+        return Gone("invitation_used", reason="used")
     if reason == "expired":
-        return Gone("Deze uitnodiging is verlopen. Vraag je coördinator om een nieuwe.",
-                    "This invitation has expired. Ask your coordinator for a new one.", reason="expired")
-    return Gone("Deze uitnodiging bestaat niet (meer). Controleer de link of vraag een nieuwe.",
-                "This invitation does not exist (any more). Check the link or ask for a new one.",
-                reason="unknown")
-
-
-def _field_bytes(payload: dict[str, Any], key: str, length: int) -> bytes:
-    value = payload.get(key)
-    if not isinstance(value, str):
-        raise BadRequest(f"Veld {key} ontbreekt.", f"Field {key} is missing.", field=key)
-    try:
-        return crypto.b64decode(value, length=length)
-    except crypto.InvalidInput:
-        raise BadRequest(f"Veld {key} is ongeldig.", f"Field {key} is not valid.", field=key) from None
+        return Gone("invitation_expired", reason="expired")
+    return Gone("invitation_unknown", reason="unknown")
 
 
 def _field_token(payload: dict[str, Any], key: str) -> str:
     value = payload.get(key)
     if not isinstance(value, str) or not 16 <= len(value) <= 128:
-        raise BadRequest(f"Veld {key} ontbreekt of is ongeldig.", f"Field {key} is missing or not valid.",
-                         field=key)
+        raise BadRequest("field_missing_or_invalid", field=key)
     return value
 
 
@@ -130,21 +118,16 @@ async def enrol(storage: Storage, config: Config, payload: dict[str, Any], now: 
     token_hash = crypto.hash_token(token)
     # The server dictates the KDF cost; a page that used weaker parameters is refused.
     if payload.get("opslimit") != config.kdf_opslimit or payload.get("memlimit") != config.kdf_memlimit_bytes:
-        raise BadRequest("De sleutelafleiding gebruikte verkeerde instellingen. Laad de pagina opnieuw.",
-                         "Key derivation used the wrong parameters. Please reload the page.", field="kdf")
-    salt = _field_bytes(payload, "salt", crypto.SALT_BYTES)
-    auth_key = _field_bytes(payload, "auth_key", crypto.KEY_BYTES)
-    x_pub = _field_bytes(payload, "x25519_public", 32)
-    ed_pub = _field_bytes(payload, "ed25519_public", 32)
-    wrapped = _field_bytes(payload, "wrapped_identity", crypto.WRAPPED_IDENTITY_BYTES)
+        raise BadRequest("kdf_mismatch", field="kdf")
+    salt = decode_field(payload, "salt", crypto.SALT_BYTES)
+    auth_key = decode_field(payload, "auth_key", crypto.KEY_BYTES)
+    x_pub = decode_field(payload, "x25519_public", 32)
+    ed_pub = decode_field(payload, "ed25519_public", 32)
+    wrapped = decode_field(payload, "wrapped_identity", crypto.WRAPPED_IDENTITY_BYTES)
     # The X25519 key that mail is encrypted to, signed by the identity key: help-seekers' pages check it.
-    cert = _field_bytes(payload, "x25519_certificate", crypto.SIGNATURE_BYTES)
-    try:
+    cert = decode_field(payload, "x25519_certificate", crypto.SIGNATURE_BYTES)
+    with crypto_refusal(BadRequest, "keys_mismatch", field="x25519_certificate"):
         crypto.verify_key_certificate(ed_pub, x_pub, cert)
-    except crypto.CryptoError:
-        raise BadRequest("De sleutels passen niet bij elkaar. Laad de pagina opnieuw.",
-                         "The keys do not match each other. Please reload the page.",
-                         field="x25519_certificate") from None
     inv = await storage.get_invitation(token_hash)
     if inv is None:
         raise _invitation_gone("unknown")
@@ -165,8 +148,7 @@ async def enrol(storage: Storage, config: Config, payload: dict[str, Any], now: 
     except InvitationUnusable as exc:
         raise _invitation_gone(exc.reason) from None
     except NameTaken:
-        raise Conflict("Er is al een vrijwilliger met deze naam.", "A volunteer with this name exists already.",
-                       field="name") from None
+        raise Conflict("name_taken", field="name") from None
     volunteer = await storage.volunteer_by_id(volunteer_id)
     if volunteer is None:  # pragma: no cover - the row was inserted in the same transaction
         raise Conflict()
@@ -184,9 +166,6 @@ async def login_start(storage: Storage, config: Config, server_secret: bytes,
             "kdf": {"opslimit": volunteer.kdf_opslimit, "memlimit": volunteer.kdf_memlimit}}
 
 
-_WRONG = ("Naam of wachtwoordzin klopt niet.", "Name or passphrase is not right.")
-
-
 def _lock_seconds(config: Config, failed: int) -> int:
     """Exponential slow-down per name after the free attempts."""
     if failed < config.login_free_attempts:
@@ -195,9 +174,7 @@ def _lock_seconds(config: Config, failed: int) -> int:
 
 
 def _locked(locked_until: int, now: int) -> TooManyRequests:
-    wait = locked_until - now
-    return TooManyRequests(f"Te veel mislukte pogingen. Probeer het over {wait} seconden opnieuw.",
-                           f"Too many failed attempts. Try again in {wait} seconds.", retry_after=wait)
+    return TooManyRequests("login_locked", retry_after=locked_until - now)
 
 
 class LoginThrottle:
@@ -269,19 +246,17 @@ async def login(storage: Storage, config: Config, payload: dict[str, Any], now: 
     which names exist.
     """
     name = normalise_name(payload.get("name"))  # type: ignore[arg-type]
-    auth_key = _field_bytes(payload, "auth_key", crypto.KEY_BYTES)
+    auth_key = decode_field(payload, "auth_key", crypto.KEY_BYTES)
     throttle.attempt(config, name, now)
     volunteer = await storage.volunteer_by_name(name)
     stored = dummy_hash if volunteer is None else volunteer.auth_hash
     # argon2-cffi releases the GIL: in a worker thread the event loop keeps relaying chats meanwhile.
     matches = await asyncio.to_thread(crypto.verify_auth_key, stored, auth_key)
     if volunteer is None or not matches:
-        raise Unauthorized(*_WRONG)
+        raise Unauthorized("login_wrong")
     throttle.succeeded(name)
     if not volunteer.active:
-        raise Forbidden("Dit account is gedeactiveerd. Neem contact op met je coördinator.",
-                        "This account has been deactivated. Please contact your coordinator.",
-                        reason="deactivated")
+        raise Forbidden("account_deactivated", reason="deactivated")
     token = crypto.new_token(32)
     await storage.create_session(crypto.hash_token(token), volunteer.id, now)
     return volunteer, token
@@ -305,6 +280,28 @@ async def session_volunteer(storage: Storage, config: Config, token: str | None,
         return None
     if now - session.last_seen >= _TOUCH_EVERY:
         await storage.touch_session(token_hash, now)
+    return volunteer
+
+
+async def logged_in(request: web.Request, *, role: str | None = None, chat: bool = False,
+                    mail: bool = False) -> Volunteer:
+    """The volunteer whose live session cookie came with `request`, if they may do what the route does.
+
+    Unauthorized (401) without a live session; Forbidden (403) for an account of another role
+    than `role`, or one not set up for chat (`chat=True`) or mail (`mail=True`): the person is
+    known, the account may not do this, so both refusals answer the same status.
+    """
+    app = request.app
+    volunteer = await session_volunteer(app[STORAGE], app[CONFIG], request.cookies.get(SESSION_COOKIE), app[CLOCK]())
+    if volunteer is None:
+        raise Unauthorized()
+    if role is not None and volunteer.role != role:
+        # The coordinator's pages say whom they are for; a route for another role would get Forbidden's own words.
+        raise Forbidden("coordinators_only" if role == "coordinator" else None)
+    if chat and not volunteer.can_chat:
+        raise Forbidden("not_set_up_chat")
+    if mail and not volunteer.can_mail:
+        raise Forbidden("not_set_up_mail")
     return volunteer
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import accounts
-from .abuse import client_tags
-from .errors import TooManyRequests, Unauthorized
+from .errors import TooManyRequests
+from .guards import GUARD, client_tags
 from .http import read_json
-from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, LOGIN_THROTTLE, SERVER_SECRET, STORAGE
+from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
 from .openapi import openapi_description
 
 routes = web.RouteTableDef()
 LOGIN_WINDOW_SECONDS = 60  # `login_per_minute` counts attempts per address tag in this window
+# Beside its only user, the login route (its class, accounts.LoginThrottle, knows nothing of aiohttp).
+LOGIN_THROTTLE: web.AppKey[accounts.LoginThrottle] = web.AppKey("login_throttle")
 
 
 @routes.get("/api/health")
@@ -79,9 +81,7 @@ def _limit_logins(request: web.Request) -> None:
     """
     app = request.app
     if not app[GUARD].allow("login", client_tags(request), app[CONFIG].login_per_minute, LOGIN_WINDOW_SECONDS):
-        raise TooManyRequests("Te veel inlogpogingen vanaf dit netwerk. Probeer het over een minuut opnieuw.",
-                              "Too many login attempts from this network. Please try again in a minute.",
-                              retry_after=LOGIN_WINDOW_SECONDS)
+        raise TooManyRequests("login_network_limit", retry_after=LOGIN_WINDOW_SECONDS)
 
 
 @routes.post("/api/login")
@@ -108,10 +108,6 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
-    app = request.app
-    volunteer = await accounts.session_volunteer(app[STORAGE], app[CONFIG],
-                                                 request.cookies.get(accounts.SESSION_COOKIE), app[CLOCK]())
-    if volunteer is None:
-        raise Unauthorized()
+    volunteer = await accounts.logged_in(request)
     return web.json_response({"name": volunteer.name, "role": volunteer.role,
                               "can_chat": volunteer.can_chat, "can_mail": volunteer.can_mail})

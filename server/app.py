@@ -15,19 +15,20 @@ from aiohttp import web
 import crypto
 
 from . import api, coordinator, pages
+from .abuse import PowGate
 from .accounts import SERVER_SECRET_KEY, LoginThrottle, day_of
+from .api import LOGIN_THROTTLE
+from .assets import WEB_ROOT, AssetRegistry
 from .chat import limits as chat_limits
 from .chat import ws as chat_ws
-from .chat.hub import ChatHub, FrameObserver
-from .chat.ws import PowGate, make_guard
-from .mail import api as mail_api
-from .mail.desk import MailDesk
-from .assets import WEB_ROOT, AssetRegistry
+from .chat.hub import CHAT_HUB, ChatHub, FrameObserver
 from .config import Config
+from .guards import GUARD, POW, make_guard
 from .http import error_middleware, same_origin_middleware, security_headers
-from .keys import (ASSETS, CHAT_HUB, CLOCK, CONFIG, DUMMY_AUTH_HASH, GUARD, LOGIN_THROTTLE, MAIL_DESK, POW,
-                   SERVER_SECRET, STATS, STORAGE)
-from .stats import Stats
+from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
+from .mail import api as mail_api
+from .mail.desk import MAIL_DESK, MailDesk
+from .stats import STATS, Stats
 from .storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("oor")

@@ -4,8 +4,8 @@
 
 Each check names the claim it verifies and ends as pass, fail or "not checkable
 from outside" (with the reason). The synthetic chat and mail are driven through
-the public interface with this module's own crypto client (the `crypto`
-facade, the same bytes as the browser's crypto.js), from a loopback address
+the public interface by the protocol client (`client/`, with the `crypto`
+facade: the same bytes as the browser's crypto.js), from a loopback address
 that appears nowhere else, so that finding it, or the text sent, in the data
 folder proves a leak. Exit status 1 when any check fails.
 """
@@ -26,12 +26,13 @@ import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-import crypto
+from client import chat, mail
+from client.transport import kdf_params, origin_of, solved_challenge
+from client.volunteer import login_body
 
 from .assets import REPO_ROOT
 from .config import PRODUCTION_MIN_MEMLIMIT_KIB, PRODUCTION_MIN_OPSLIMIT
@@ -169,11 +170,7 @@ class Audit:
             problems.append(f"volunteer opslimit {kdf.get('opslimit')} < {PRODUCTION_MIN_OPSLIMIT}")
         if kdf.get("memlimit", 0) < PRODUCTION_MIN_MEMLIMIT_KIB * 1024:
             problems.append(f"volunteer memlimit {kdf.get('memlimit')} < {PRODUCTION_MIN_MEMLIMIT_KIB * 1024}")
-        async with http.get("/mail") as resp:
-            page = await resp.text()
-        data = json.loads(html.unescape(re.search(r'<script type="application/json" id="teksten">(.*?)</script>',
-                                                   page, re.S).group(1)))
-        mail_kdf = data.get("kdf", {})
+        mail_kdf = (await mail.page_settings(http)).get("kdf", {})
         if mail_kdf.get("opslimit", 0) < PRODUCTION_MIN_OPSLIMIT or \
                 mail_kdf.get("memlimit", 0) < PRODUCTION_MIN_MEMLIMIT_KIB * 1024:
             problems.append(f"mail token parameters {mail_kdf} below the minimum")
@@ -204,42 +201,18 @@ class Audit:
                     f"found {len(found)} traces" if found else f"marker and {self.from_address or 'address'} absent")
 
     async def _synthetic_mail(self, http: aiohttp.ClientSession, marker: str) -> list[str]:
-        async with http.post("/api/mail/challenge") as resp:
-            challenge = await resp.json()
-        nonce = crypto.pow_solve(crypto.b64decode(challenge["challenge"]), challenge["bits"])
-        async with http.post("/api/mail/assign", json={"challenge": challenge["challenge"],
-                                                       "nonce": crypto.b64encode(nonce)}) as resp:
+        async with await mail.assign(http) as resp:
             if resp.status == 503:
                 return []
             assigned = await resp.json()
-        async with http.get("/mail") as resp:
-            settings = json.loads(html.unescape(re.search(
-                r'<script type="application/json" id="teksten">(.*?)</script>', await resp.text(), re.S).group(1)))
-        volunteer = assigned["volunteer"]
-        x = crypto.b64decode(volunteer["x25519_public"])
-        crypto.verify_key_certificate(crypto.b64decode(volunteer["ed25519_public"]), x,
-                                      crypto.b64decode(volunteer["certificate"]))
-        token = crypto.new_token_code()
-        box = await asyncio.get_running_loop().run_in_executor(
-            None, crypto.derive_mailbox, token, settings["deployment_id"],
-            crypto.KdfParams(settings["kdf"]["opslimit"], settings["kdf"]["memlimit"]))
-        thread_id = crypto.b64decode(assigned["thread"])
-        sealed = crypto.seal_mail(thread_id, 1, crypto.AUTHOR_SEEKER, f"{marker} (oor audit)".encode(), box,
-                                  box.x25519_public, x)
-        lookup = {"lookup_key": crypto.b64encode(box.lookup_key)}
-        async with http.post("/api/mail/threads", json={
-                "assignment": assigned["assignment"], **lookup,
-                "seeker_x25519_public": crypto.b64encode(box.x25519_public),
-                "seeker_ed25519_public": crypto.b64encode(box.ed25519_public),
-                "message": {"seq": 1, "body": crypto.b64encode(sealed.body),
-                            "signature": crypto.b64encode(sealed.signature),
-                            "seeker_wrap": crypto.b64encode(sealed.seeker_wrap),
-                            "volunteer_wrap": crypto.b64encode(sealed.volunteer_wrap)}}) as resp:
+        settings = await mail.page_settings(http)
+        seeker = await mail.MailSeeker.derived_off_loop(http, settings["deployment_id"], kdf_params(settings["kdf"]))
+        async with await seeker.create(assigned, f"{marker} (oor audit)") as resp:
             created = resp.status == 201
         if created:
             self.snapshot()  # while the thread exists: its ciphertext must not show the text
             # Leave nothing behind for the volunteer to answer: the help-seeker's own delete.
-            async with http.post("/api/mail/delete", json=lookup):
+            async with await seeker.delete():
                 pass
         return ["mail"] if created else []
 
@@ -247,16 +220,9 @@ class Audit:
         async with http.get("/api/chat/status") as resp:
             if not (await resp.json()).get("available"):
                 return []
-        async with http.post("/api/chat/challenge") as resp:
-            challenge = await resp.json()
-        nonce = crypto.pow_solve(crypto.b64decode(challenge["challenge"]), challenge["bits"])
-        keys = crypto.new_chat_keypair()
-        origin = f"{urlsplit(self.url).scheme}://{urlsplit(self.url).netloc}"
-        async with http.ws_connect("/ws/chat", headers={"Origin": origin}) as ws:
-            await ws.send_json({"t": "open", "challenge": challenge["challenge"], "nonce": crypto.b64encode(nonce),
-                                "pub": crypto.b64encode(keys.public)})
-            frame = await ws.receive_json(timeout=10)
-            opened = frame.get("t") == "queued"
+        solved = await solved_challenge(http, chat.CHALLENGE_PATH)
+        async with http.ws_connect("/ws/chat", headers={"Origin": origin_of(self.url)}) as ws:
+            opened = (await chat.Seeker(ws).open_solved(solved))["t"] == "queued"
             if opened:
                 self.snapshot()  # while the chat is open and this address is connected
                 await ws.send_json({"t": "end"})
@@ -269,12 +235,7 @@ class Audit:
             self.record("Session cookie flags", "AUTH-4", None,
                         "needs an account: set OOR_AUDIT_VOLUNTEER and OOR_AUDIT_PASSPHRASE")
             return
-        async with http.post("/api/login/start", json={"name": name}) as resp:
-            start = await resp.json()
-        params = crypto.KdfParams(start["kdf"]["opslimit"], start["kdf"]["memlimit"])
-        keys = await asyncio.get_running_loop().run_in_executor(
-            None, crypto.derive_volunteer_keys, passphrase, crypto.b64decode(start["salt"]), params)
-        async with http.post("/api/login", json={"name": name, "auth_key": crypto.b64encode(keys.auth_key)}) as resp:
+        async with http.post("/api/login", json=await login_body(http, name, passphrase)) as resp:
             cookies = resp.headers.getall("Set-Cookie", [])
             status = resp.status
         async with http.post("/api/logout", json={}):

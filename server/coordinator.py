@@ -27,14 +27,14 @@ from aiohttp import web
 
 from . import accounts
 from .charts import bar_chart
-from .chat.hub import AGE_BANDS
+from .chat.hub import CHAT_HUB
 from .chat.queue import ChatState
-from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from .errors import BadRequest, Conflict, NotFound, Unauthorized
 from .http import read_json
-from .keys import CHAT_HUB, CLOCK, CONFIG, STORAGE
+from .keys import CLOCK, CONFIG, STORAGE
 from .pages import page_context, route_path
-from .stats import (Histogram, Report, Shown, bucket_label, csv_text, day_label, parse_period, period_label,
-                    quantile_text, report_for)
+from .stats import (AGE_BANDS, Histogram, Report, Shown, bucket_label, csv_text, day_label, parse_period,
+                    period_label, quantile_text, report_for)
 from .storage import ROLES, LastCoordinator, Volunteer
 
 routes = web.RouteTableDef()
@@ -42,23 +42,13 @@ COORDINATOR = "coordinator"
 MAIL_BAND_EDGES = (4, 24, 48, 72)  # hours the help-seeker has waited for a reply
 
 
-async def _viewer(request: web.Request) -> Volunteer | None:
-    app = request.app
-    return await accounts.session_volunteer(app[STORAGE], app[CONFIG], request.cookies.get(accounts.SESSION_COOKIE),
-                                            app[CLOCK]())
-
-
-def _only_coordinators(volunteer: Volunteer) -> Volunteer:
-    if volunteer.role != COORDINATOR:
-        raise Forbidden("Dit is alleen voor coördinatoren.", "This is for coordinators only.")
-    return volunteer
-
-
-async def _api_coordinator(request: web.Request) -> Volunteer:
-    volunteer = await _viewer(request)
-    if volunteer is None:
-        raise Unauthorized()
-    return _only_coordinators(volunteer)
+async def _page_coordinator(request: web.Request) -> Volunteer | None:
+    """The logged-in coordinator, or None if nobody is logged in: a page then points to the login
+    (`_login_first`) rather than answer a bare 401. Another role: Forbidden, as in the API."""
+    try:
+        return await accounts.logged_in(request, role=COORDINATOR)
+    except Unauthorized:
+        return None
 
 
 def _login_first(request: web.Request) -> web.Response:
@@ -125,7 +115,7 @@ def band_label(key: str, t: Any) -> str:
 
 @routes.get("/api/coordinator/live")
 async def live(request: web.Request) -> web.Response:
-    await _api_coordinator(request)
+    await accounts.logged_in(request, role=COORDINATOR)
     return web.json_response(await live_figures(request.app))
 
 
@@ -140,35 +130,32 @@ def volunteer_json(v: Volunteer) -> dict[str, Any]:
 def _flag(payload: dict[str, Any], key: str) -> bool:
     value = payload.get(key)
     if not isinstance(value, bool):
-        raise BadRequest(f"Veld {key} moet waar of onwaar zijn.", f"Field {key} must be true or false.", field=key)
+        raise BadRequest("field_not_boolean", field=key)
     return value
 
 
 def _role(payload: dict[str, Any]) -> str:
     role = payload.get("role")
     if not isinstance(role, str) or role not in ROLES:
-        raise BadRequest("Kies een rol uit de lijst.", f"Choose a role: {', '.join(ROLES)}.", field="role")
+        raise BadRequest("role_choose", field="role")
     return role
 
 
 async def _other_account(request: web.Request, me: Volunteer, payload: dict[str, Any],
-                         what: tuple[str, str]) -> Volunteer:
+                         not_yourself: Conflict) -> Volunteer:
+    """The account named in `payload`; `not_yourself` is the refusal if that is the coordinator's own."""
     name = accounts.normalise_name(payload.get("name"))  # type: ignore[arg-type]
     if name == me.name:
-        raise Conflict(*what, field="name", reason="self")
+        raise not_yourself
     target = await request.app[STORAGE].volunteer_by_name(name)
     if target is None:
-        raise NotFound("Er is geen account met deze naam.", "There is no account with this name.", field="name")
+        raise NotFound("no_such_account", field="name")
     return target
-
-
-_LAST = ("Dan is er geen actieve coördinator meer. Maak eerst iemand anders coördinator.",
-         "Then there would be no active coordinator left. Make someone else coordinator first.")
 
 
 @routes.post("/api/coordinator/invite")
 async def invite(request: web.Request) -> web.Response:
-    await _api_coordinator(request)
+    await accounts.logged_in(request, role=COORDINATOR)
     app = request.app
     payload = await read_json(request)
     name = accounts.normalise_name(payload.get("name"))  # type: ignore[arg-type]
@@ -181,41 +168,38 @@ async def invite(request: web.Request) -> web.Response:
 
 @routes.post("/api/coordinator/deactivate")
 async def deactivate(request: web.Request) -> web.Response:
-    me = await _api_coordinator(request)
+    me = await accounts.logged_in(request, role=COORDINATOR)
     storage = request.app[STORAGE]
     target = await _other_account(request, me, await read_json(request),
-                                  ("Je kunt je eigen account niet deactiveren.",
-                                   "You cannot deactivate your own account."))
+                                  Conflict("own_account_deactivate", field="name", reason="self"))
     try:
         await storage.set_active(target.name, False, keep_a_coordinator=True)  # ends their sessions too
     except LastCoordinator:
-        raise Conflict(*_LAST, field="name", reason="last-coordinator") from None
+        raise Conflict("last_coordinator", field="name", reason="last-coordinator") from None
     updated = await storage.volunteer_by_name(target.name)
     return web.json_response(volunteer_json(updated or target))
 
 
 @routes.post("/api/coordinator/role")
 async def change_role(request: web.Request) -> web.Response:
-    me = await _api_coordinator(request)
+    me = await accounts.logged_in(request, role=COORDINATOR)
     storage = request.app[STORAGE]
     payload = await read_json(request)
     role = _role(payload)
-    target = await _other_account(request, me, payload,
-                                  ("Je kunt je eigen rol niet wijzigen.", "You cannot change your own role."))
+    target = await _other_account(request, me, payload, Conflict("own_role_change", field="name", reason="self"))
     try:
         await storage.set_role(target.name, role)
     except LastCoordinator:
-        raise Conflict(*_LAST, field="name", reason="last-coordinator") from None
+        raise Conflict("last_coordinator", field="name", reason="last-coordinator") from None
     updated = await storage.volunteer_by_name(target.name)
     return web.json_response(volunteer_json(updated or target))
 
 
 @routes.get("/coordinator", name="coordinator")
 async def dashboard(request: web.Request) -> web.Response:
-    viewer = await _viewer(request)
-    if viewer is None:
+    me = await _page_coordinator(request)
+    if me is None:
         return _login_first(request)
-    me = _only_coordinators(viewer)
     app = request.app
     context = page_context(request, "coordinator")
     t = context["t"]
@@ -310,10 +294,8 @@ def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict
 
 async def _report_for_coordinator(request: web.Request) -> Report | None:
     """The requested period's report for a coordinator; None if nobody is logged in (403 for another role)."""
-    viewer = await _viewer(request)
-    if viewer is None:
+    if await _page_coordinator(request) is None:
         return None
-    _only_coordinators(viewer)
     return await _report(request)
 
 

@@ -1,12 +1,32 @@
-"""One exception tree for the server.
+"""One exception tree for the server: the domain errors, and the one way a crypto refusal joins it.
 
 Every domain error carries an HTTP status, a stable machine-readable `code`,
-and a message in Dutch and English that is safe to show to the person who
-caused it. The error middleware in `server.app` turns them into JSON (API) or
-an error page (HTML) in one place.
+and a key into the catalogue of user-facing text (`server/i18n.py`), with the
+values its sentence is filled in with: the message, in Dutch and English, is
+safe to show to the person who caused it. Accounts, the mail desk, the
+coordinator's rules and the gateway raise these; they never answer a request.
+The transports translate them, each in one function: the HTTP error middleware
+(`server/http.py`, JSON for the API, an error page otherwise), the SMTP reply
+(`mailgate/gateway.py` `smtp_reply`), and the chat's frame writer.
+
+Keyword arguments are what the answer carries besides the message (`field`,
+`reason`, `retry_after`: the pages read them); the sentence may name them too
+(`"Veld {field} ontbreekt."`). A value only the sentence needs goes in `values`.
+
+A `crypto.CryptoError` that nobody caught is the middleware's business too (a
+generic 400); `crypto_refusal` and `decode_field` are for the checks whose
+answer must name the field or say more.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import crypto
+
+from .i18n import message
 
 
 class OorError(Exception):
@@ -14,19 +34,26 @@ class OorError(Exception):
 
     status = 400
     code = "bad-request"
-    nl = "Dit verzoek klopt niet."
-    en = "This request is not valid."
+    key = "bad_request"  # the class's own sentence, when a raise site names none
 
-    def __init__(self, nl: str | None = None, en: str | None = None, **extra: object) -> None:
-        if nl is not None:
-            self.nl = nl
-        if en is not None:
-            self.en = en
+    def __init__(self, key: str | None = None, /, *, values: Mapping[str, object] | None = None,
+                 **extra: object) -> None:
         self.extra = extra
-        super().__init__(self.en)
+        if key is not None:
+            self.key = key
+        self.message = message(self.key, **{**extra, **(values or {})})
+        super().__init__(self.message["en"])
+
+    @property
+    def nl(self) -> str:
+        return self.message["nl"]
+
+    @property
+    def en(self) -> str:
+        return self.message["en"]
 
     def as_json(self) -> dict[str, object]:
-        return {"error": self.code, "message": {"nl": self.nl, "en": self.en}, **self.extra}
+        return {"error": self.code, "message": dict(self.message), **self.extra}
 
 
 class BadRequest(OorError):
@@ -34,27 +61,30 @@ class BadRequest(OorError):
 
 
 class Unauthorized(OorError):
+    """No live session came with the request: log in (again)."""
+
     status = 401
     code = "unauthorized"
-    nl = "Je bent niet (meer) ingelogd."
-    en = "You are not (or no longer) logged in."
+    key = "unauthorized"
 
 
 class Forbidden(OorError):
+    """The person is known (or the request's origin is), but may not do this."""
+
     status = 403
     code = "forbidden"
-    nl = "Dit mag niet."
-    en = "This is not allowed."
+    key = "forbidden"
 
 
 class NotFound(OorError):
     status = 404
     code = "not-found"
-    nl = "Niet gevonden."
-    en = "Not found."
+    key = "resource_not_found"
 
 
 class Conflict(OorError):
+    """The request is well formed but clashes with what is stored now. Nothing changed."""
+
     status = 409
     code = "conflict"
 
@@ -67,8 +97,7 @@ class Gone(OorError):
 class TooManyRequests(OorError):
     status = 429
     code = "too-many-requests"
-    nl = "Te veel pogingen. Wacht even en probeer het opnieuw."
-    en = "Too many attempts. Please wait a moment and try again."
+    key = "too_many_requests"
 
 
 class ServiceUnavailable(OorError):
@@ -76,8 +105,36 @@ class ServiceUnavailable(OorError):
 
     status = 503
     code = "busy"
-    nl = "Het is nu erg druk. Probeer het over een paar minuten opnieuw. Heb je direct hulp nodig? Bel 113 of 112."
-    en = "It is very busy right now. Please try again in a few minutes. Need help right away? Call 113 or 112."
+    key = "busy"
+
+
+@contextmanager
+def crypto_refusal(error: type[OorError], key: str | None = None, **extra: object) -> Iterator[None]:
+    """Inside this block, a `crypto.CryptoError` becomes `error(key, **extra)`.
+
+    For the few checks whose answer must say more than the middleware's generic one:
+    which field was refused (`field=`), or that a malformed id is simply not found.
+    """
+    try:
+        yield
+    except crypto.CryptoError:
+        raise error(key, **extra) from None
+
+
+def decode_field(payload: Mapping[str, Any], key: str, length: int | None = None, *,
+                 lengths: Collection[int] | None = None, max_chars: int | None = None) -> bytes:
+    """The base64 field `key` of a request body as bytes, or a BadRequest that names the field.
+
+    `length` or `lengths` are the sizes the protocol allows; `max_chars` bounds the text
+    before it is decoded, where the size alone does not."""
+    value = payload.get(key)
+    if not isinstance(value, str) or (max_chars is not None and len(value) > max_chars):
+        raise BadRequest("field_missing", field=key)
+    with crypto_refusal(BadRequest, "field_invalid", field=key):
+        raw = crypto.b64decode(value, length=length)
+    if lengths is not None and len(raw) not in lengths:
+        raise BadRequest("field_invalid", field=key)
+    return raw
 
 
 class ConfigError(Exception):

@@ -3,8 +3,10 @@
 - Every response carries a strict Content-Security-Policy and the other
   hardening headers (set in `on_response_prepare`, so errors and static files
   get them too).
-- One error middleware turns domain errors into JSON (`/api/`) or a page, and
-  anything unexpected into a generic 500 without echoing the request.
+- One error middleware turns domain errors (and any `crypto.CryptoError` that no
+  domain rule caught) into JSON (`/api/`) or a page, and anything unexpected into
+  a generic 500 without echoing the request: the one place an HTTP answer is made
+  of an error. Every sentence in it comes from the catalogue (`server/i18n.py`).
 - The access log format records no client address, user agent or referrer.
 """
 
@@ -21,7 +23,10 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+import crypto
+
 from .errors import BadRequest, Forbidden, OorError
+from .i18n import message, text
 from .keys import ASSETS, CONFIG
 from .pages import matched_resource, page_context
 
@@ -52,10 +57,23 @@ def _wants_json(request: web.Request) -> bool:
     return request.path.startswith(("/api/", "/ws/"))
 
 
-def _error_page(request: web.Request, status: int, message: dict[str, str]) -> web.Response:
+def _error_page(request: web.Request, status: int, words: dict[str, str]) -> web.Response:
     context = page_context(request, "error")
-    context.update(message=message[context["lang"]], status=status)
+    context.update(message=words[context["lang"]], status=status)
     return aiohttp_jinja2.render_template("error.html", request, context, status=status)
+
+
+def _domain_answer(request: web.Request, exc: OorError) -> web.Response:
+    if _wants_json(request):
+        resp = web.json_response(exc.as_json(), status=exc.status)
+        if "retry_after" in exc.extra:
+            resp.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return resp
+    return _error_page(request, exc.status, exc.message)
+
+
+# aiohttp's own refusals (no route, wrong method, body over client_max_size), by status.
+_HTTP_TEXTS = {404: "resource_not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
 @web.middleware
@@ -63,28 +81,24 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)
     except OorError as exc:
-        if _wants_json(request):
-            resp = web.json_response(exc.as_json(), status=exc.status)
-            if "retry_after" in exc.extra:
-                resp.headers["Retry-After"] = str(exc.extra["retry_after"])
-            return resp
-        return _error_page(request, exc.status, {"nl": exc.nl, "en": exc.en})
+        return _domain_answer(request, exc)
+    except crypto.CryptoError:
+        # The cryptography refused what the request carried, and no domain rule gave it a field
+        # or a meaning (those raise their own error, `server.errors.crypto_refusal`): a generic
+        # 400 that echoes nothing of it (PROTOCOL.md section 8).
+        return _domain_answer(request, BadRequest("crypto_refused"))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        if exc.status == 404:
-            message = {"nl": "Niet gevonden.", "en": "Not found."}
-        elif exc.status == 405:
-            message = {"nl": "Deze methode is hier niet toegestaan.", "en": "Method not allowed here."}
-        elif exc.status == 413:
-            message = {"nl": "Het verzoek is te groot.", "en": "The request is too large."}
+        if exc.status in _HTTP_TEXTS:
+            answer = message(_HTTP_TEXTS[exc.status])
         else:
-            message = {"nl": "Dit verzoek klopt niet.", "en": exc.reason}
+            answer = {"nl": text("bad_request", "nl"), "en": exc.reason}
         if _wants_json(request):
-            return web.json_response({"error": exc.reason.lower().replace(" ", "-"), "message": message},
+            return web.json_response({"error": exc.reason.lower().replace(" ", "-"), "message": answer},
                                      status=exc.status, headers={k: v for k, v in exc.headers.items()
                                                                  if k in ("Allow",)})
-        return _error_page(request, exc.status, message)
+        return _error_page(request, exc.status, answer)
     except Exception:
         # Log the failure without anything from the request (no path, no parameters, no body, no
         # peer): the route's name, and the exception's type and where it was raised, but not its
@@ -92,11 +106,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         # The log handler's RequestTextScrubber would strip the message too; this does not rely on it.
         route_name = getattr(request.match_info.route, "name", None) or "unnamed"
         log.error("internal error in %s handler\n%s", route_name, redacted_traceback(sys.exc_info()[1]))
-        message = {"nl": "Er ging iets mis aan onze kant. Er is niets bewaard.",
-                   "en": "Something went wrong on our side. Nothing was stored."}
+        answer = message("internal_error")
         if _wants_json(request):
-            return web.json_response({"error": "internal", "message": message}, status=500)
-        return _error_page(request, 500, message)
+            return web.json_response({"error": "internal", "message": answer}, status=500)
+        return _error_page(request, 500, answer)
 
 
 @web.middleware
@@ -105,7 +118,7 @@ async def same_origin_middleware(request: web.Request, handler: Any) -> web.Stre
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         origin = request.headers.get("Origin")
         if origin is not None and not same_origin(request, origin):
-            raise Forbidden("Verzoek van een andere website geweigerd.", "Request from another site refused.")
+            raise Forbidden("other_site")
     return await handler(request)
 
 
@@ -119,7 +132,7 @@ def same_origin(request: web.Request, origin: str) -> bool:
 async def read_json(request: web.Request) -> dict[str, Any]:
     """Parse a JSON object body; size is capped by the app's client_max_size before this runs."""
     if request.content_type != "application/json":
-        raise BadRequest("Verwacht JSON.", "Expected a JSON body (Content-Type: application/json).")
+        raise BadRequest("json_expected")
     raw = await request.read()
     try:
         data = json.loads(raw)
@@ -127,9 +140,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         # rather than let them reach a hash or the database.
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError):
-        raise BadRequest("Ongeldige JSON.", "The body is not valid JSON.") from None
+        raise BadRequest("json_invalid") from None
     if not isinstance(data, dict):
-        raise BadRequest("Verwacht een JSON-object.", "Expected a JSON object.")
+        raise BadRequest("json_object_expected")
     return data
 
 

@@ -511,7 +511,167 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error_title": ("Er ging iets mis", "Something went wrong"),
     "not_found": ("Deze pagina bestaat niet.", "This page does not exist."),
     "to_home": ("Naar de startpagina", "To the home page"),
+    # Answers to requests (server/errors.py and the raise sites of the HTTP API, the desk, accounts, gateway)
+    # ... each error class's own sentence (server/errors.py), and the middleware's (server/http.py)
+    "bad_request": ("Dit verzoek klopt niet.", "This request is not valid."),
+    "unauthorized": ("Je bent niet (meer) ingelogd.", "You are not (or no longer) logged in."),
+    "forbidden": ("Dit mag niet.", "This is not allowed."),
+    "resource_not_found": ("Niet gevonden.", "Not found."),
+    "too_many_requests": ("Te veel pogingen. Wacht even en probeer het opnieuw.",
+                          "Too many attempts. Please wait a moment and try again."),
+    "busy": ("Het is nu erg druk. Probeer het over een paar minuten opnieuw. Heb je direct hulp nodig? "
+             "Bel 113 of 112.",
+             "It is very busy right now. Please try again in a few minutes. Need help right away? "
+             "Call 113 or 112."),
+    "method_not_allowed": ("Deze methode is hier niet toegestaan.", "Method not allowed here."),
+    "request_too_large": ("Het verzoek is te groot.", "The request is too large."),
+    "internal_error": ("Er ging iets mis aan onze kant. Er is niets bewaard.",
+                       "Something went wrong on our side. Nothing was stored."),
+    "crypto_refused": ("Dit verzoek bevat gegevens die niet kloppen. Laad de pagina opnieuw.",
+                       "This request holds data that is not valid. Please reload the page."),
+    # ... to the body and origin of any request (server/http.py)
+    "other_site": ("Verzoek van een andere website geweigerd.", "Request from another site refused."),
+    "json_expected": ("Verwacht JSON.", "Expected a JSON body (Content-Type: application/json)."),
+    "json_invalid": ("Ongeldige JSON.", "The body is not valid JSON."),
+    "json_object_expected": ("Verwacht een JSON-object.", "Expected a JSON object."),
+    "field_missing": ("Veld {field} ontbreekt.", "Field {field} is missing."),
+    "field_invalid": ("Veld {field} is ongeldig.", "Field {field} is not valid."),
+    "field_missing_or_invalid": ("Veld {field} ontbreekt of is ongeldig.", "Field {field} is missing or not valid."),
+    "field_not_boolean": ("Veld {field} moet waar of onwaar zijn.", "Field {field} must be true or false."),
+    # ... about accounts, enrolment and login (server/accounts.py, server/api.py)
+    "name_missing": ("Vul een naam in.", "Please enter a name."),
+    "name_invalid": ("Een naam bestaat uit 1 tot 40 letters (spatie, koppelteken of apostrof mag).",
+                     "A name is 1 to 40 letters (space, hyphen or apostrophe allowed)."),
+    # The roles are written out (storage.ROLES; tests/server/test_catalogue.py checks they agree).
+    "role_unknown": ("Onbekende rol.", "Unknown role; choose one of volunteer, mentor, partner, coordinator."),
+    "role_choose": ("Kies een rol uit de lijst.", "Choose a role: volunteer, mentor, partner, coordinator."),
+    # The English names the volunteer, the Dutch does not: as the coordinator's page has always shown it.
+    "name_taken_named": ("Er is al een vrijwilliger met deze naam.", "A volunteer named {name!r} exists already."),
+    "name_taken": ("Er is al een vrijwilliger met deze naam.", "A volunteer with this name exists already."),
+    "invitation_used": ("Deze uitnodiging is al gebruikt. Vraag je coördinator om een nieuwe.",
+                        "This invitation has been used already. Ask your coordinator for a new one."),
+    "invitation_expired": ("Deze uitnodiging is verlopen. Vraag je coördinator om een nieuwe.",
+                           "This invitation has expired. Ask your coordinator for a new one."),
+    "invitation_unknown": ("Deze uitnodiging bestaat niet (meer). Controleer de link of vraag een nieuwe.",
+                           "This invitation does not exist (any more). Check the link or ask for a new one."),
+    "kdf_mismatch": ("De sleutelafleiding gebruikte verkeerde instellingen. Laad de pagina opnieuw.",
+                     "Key derivation used the wrong parameters. Please reload the page."),
+    "keys_mismatch": ("De sleutels passen niet bij elkaar. Laad de pagina opnieuw.",
+                      "The keys do not match each other. Please reload the page."),
+    "login_wrong": ("Naam of wachtwoordzin klopt niet.", "Name or passphrase is not right."),
+    "login_locked": ("Te veel mislukte pogingen. Probeer het over {retry_after} seconden opnieuw.",
+                     "Too many failed attempts. Try again in {retry_after} seconds."),
+    "login_network_limit": ("Te veel inlogpogingen vanaf dit netwerk. Probeer het over een minuut opnieuw.",
+                            "Too many login attempts from this network. Please try again in a minute."),
+    "account_deactivated": ("Dit account is gedeactiveerd. Neem contact op met je coördinator.",
+                            "This account has been deactivated. Please contact your coordinator."),
+    "not_set_up_chat": ("Je account is niet ingesteld voor chat.", "Your account is not set up for chat."),
+    "not_set_up_mail": ("Je account is niet ingesteld voor mail.", "Your account is not set up for mail."),
+    # ... to a coordinator (server/coordinator.py)
+    "coordinators_only": ("Dit is alleen voor coördinatoren.", "This is for coordinators only."),
+    "no_such_account": ("Er is geen account met deze naam.", "There is no account with this name."),
+    "own_account_deactivate": ("Je kunt je eigen account niet deactiveren.", "You cannot deactivate your own account."),
+    "own_role_change": ("Je kunt je eigen rol niet wijzigen.", "You cannot change your own role."),
+    "last_coordinator": ("Dan is er geen actieve coördinator meer. Maak eerst iemand anders coördinator.",
+                         "Then there would be no active coordinator left. Make someone else coordinator first."),
+    # ... about anonymous mail (server/mail/desk.py, server/mail/api.py)
+    "pow_failed": ("De controle is verlopen; probeer opnieuw.", "The check expired or was wrong; please try again."),
+    "no_mail_volunteer": ("Er is op dit moment niemand om mail te beantwoorden. Probeer het later opnieuw, "
+                          "of bel 113 of 112.",
+                          "Nobody can answer mail at the moment. Please try again later, or call 113 or 112."),
+    "mail_code_unknown": ("We vinden geen berichten bij deze code. Controleer de code, of begin een nieuw bericht.",
+                          "We find no messages for this code. Check the code, or start a new message."),
+    "mail_code_taken": ("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again."),
+    "message_missing": ("Bericht ontbreekt.", "The message is missing."),
+    "seq_invalid": ("Volgnummer ongeldig.", "Invalid sequence number."),
+    "signature_invalid": ("Het bericht is niet goed ondertekend. Laad de pagina opnieuw.",
+                          "The message is not signed correctly. Please reload the page."),
+    "wraps_missing": ("Sleutels ontbreken.", "Re-wrapped keys are missing."),
+    "wraps_invalid": ("Sleutels ongeldig.", "Re-wrapped keys are not valid."),
+    "assignment_expired": ("Het versturen duurde te lang. Probeer het opnieuw; je tekst staat er nog.",
+                           "Sending took too long. Please try again; your text is still there."),
+    "choose_new_volunteer_first": ("Je bericht gaat eerst naar een nieuwe vrijwilliger.",
+                                   "First choose a new volunteer."),
+    "choose_volunteer_again": ("Kies opnieuw een vrijwilliger.", "Please choose a volunteer again."),
+    "colleague_cannot_mail": ("Deze collega kan geen mail aannemen.", "This colleague cannot take mail."),
+    "thread_changed_reload": ("Het gesprek is intussen veranderd. Laad het opnieuw; je tekst staat er nog.",
+                              "The thread changed in the meantime. Reload it; your text is still there."),
+    "thread_changed_retry": ("Het gesprek is intussen veranderd. Probeer het opnieuw.",
+                             "The thread changed in the meantime. Please try again."),
+    "stats_bad_period": ("Kies als periode dag, week of maand.", "Choose day, week or month as the period."),
+    "stats_bad_date": ("Geef een datum als JJJJ-MM-DD.", "Give a date as YYYY-MM-DD."),
+    # -- end of answers to requests --
+    # Chat answers (server/chat/: error frames and chat notices)
+    # ... to the upgrade, as HTTP errors (server/chat/ws.py, server/chat/limits.py)
+    "chat_other_site": ("Verbinding van een andere website geweigerd.", "Connection from another site refused."),
+    "chat_too_many_connections": ("Te veel verbindingen tegelijk. Wacht even en probeer het opnieuw.",
+                                  "Too many connections at once. Please wait a moment and try again."),
+    # ... to a frame that could not be read (server/chat/frames.py), or that crypto refused
+    "chat_text_only": ("Alleen tekstframes.", "Text frames only."),
+    "chat_too_large": ("Bericht te groot.", "Frame too large."),
+    "chat_bad_json": ("Ongeldig bericht.", "Frame is not valid JSON."),
+    "chat_not_an_object": ("Ongeldig bericht.", "Frame must be an object with a type."),
+    "chat_unknown_type": ("Onbekend berichttype.", "Unknown frame type."),
+    "chat_wrong_fields": ("Velden kloppen niet.", "Missing or unexpected fields."),
+    "chat_bad_field": ("Ongeldig veld: {field}.", "Invalid field: {field}."),
+    "chat_bad_input": ("Ongeldig bericht.", "Invalid frame."),
+    # ... on the socket itself (server/chat/ws.py)
+    "chat_slow_down": ("Te veel berichten tegelijk.", "Too many frames at once."),
+    "chat_open_timeout": ("Het gesprek is niet op tijd gestart. Probeer het opnieuw.",
+                          "The chat did not start in time. Please try again."),
+    "chat_session_ended": ("Je sessie is beëindigd. Log opnieuw in.", "Your session has ended. Please log in again."),
+    "chat_already_open": ("Er loopt al een gesprek.", "A chat is already open."),
+    "chat_no_chat": ("Er is geen gesprek.", "There is no chat."),
+    "chat_blocked": ("Je kunt nu geen nieuw gesprek starten. Probeer het later opnieuw. "
+                     "Heb je direct hulp nodig? Bel 113 of 112.",
+                     "You cannot start a new chat right now. Please try again later. "
+                     "Need help right away? Call 113 or 112."),
+    "chat_bad_pow": ("De controle is verlopen; probeer opnieuw.", "The check expired or was wrong; please try again."),
+    # ... from the queue and assignment (server/chat/assignment.py, room.py)
+    "chat_no_volunteers": ("Er is nu niemand beschikbaar voor chat.", "Nobody is available for chat right now."),
+    "chat_busy": ("Het is nu erg druk. Probeer het over een paar minuten opnieuw.",
+                  "It is very busy right now. Please try again in a few minutes."),
+    "chat_nothing_to_pick_up": ("Er wacht niemand (of je zit vol).", "Nobody is waiting (or you are at capacity)."),
+    "chat_not_offered": ("Dit gesprek is niet (meer) aan jou toegewezen.",
+                         "This chat is not (or no longer) assigned to you."),
+    "chat_unknown_chat": ("Dit gesprek bestaat niet (meer).", "This chat does not exist (any more)."),
+    "chat_seeker_not_connected": ("Dat kan nu niet: de hulpvrager is niet verbonden.",
+                                  "Not possible right now: the help-seeker is not connected."),
+    "chat_no_wrapup": ("Voor dit gesprek is geen afronding open.", "No wrap-up is open for this chat."),
+    "chat_bad_wrapup": ("Kies een onderwerp en een leeftijdsgroep uit de lijst.",
+                        "Choose a topic and an age band from the list."),
+    # ... from the relay (server/chat/relay.py)
+    "chat_no_volunteer_yet": ("Er is nog geen vrijwilliger verbonden.", "No volunteer yet."),
+    "chat_out_of_order": ("Bericht in de verkeerde volgorde.", "Message out of order."),
+    "chat_link_taken": ("Probeer het opnieuw.", "Please try again (link id in use)."),
+    "chat_unknown_link": ("Deze verbinding bestaat niet (meer).", "This link does not exist (any more)."),
+    "chat_readalong_not_started": ("Het meelezen is nog niet begonnen.", "The read-along has not started yet."),
+    "chat_link_one_way": ("Deze verbinding is alleen voor de overdrachtsnotitie.",
+                          "This link only carries the handover note."),
+    # ... from read-along (server/chat/readalong.py)
+    "chat_mentor_offline": ("Deze mentor is niet online.", "This mentor is not online."),
+    "chat_already_reading": ("Er leest al een mentor mee.", "A mentor is reading along already."),
+    "chat_no_mentor_request": ("Er is geen verzoek.", "There is no request."),
+    "chat_unknown_readalong": ("Dit meelezen bestaat niet (meer).", "This read-along does not exist (any more)."),
+    "chat_not_asked": ("Er is geen vraag om mee te lezen.", "You were not asked to read along."),
+    "chat_no_mentor_reading": ("Er leest geen mentor mee.", "No mentor is reading along."),
+    # ... from handover (server/chat/handover.py)
+    "chat_handover_pending": ("Er loopt al een overdracht.", "A handover is already under way."),
+    "chat_no_partner": ("Deze partner bestaat niet.", "There is no such partner."),
+    "chat_colleague_offline": ("Deze collega is niet online.", "This colleague is not online."),
+    "chat_no_handover_question": ("Er is geen vraag om over te dragen.", "There is no handover question."),
+    "chat_no_handover": ("Er loopt geen overdracht.", "No handover is under way."),
+    "chat_handover_not_ready": ("Dit gesprek kan nog niet worden overgenomen; probeer het zo opnieuw.",
+                                "This chat cannot be taken over yet; try again shortly."),
+    "chat_seeker_away": ("De hulpvrager is even weg; probeer het zo opnieuw.",
+                         "The help-seeker is away for a moment; try again shortly."),
+    # -- end of chat answers --
 }
+
+
+def message(key: str, **values: object) -> dict[str, str]:
+    """Both languages of one entry, filled in: what error answers and frames carry."""
+    return {lang: text(key, lang, **values) for lang in LANGUAGES}
 
 
 def text(key: str, lang: str, **values: object) -> str:

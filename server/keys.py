@@ -1,4 +1,12 @@
-"""Typed keys for the application's shared state (`web.AppKey`)."""
+"""Typed keys (`web.AppKey`) for the application's shared state that belongs to no feature.
+
+The configuration, the storage, the asset registry, the clock and two secrets are
+everybody's: their keys are here. A feature's key lives beside its class instead
+(`CHAT_HUB` in chat/hub.py, `CHAT_SOCKETS` in chat/limits.py, `MAIL_DESK` in
+mail/desk.py, `STATS` in stats.py, `GUARD` and `POW` in guards.py,
+`LOGIN_THROTTLE` in api.py, `GATEWAY` in mailgate/gateway.py), so that this module
+names only ground-floor types, and those only for the type checker.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +16,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .abuse import AddressGuard
-    from .chat.hub import ChatHub
-    from .chat.ws import PowGate
-    from .mail.desk import MailDesk
-    from .stats import Stats
-    from .accounts import LoginThrottle
+    from .assets import AssetRegistry
     from .config import Config
     from .storage import Storage
-    from .assets import AssetRegistry
 
 CONFIG: web.AppKey["Config"] = web.AppKey("config")
 STORAGE: web.AppKey["Storage"] = web.AppKey("storage")
@@ -24,9 +26,3 @@ ASSETS: web.AppKey["AssetRegistry"] = web.AppKey("assets")
 CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock")
 SERVER_SECRET: web.AppKey[bytes] = web.AppKey("server_secret")
 DUMMY_AUTH_HASH: web.AppKey[str] = web.AppKey("dummy_auth_hash")
-LOGIN_THROTTLE: web.AppKey["LoginThrottle"] = web.AppKey("login_throttle")
-CHAT_HUB: web.AppKey["ChatHub"] = web.AppKey("chat_hub")
-GUARD: web.AppKey["AddressGuard"] = web.AppKey("address_guard")
-POW: web.AppKey["PowGate"] = web.AppKey("pow_gate")
-MAIL_DESK: web.AppKey["MailDesk"] = web.AppKey("mail_desk")
-STATS: web.AppKey["Stats"] = web.AppKey("stats")

@@ -9,9 +9,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from .chat.hub import AGE_BANDS
 from .i18n import pick_language, text
 from .keys import ASSETS, CONFIG
+from .stats import AGE_BANDS
 
 routes = web.RouteTableDef()
 

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from aiohttp import web
+
 from .accounts import day_of
 from .errors import BadRequest
 from .storage import Count, Storage
@@ -44,6 +46,7 @@ WAIT_EDGES_S = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600)        # seconds in
 LENGTH_EDGES_MIN = (5, 10, 15, 20, 30, 45, 60, 90, 120)              # minutes of conversation
 REPLY_EDGES_H = (1, 4, 8, 24, 48, 72, 168)                           # hours until the first mail reply
 HANDOVER_OUTCOMES = ("accepted", "declined", "expired")
+AGE_BANDS = ("<18", "18-29", "30-49", "50-69", "70+", "onbekend")  # of the chat wrap-up form
 PERIODS = ("day", "week", "month")
 SMALL = 5                 # counts below this (and above 0) are never shown
 SUPPRESSED = "<5"
@@ -135,6 +138,9 @@ class Stats:
         return Count(day_of(self.clock()), "mail", "first_reply", bucket_of(delay_hours, REPLY_EDGES_H))
 
 
+STATS: web.AppKey[Stats] = web.AppKey("stats")
+
+
 # -- periods -----------------------------------------------------------------------------------
 
 
@@ -168,8 +174,7 @@ def parse_period(query: Mapping[str, str], now: int) -> Period:
     """`period` (day, week, month; default week) and `date` (YYYY-MM-DD, any day in it; default today)."""
     kind = query.get("period", "week")
     if kind not in PERIODS:
-        raise BadRequest("Kies als periode dag, week of maand.", "Choose day, week or month as the period.",
-                         field="period")
+        raise BadRequest("stats_bad_period", field="period")
     raw = query.get("date", "")
     if not raw:
         day = datetime.fromtimestamp(now, tz=timezone.utc).date()
@@ -179,10 +184,10 @@ def parse_period(query: Mapping[str, str], now: int) -> Period:
         except ValueError:
             day = None
         if day is None or not FIRST_DAY <= day <= LAST_DAY:
-            raise BadRequest("Geef een datum als JJJJ-MM-DD.", "Give a date as YYYY-MM-DD.", field="date")
+            raise BadRequest("stats_bad_date", field="date")
     period = period_of(kind, day)
     if period.first < FIRST_DAY or period.last > LAST_DAY:
-        raise BadRequest("Geef een datum als JJJJ-MM-DD.", "Give a date as YYYY-MM-DD.", field="date")
+        raise BadRequest("stats_bad_date", field="date")
     return period
 
 

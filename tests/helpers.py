@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 import crypto
+from client import volunteer as client_volunteer
 from server import accounts
 from server.keys import CLOCK, CONFIG, STORAGE
 
@@ -54,25 +55,13 @@ async def invite(client: Any, name: str = "Sanne", role: str = "volunteer") -> s
 
 def enrolment_body(token: str, passphrase: str = PASSPHRASE, *, kdf: dict[str, int] | None = None,
                    identity: crypto.Identity | None = None) -> dict[str, Any]:
+    """The enrolment body the protocol client builds (client/volunteer.py), with the insecure test KDF."""
     params = kdf or {"opslimit": 1, "memlimit": 8192}
-    salt = crypto.new_salt()
-    keys = crypto.derive_volunteer_keys(passphrase, salt, crypto.KdfParams(params["opslimit"], params["memlimit"]))
-    identity = identity or crypto.new_identity()
-    return {
-        "invitation": token, "salt": crypto.b64encode(salt), **params,
-        "auth_key": crypto.b64encode(keys.auth_key),
-        "x25519_public": crypto.b64encode(identity.x25519_public),
-        "ed25519_public": crypto.b64encode(identity.ed25519_public),
-        "wrapped_identity": crypto.b64encode(crypto.wrap_identity(keys.wrapping_key, identity)),
-        "x25519_certificate": crypto.b64encode(crypto.sign_key_certificate(identity)),
-    }
+    return client_volunteer.enrolment_body(token, passphrase, crypto.KdfParams(params["opslimit"], params["memlimit"]),
+                                           identity or crypto.new_identity())
 
 
-async def login_body(client: Any, name: str, passphrase: str) -> dict[str, str]:
-    start = await (await client.post("/api/login/start", json={"name": name})).json()
-    params = crypto.KdfParams(start["kdf"]["opslimit"], start["kdf"]["memlimit"])
-    keys = crypto.derive_volunteer_keys(passphrase, crypto.b64decode(start["salt"]), params)
-    return {"name": name, "auth_key": crypto.b64encode(keys.auth_key)}
+login_body = client_volunteer.login_body
 
 
 async def enrolled(client: Any, name: str = "Sanne") -> None:

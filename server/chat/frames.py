@@ -3,7 +3,7 @@
 Every frame is a JSON object of at most MAX_FRAME_BYTES with a string `t`. Each
 type has a fixed set of fields with fixed kinds; unknown types, missing or
 extra fields and wrong kinds are refused with a FrameError that the handler
-turns into an error frame, leaving the chat as it was.
+turns into an error frame (`server.chat.ws.error_frame`), leaving the chat as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 import crypto
 
+from ..i18n import text
+
 MAX_FRAME_BYTES = 16 * 1024
 # Every rule shared with the protocol comes from `crypto`, so the relay and the spec
 # cannot drift apart: what base64 is (canonical, section 1), what a ciphertext may be
@@ -25,18 +27,27 @@ _OPAQUE_CHARS = (16, 128)
 
 
 class FrameError(Exception):
-    """A frame could not be accepted. `code` is stable; the texts are for the person."""
+    """A frame could not be read: not text, too large, not JSON, or not in the catalogue.
 
-    def __init__(self, code: str, nl: str, en: str) -> None:
-        super().__init__(en)
-        self.code, self.nl, self.en = code, nl, en
+    `code` is stable; `key` names the words for the person in `server.i18n.TEXTS`
+    (`nl` and `en` give them filled in). `server.chat.ws.error_frame` turns it into
+    the error frame."""
 
-    def as_frame(self) -> dict[str, Any]:
-        return {"t": "error", "code": self.code, "message": {"nl": self.nl, "en": self.en}}
+    def __init__(self, code: str, key: str, **values: object) -> None:
+        super().__init__(code)
+        self.code, self.key, self.values = code, key, values
+
+    @property
+    def nl(self) -> str:
+        return text(self.key, "nl", **self.values)
+
+    @property
+    def en(self) -> str:
+        return text(self.key, "en", **self.values)
 
 
 def _bad(field: str) -> FrameError:
-    return FrameError("bad-frame", f"Ongeldig veld: {field}.", f"Invalid field: {field}.")
+    return FrameError("bad-frame", "chat_bad_field", field=field)
 
 
 def _b64_bytes(length: int) -> Callable[[str, Any], bytes]:
@@ -173,20 +184,20 @@ VOLUNTEER_FRAMES: Spec = {
 def parse(raw: str | bytes, spec: Spec) -> dict[str, Any]:
     """Parse one frame against a catalogue; raise FrameError for anything else."""
     if isinstance(raw, bytes):
-        raise FrameError("bad-frame", "Alleen tekstframes.", "Text frames only.")
+        raise FrameError("bad-frame", "chat_text_only")
     if len(raw) > MAX_FRAME_BYTES:
-        raise FrameError("too-large", "Bericht te groot.", "Frame too large.")
+        raise FrameError("too-large", "chat_too_large")
     try:
         data = json.loads(raw)
     except ValueError:
-        raise FrameError("bad-json", "Ongeldig bericht.", "Frame is not valid JSON.") from None
+        raise FrameError("bad-json", "chat_bad_json") from None
     if not isinstance(data, dict) or not isinstance(data.get("t"), str):
-        raise FrameError("bad-frame", "Ongeldig bericht.", "Frame must be an object with a type.")
+        raise FrameError("bad-frame", "chat_not_an_object")
     fields = spec.get(data["t"])
     if fields is None:
-        raise FrameError("unknown-type", "Onbekend berichttype.", "Unknown frame type.")
+        raise FrameError("unknown-type", "chat_unknown_type")
     if set(data) != {"t", *fields}:
-        raise FrameError("bad-frame", "Velden kloppen niet.", "Missing or unexpected fields.")
+        raise FrameError("bad-frame", "chat_wrong_fields")
     out: dict[str, Any] = {"t": data["t"]}
     for name, check in fields.items():
         out[name] = check(name, data[name])

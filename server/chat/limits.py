@@ -15,7 +15,7 @@ Beyond a count the upgrade answers 429 or 503. A refusal is never logged on
 its own (a flood would fill the disk and the log would show when an address
 was busy): refusals are counted and summed up at most once a minute.
 
-The per-address count is keyed by the in-memory tag of `server.abuse.client_tags`
+The per-address count is keyed by the in-memory tag of `server.guards.client_tags`
 (the current key's), never by the address; an entry disappears once it is zero.
 """
 
@@ -79,8 +79,7 @@ class SocketLimits:
         if self.idle.get(tag, 0) >= self.per_address:
             self.refused_address += 1
             self._schedule_report()
-            raise TooManyRequests("Te veel verbindingen tegelijk. Wacht even en probeer het opnieuw.",
-                                  "Too many connections at once. Please wait a moment and try again.")
+            raise TooManyRequests("chat_too_many_connections")
         self.open += 1
         self.idle[tag] = self.idle.get(tag, 0) + 1
         return SocketSlot(self, tag)

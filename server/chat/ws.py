@@ -63,8 +63,11 @@ Volunteer    (GET /ws/volunteer, session cookie, role with chat)
   <- {t: "error", code: str, message: {nl, en}}
 
 Every frame is parsed inside the error path (`frames.parse`, size-capped first);
-a bad frame gets an error frame and the chat stays as it was. Every upgrade must
-carry this site's Origin. Heartbeats (ping every 20 s) detect dead peers.
+a bad frame gets an error frame and the chat stays as it was. The handlers only
+parse, call the hub and write: a refusal anywhere (`ChatRefused` from the hub and
+its parts, `FrameError` from the parser, a `crypto.CryptoError`) becomes the error
+frame in one function, `error_frame`, with its words from `server/i18n.py`. Every
+upgrade must carry this site's Origin. Heartbeats (ping every 20 s) detect dead peers.
 
 A help-seeker socket must open (or resume) a chat within `chat_open_timeout_seconds`,
 else <- {t: "error", code: "open-timeout"} and close code 4008. Before the upgrade,
@@ -76,8 +79,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
@@ -85,55 +87,42 @@ from aiohttp import WSMessage, WSMsgType, web
 import crypto
 
 from .. import accounts
-from ..abuse import AddressGuard, TokenBucket, client_tags
-from ..errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from ..abuse import TokenBucket
+from ..errors import Forbidden, TooManyRequests
+from ..guards import GUARD, POW, client_tags
 from ..http import same_origin
-from ..keys import CHAT_HUB, CLOCK, CONFIG, GUARD, POW, STORAGE
+from ..i18n import message
+from ..keys import CLOCK, CONFIG, STORAGE
+from .errors import ChatRefused
 from .frames import MAX_FRAME_BYTES, SEEKER_FRAMES, VOLUNTEER_FRAMES, FrameError, parse
-from .hub import ChatHub, VolunteerInfo, send
-from .limits import socket_limits
+from .hub import CHAT_HUB, Chat, ChatHub, VolunteerInfo, send
+from .limits import SocketSlot, socket_limits
 
 log = logging.getLogger("oor.chat")
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
 SESSION_CHECK_SECONDS = 30.0
-CHALLENGE_TTL_SECONDS = 120.0
-MAX_OUTSTANDING_CHALLENGES = 20_000
 CLOSE_OPEN_TIMEOUT = 4008  # 4000+: the page gives up instead of reconnecting (web/js/chatcore.js)
 
+# What a frame may meet on its way that is answered with an error frame; anything else is a bug
+# and ends the socket.
+REFUSALS = (ChatRefused, FrameError, crypto.CryptoError)
 
-class PowGate:
-    """Issues single-use proof-of-work challenges; difficulty rises with the queue."""
 
-    def __init__(self, base_bits: int, max_bits: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.base_bits, self.max_bits, self.clock = base_bits, max_bits, clock
-        self.outstanding: dict[str, tuple[float, int]] = {}
+def error_frame(exc: ChatRefused | FrameError | crypto.CryptoError) -> dict[str, Any]:
+    """The error frame for a refusal: {t: "error", code, message: {nl, en}}; nothing changed.
 
-    def issue(self, waiting: int) -> dict[str, Any]:
-        now = self.clock()
-        if len(self.outstanding) >= MAX_OUTSTANDING_CHALLENGES:
-            self.outstanding = {c: v for c, v in self.outstanding.items() if v[0] > now}
-            if len(self.outstanding) >= MAX_OUTSTANDING_CHALLENGES:
-                raise TooManyRequests()
-        bits = min(self.max_bits, self.base_bits + waiting // 20)
-        challenge = crypto.new_token(24)
-        self.outstanding[challenge] = (now + CHALLENGE_TTL_SECONDS, bits)
-        return {"challenge": challenge, "bits": bits}
-
-    def redeem(self, challenge: str, nonce: bytes) -> bool:
-        expiry, bits = self.outstanding.pop(challenge, (0.0, 0))
-        if expiry <= self.clock():
-            return False
-        try:
-            return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)
-        except crypto.InvalidInput:
-            return False
+    A CryptoError is answered generically, as a bad frame: its message is for the log of a
+    developer, never for the page (crypto/errors.py)."""
+    if isinstance(exc, crypto.CryptoError):
+        return {"t": "error", "code": "bad-frame", "message": message("chat_bad_input")}
+    return {"t": "error", "code": exc.code, "message": message(exc.key, **exc.values)}
 
 
 def check_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin is None or not same_origin(request, origin):
-        raise Forbidden("Verbinding van een andere website geweigerd.", "Connection from another site refused.")
+        raise Forbidden("chat_other_site")
 
 
 @routes.get("/api/chat/status")
@@ -147,27 +136,19 @@ async def chat_challenge(request: web.Request) -> web.Response:
     tags = client_tags(request)
     if not app[GUARD].allow("challenge", tags, limit=app[CONFIG].chat_challenges_per_minute, window=60):
         raise TooManyRequests()
-    return web.json_response(app[POW].issue(len(app[CHAT_HUB].queue.waiting())))
-
-
-def _blocked_error() -> FrameError:
-    return FrameError("blocked", "Je kunt nu geen nieuw gesprek starten. Probeer het later opnieuw. "
-                      "Heb je direct hulp nodig? Bel 113 of 112.",
-                      "You cannot start a new chat right now. Please try again later. "
-                      "Need help right away? Call 113 or 112.")
+    return web.json_response(app[POW].issue(len(app[CHAT_HUB].queue.waiting()), "chat"))
 
 
 @routes.get("/ws/chat")
 async def seeker_socket(request: web.Request) -> web.WebSocketResponse:
     check_origin(request)
     app = request.app
-    hub: ChatHub = app[CHAT_HUB]
     tags = client_tags(request)
     # Counted before the upgrade: a refusal is a plain 429/503 and costs no websocket (chat/limits.py).
     slot = socket_limits(app).admit(tags[0])
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
     bucket = TokenBucket(rate=5, burst=30)
-    chat = None
+    seeker = _Seeker(app, app[CHAT_HUB], ws, tags, slot)
     try:
         await ws.prepare(request)
         # The page solves the proof-of-work before it connects, so a real `open` comes at once;
@@ -178,47 +159,66 @@ async def seeker_socket(request: web.Request) -> web.WebSocketResponse:
                 continue
             try:
                 if not bucket.take():
-                    raise FrameError("slow-down", "Te veel berichten tegelijk.", "Too many frames at once.")
-                frame = parse(msg.data, SEEKER_FRAMES)
-                kind = frame["t"]
-                if kind == "open":
-                    if chat is not None:
-                        raise FrameError("already-open", "Er loopt al een gesprek.", "A chat is already open.")
-                    if app[GUARD].is_blocked(tags):
-                        raise _blocked_error()
-                    if not app[POW].redeem(frame["challenge"], frame["nonce"]):
-                        raise FrameError("bad-pow", "De controle is verlopen; probeer opnieuw.",
-                                         "The check expired or was wrong; please try again.")
-                    chat = await hub.open_chat(ws, frame["pub"], tags)
-                    slot.opened()
-                elif kind == "resume":
-                    if chat is not None:
-                        raise FrameError("already-open", "Er loopt al een gesprek.", "A chat is already open.")
-                    chat = await hub.resume_seeker(ws, frame)
-                    if chat is None:
-                        break
-                    slot.opened()
-                elif chat is None or chat.id not in hub.chats:
-                    raise FrameError("no-chat", "Er is geen gesprek.", "There is no chat.")
-                elif kind == "msg":
-                    await hub.seeker_message(chat, frame)
-                elif kind == "mmsg":
-                    await hub.seeker_mentor_message(chat, frame)
-                elif kind == "mentor-key":
-                    await hub.mentor_key(chat, frame)
-                elif kind in ("handover-accept", "handover-decline"):
-                    await hub.handover_answer(chat, frame)
-                elif kind == "end":
-                    await hub.end_chat(chat, "seeker")
+                    raise ChatRefused("slow-down", "chat_slow_down")
+                if not await seeker.frame(parse(msg.data, SEEKER_FRAMES)):
                     break
-            except FrameError as exc:
-                await send(ws, exc.as_frame())
+            except REFUSALS as exc:
+                await send(ws, error_frame(exc))
     finally:
         # Every exit (close, timeout, an exception, a cancelled handler) gives the slot back.
         slot.release()
-        if chat is not None:
-            hub.seeker_left(chat, ws)
+        if seeker.chat is not None:
+            seeker.hub.seeker_left(seeker.chat, ws)
     return ws
+
+
+@dataclass
+class _Seeker:
+    """One help-seeker socket: the chat it holds (none until `open` or `resume`)."""
+    app: web.Application
+    hub: ChatHub
+    ws: web.WebSocketResponse
+    tags: tuple[bytes, bytes]
+    slot: SocketSlot
+    chat: Chat | None = None
+
+    async def frame(self, frame: dict[str, Any]) -> bool:
+        """Hand one parsed frame to the hub; False once the socket is done."""
+        hub, kind = self.hub, frame["t"]
+        if kind in ("open", "resume"):
+            if self.chat is not None:
+                raise ChatRefused("already-open", "chat_already_open")
+            if kind == "open":
+                self._admit(frame)
+                self.chat = await hub.open_chat(self.ws, frame["pub"], self.tags)
+            else:
+                self.chat = await hub.resume_seeker(self.ws, frame)
+                if self.chat is None:
+                    return False
+            self.slot.opened()
+            return True
+        chat = self.chat
+        if chat is None or chat.id not in hub.chats:
+            raise ChatRefused("no-chat", "chat_no_chat")
+        if kind == "msg":
+            await hub.seeker_message(chat, frame)
+        elif kind == "mmsg":
+            await hub.seeker_mentor_message(chat, frame)
+        elif kind == "mentor-key":
+            await hub.mentor_key(chat, frame)
+        elif kind in ("handover-accept", "handover-decline"):
+            await hub.handover_answer(chat, frame)
+        elif kind == "end":
+            await hub.end_chat(chat, "seeker")
+            return False
+        return True
+
+    def _admit(self, frame: dict[str, Any]) -> None:
+        """The gate before a new chat: a blocked browser, and a wrong or spent proof-of-work."""
+        if self.app[GUARD].is_blocked(self.tags):
+            raise ChatRefused("blocked", "chat_blocked")
+        if not self.app[POW].redeem(frame["challenge"], frame["nonce"], "chat"):
+            raise ChatRefused("bad-pow", "chat_bad_pow")
 
 
 async def _next_message(ws: web.WebSocketResponse, idle_until: float | None) -> WSMessage | None:
@@ -232,8 +232,7 @@ async def _next_message(ws: web.WebSocketResponse, idle_until: float | None) -> 
             raise asyncio.TimeoutError
         msg = await ws.receive(timeout=timeout)
     except asyncio.TimeoutError:
-        await send(ws, FrameError("open-timeout", "Het gesprek is niet op tijd gestart. Probeer het opnieuw.",
-                                  "The chat did not start in time. Please try again.").as_frame())
+        await send(ws, error_frame(ChatRefused("open-timeout", "chat_open_timeout")))
         await ws.close(code=CLOSE_OPEN_TIMEOUT, message=b"no chat opened in time")
         return None
     if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
@@ -245,12 +244,7 @@ async def _next_message(ws: web.WebSocketResponse, idle_until: float | None) -> 
 async def volunteer_socket(request: web.Request) -> web.WebSocketResponse:
     check_origin(request)
     app = request.app
-    volunteer = await accounts.session_volunteer(app[STORAGE], app[CONFIG],
-                                                 request.cookies.get(accounts.SESSION_COOKIE), app[CLOCK]())
-    if volunteer is None:
-        raise Unauthorized()
-    if not volunteer.can_chat:
-        raise BadRequest("Je account is niet ingesteld voor chat.", "Your account is not set up for chat.")
+    volunteer = await accounts.logged_in(request, chat=True)  # 401 without a session, 403 if not set up for chat
     hub: ChatHub = app[CHAT_HUB]
     info = VolunteerInfo(volunteer.id, volunteer.name, volunteer.ed25519_public, role=volunteer.role)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
@@ -264,10 +258,10 @@ async def volunteer_socket(request: web.Request) -> web.WebSocketResponse:
                 continue
             try:
                 if not bucket.take():
-                    raise FrameError("slow-down", "Te veel berichten tegelijk.", "Too many frames at once.")
+                    raise ChatRefused("slow-down", "chat_slow_down")
                 await _volunteer_frame(request, hub, info, parse(msg.data, VOLUNTEER_FRAMES))
-            except FrameError as exc:
-                await send(ws, exc.as_frame())
+            except REFUSALS as exc:
+                await send(ws, error_frame(exc))
     finally:
         watch.cancel()
         await hub.volunteer_left(info, ws)
@@ -282,9 +276,7 @@ async def _watch_session(request: web.Request, ws: web.WebSocketResponse) -> Non
     while not ws.closed:
         await asyncio.sleep(SESSION_CHECK_SECONDS)
         if await accounts.session_volunteer(app[STORAGE], app[CONFIG], token, app[CLOCK]()) is None:
-            await send(ws, {"t": "error", "code": "session-ended",
-                            "message": {"nl": "Je sessie is beëindigd. Log opnieuw in.",
-                                        "en": "Your session has ended. Please log in again."}})
+            await send(ws, error_frame(ChatRefused("session-ended", "chat_session_ended")))
             await ws.close(code=4003, message=b"session ended")
             return
 
@@ -323,7 +315,3 @@ async def _volunteer_frame(request: web.Request, hub: ChatHub, info: VolunteerIn
         await hub.cancel_handover(info, frame)
     elif kind == "accept-handover":
         await hub.accept_handover(info, frame)
-
-
-def make_guard(config: Any) -> AddressGuard:
-    return AddressGuard(period_seconds=config.chat_block_minutes * 60)

@@ -28,12 +28,11 @@ from aiohttp import web
 import crypto
 
 from .. import accounts
-from ..abuse import client_tags
-from ..errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
+from ..errors import BadRequest, NotFound, TooManyRequests, crypto_refusal
+from ..guards import GUARD, POW, client_tags
 from ..http import read_json
-from ..keys import CLOCK, CONFIG, GUARD, MAIL_DESK, POW, STORAGE
-from ..storage import Volunteer
-from .desk import volunteer_keys
+from ..keys import CONFIG, STORAGE
+from .desk import MAIL_DESK, volunteer_keys
 
 routes = web.RouteTableDef()
 MISS_DELAY_SECONDS = 0.5  # a wrong or unknown code answers slowly; guessing needs Argon2id per try anyway
@@ -53,34 +52,21 @@ async def _seeker_thread(request: web.Request, payload: dict) -> object:
         raise
 
 
-async def _volunteer(request: web.Request) -> Volunteer:
-    app = request.app
-    volunteer = await accounts.session_volunteer(app[STORAGE], app[CONFIG],
-                                                 request.cookies.get(accounts.SESSION_COOKIE), app[CLOCK]())
-    if volunteer is None:
-        raise Unauthorized()
-    if not volunteer.can_mail:
-        raise Forbidden("Je account is niet ingesteld voor mail.", "Your account is not set up for mail.")
-    return volunteer
-
-
 @routes.post("/api/mail/challenge")
 async def challenge(request: web.Request) -> web.Response:
     _limited(request, "challenge", request.app[CONFIG].chat_challenges_per_minute)
-    return web.json_response(request.app[POW].issue(request.app[MAIL_DESK].load()))
+    return web.json_response(request.app[POW].issue(request.app[MAIL_DESK].load(), "mail"))
 
 
 @routes.post("/api/mail/assign")
 async def assign(request: web.Request) -> web.Response:
     payload = await read_json(request)
     chal, nonce = payload.get("challenge"), payload.get("nonce")
-    try:
+    # A malformed nonce is refused like a wrong one, and leaves the challenge unspent.
+    with crypto_refusal(BadRequest, "pow_failed", field="nonce"):
         nonce_bytes = crypto.b64decode(nonce, length=crypto.POW_NONCE_BYTES) if isinstance(nonce, str) else b""
-    except crypto.InvalidInput:
-        nonce_bytes = b""
-    if not isinstance(chal, str) or not nonce_bytes or not request.app[POW].redeem(chal, nonce_bytes):
-        raise BadRequest("De controle is verlopen; probeer opnieuw.", "The check expired or was wrong; please try again.",
-                         field="nonce")
+    if not isinstance(chal, str) or not nonce_bytes or not request.app[POW].redeem(chal, nonce_bytes, "mail"):
+        raise BadRequest("pow_failed", field="nonce")
     token, thread_id, volunteer = await request.app[MAIL_DESK].assign()
     return web.json_response({"assignment": token, "thread": crypto.b64encode(thread_id),
                               "volunteer": volunteer_keys(volunteer)})
@@ -127,30 +113,30 @@ async def delete(request: web.Request) -> web.Response:
 
 @routes.post("/api/mail/availability")
 async def availability(request: web.Request) -> web.Response:
-    volunteer = await _volunteer(request)
+    volunteer = await accounts.logged_in(request, mail=True)
     payload = await read_json(request)
     if not isinstance(payload.get("mail"), bool):
-        raise BadRequest("Veld mail ontbreekt.", "Field mail is missing.", field="mail")
+        raise BadRequest("field_missing", field="mail")
     await request.app[STORAGE].set_mail_available(volunteer.id, payload["mail"])
     return web.json_response({"mail": payload["mail"]})
 
 
 @routes.get("/api/mail/inbox")
 async def inbox(request: web.Request) -> web.Response:
-    volunteer = await _volunteer(request)
+    volunteer = await accounts.logged_in(request, mail=True)
     return web.json_response({"mail": volunteer.mail_available,
                               "threads": await request.app[MAIL_DESK].inbox(volunteer)})
 
 
 @routes.get("/api/mail/colleagues")
 async def colleagues(request: web.Request) -> web.Response:
-    volunteer = await _volunteer(request)
+    volunteer = await accounts.logged_in(request, mail=True)
     return web.json_response({"colleagues": await request.app[MAIL_DESK].colleagues(volunteer)})
 
 
 @routes.get("/api/mail/threads/{thread}")
 async def volunteer_thread(request: web.Request) -> web.Response:
-    volunteer = await _volunteer(request)
+    volunteer = await accounts.logged_in(request, mail=True)
     desk = request.app[MAIL_DESK]
     thread = await desk.volunteer_thread(volunteer, request.match_info["thread"])
     return web.json_response(await desk.volunteer_view(thread))
@@ -158,7 +144,7 @@ async def volunteer_thread(request: web.Request) -> web.Response:
 
 @routes.post("/api/mail/threads/{thread}/reply")
 async def reply(request: web.Request) -> web.Response:
-    volunteer = await _volunteer(request)
+    volunteer = await accounts.logged_in(request, mail=True)
     desk = request.app[MAIL_DESK]
     thread = await desk.volunteer_thread(volunteer, request.match_info["thread"])
     await desk.reply(volunteer, thread, await read_json(request))
@@ -167,7 +153,7 @@ async def reply(request: web.Request) -> web.Response:
 
 @routes.post("/api/mail/threads/{thread}/handled")
 async def handled(request: web.Request) -> web.Response:
-    volunteer = await _volunteer(request)
+    volunteer = await accounts.logged_in(request, mail=True)
     desk = request.app[MAIL_DESK]
     await desk.handled(await desk.volunteer_thread(volunteer, request.match_info["thread"]))
     return web.json_response({"status": "handled"})
@@ -175,7 +161,7 @@ async def handled(request: web.Request) -> web.Response:
 
 @routes.post("/api/mail/threads/{thread}/handover")
 async def handover(request: web.Request) -> web.Response:
-    volunteer = await _volunteer(request)
+    volunteer = await accounts.logged_in(request, mail=True)
     desk = request.app[MAIL_DESK]
     thread = await desk.volunteer_thread(volunteer, request.match_info["thread"])
     colleague = await desk.hand_over(volunteer, thread, await read_json(request))

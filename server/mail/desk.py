@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
 import crypto
 
 from ..config import Config
-from ..errors import BadRequest, Conflict, NotFound, OorError
+from ..errors import BadRequest, Conflict, NotFound, OorError, crypto_refusal, decode_field
 from ..stats import Stats
 from ..storage import Count, MailMessage, MailThread, Storage, ThreadConflict, Volunteer
 
@@ -31,52 +33,44 @@ BODY_LENGTHS = crypto.MAIL_BODY_LENGTHS
 ASSIGNMENT_SECONDS = 15 * 60
 
 
+MAX_FIELD_CHARS = 50_000  # a base64 field's text, bounded before it is decoded
+
+
 class NoMailVolunteer(OorError):
+    """Nobody is on duty for mail: the help-seeker is told to try later, or to call."""
+
     status = 503
     code = "no-mail-volunteer"
-    nl = "Er is op dit moment niemand om mail te beantwoorden. Probeer het later opnieuw, of bel 113 of 112."
-    en = "Nobody can answer mail at the moment. Please try again later, or call 113 or 112."
+    key = "no_mail_volunteer"
 
 
 def not_found() -> NotFound:
     # One answer for a wrong token and an unknown one.
-    return NotFound("We vinden geen berichten bij deze code. Controleer de code, of begin een nieuw bericht.",
-                    "We find no messages for this code. Check the code, or start a new message.")
+    return NotFound("mail_code_unknown")
 
 
 def b64_field(payload: dict[str, Any], key: str, length: int | None = None,
               lengths: frozenset[int] | None = None) -> bytes:
-    value = payload.get(key)
-    if not isinstance(value, str) or len(value) > 50_000:
-        raise BadRequest(f"Veld {key} ontbreekt.", f"Field {key} is missing.", field=key)
-    try:
-        raw = crypto.b64decode(value, length=length)
-    except crypto.InvalidInput:
-        raise BadRequest(f"Veld {key} is ongeldig.", f"Field {key} is not valid.", field=key) from None
-    if lengths is not None and len(raw) not in lengths:
-        raise BadRequest(f"Veld {key} is ongeldig.", f"Field {key} is not valid.", field=key)
-    return raw
+    """A binary field of a mail request (`decode_field`, bounded to MAX_FIELD_CHARS before decoding)."""
+    return decode_field(payload, key, length, lengths=lengths, max_chars=MAX_FIELD_CHARS)
 
 
 def message_from(payload: Any, author: int, signer: bytes, thread_id: bytes) -> MailMessage:
     """Parse a submitted message and check its signature with the submitting party's key:
     nobody can store a message in another's name, and malformed ciphertext is refused."""
     if not isinstance(payload, dict):
-        raise BadRequest("Bericht ontbreekt.", "The message is missing.", field="message")
+        raise BadRequest("message_missing", field="message")
     seq = payload.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= 10_000:
-        raise BadRequest("Volgnummer ongeldig.", "Invalid sequence number.", field="seq")
+        raise BadRequest("seq_invalid", field="seq")
     message = MailMessage(seq=seq, author=author,
                           body=b64_field(payload, "body", lengths=BODY_LENGTHS),
                           signature=b64_field(payload, "signature", crypto.SIGNATURE_BYTES),
                           signer_public=signer,
                           seeker_wrap=b64_field(payload, "seeker_wrap", WRAP_BYTES),
                           volunteer_wrap=b64_field(payload, "volunteer_wrap", WRAP_BYTES))
-    try:
+    with crypto_refusal(BadRequest, "signature_invalid", field="signature"):
         crypto.verify_mail_signature(thread_id, seq, author, message.body, message.signature, signer)
-    except crypto.CryptoError:
-        raise BadRequest("Het bericht is niet goed ondertekend. Laad de pagina opnieuw.",
-                         "The message is not signed correctly. Please reload the page.", field="signature") from None
     return message
 
 
@@ -89,11 +83,11 @@ def message_from_sealed(seq: int, author: int, sealed: crypto.SealedMail, signer
 def wraps_from(payload: dict[str, Any]) -> dict[int, bytes]:
     items = payload.get("wraps")
     if not isinstance(items, list) or not 1 <= len(items) <= 10_000:
-        raise BadRequest("Sleutels ontbreken.", "Re-wrapped keys are missing.", field="wraps")
+        raise BadRequest("wraps_missing", field="wraps")
     wraps: dict[int, bytes] = {}
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("seq"), int):
-            raise BadRequest("Sleutels ongeldig.", "Re-wrapped keys are not valid.", field="wraps")
+            raise BadRequest("wraps_invalid", field="wraps")
         wraps[item["seq"]] = b64_field(item, "wrap", WRAP_BYTES)
     return wraps
 
@@ -164,14 +158,13 @@ class MailDesk:
         token = payload.get("assignment")
         assignment = self.assignments.get(token) if isinstance(token, str) else None
         if assignment is None or assignment.expires <= self.monotonic():
-            raise BadRequest("Het versturen duurde te lang. Probeer het opnieuw; je tekst staat er nog.",
-                             "Sending took too long. Please try again; your text is still there.", field="assignment")
+            raise BadRequest("assignment_expired", field="assignment")
         lookup = b64_field(payload, "lookup_key", 32)
         x_pub = b64_field(payload, "seeker_x25519_public", 32)
         ed_pub = b64_field(payload, "seeker_ed25519_public", 32)
         first = message_from(payload.get("message"), AUTHOR_SEEKER, ed_pub, assignment.thread_id)
         if first.seq != 1:
-            raise BadRequest("Volgnummer ongeldig.", "Invalid sequence number.", field="seq")
+            raise BadRequest("seq_invalid", field="seq")
         thread = await self.store_new_thread(assignment.thread_id, assignment.volunteer_id, lookup, x_pub, ed_pub, first)
         self.assignments.pop(token, None)
         return thread
@@ -192,7 +185,7 @@ class MailDesk:
         try:
             await self.storage.create_thread(thread, first, self._offered())
         except ThreadConflict:
-            raise Conflict("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again.") from None
+            raise Conflict("mail_code_taken") from None
         self.recent.append(self.monotonic())
         return thread
 
@@ -208,7 +201,7 @@ class MailDesk:
         try:
             stored = await self.storage.create_thread_for_fewest(make, self._offered())
         except ThreadConflict:
-            raise Conflict("Deze code is al in gebruik. Begin opnieuw.", "This code is in use already. Start again.") from None
+            raise Conflict("mail_code_taken") from None
         if stored is None:
             self.nobody_for_mail = self.monotonic()
             return None
@@ -250,7 +243,7 @@ class MailDesk:
 
     async def seeker_write(self, thread: MailThread, payload: dict[str, Any]) -> None:
         if thread.state == "needs-volunteer":
-            raise Conflict("Je bericht gaat eerst naar een nieuwe vrijwilliger.", "First choose a new volunteer.")
+            raise Conflict("choose_new_volunteer_first")
         message = message_from(payload.get("message"), AUTHOR_SEEKER, thread.seeker_ed25519_public, thread.id)
         await self._append(thread, message)
 
@@ -260,7 +253,7 @@ class MailDesk:
         volunteer = await self.storage.volunteer_by_name(name) if isinstance(name, str) else None
         if (thread.state != "needs-volunteer" or volunteer is None or not volunteer.active
                 or not volunteer.can_mail or volunteer.x25519_certificate is None):
-            raise Conflict("Kies opnieuw een vrijwilliger.", "Please choose a volunteer again.")
+            raise Conflict("choose_volunteer_again")
         await self._assign(thread, volunteer, wraps_from(payload))
         return volunteer
 
@@ -277,10 +270,8 @@ class MailDesk:
                  "expires": self.expires_on(t)} for t in rows]
 
     async def volunteer_thread(self, volunteer: Volunteer, thread_key: str) -> MailThread:
-        try:
+        with crypto_refusal(NotFound):  # a malformed id is one nobody has
             thread_id = crypto.b64decode(thread_key, length=THREAD_ID_BYTES)
-        except crypto.InvalidInput:
-            raise NotFound() from None
         thread = await self.storage.thread_by_id(thread_id)
         if thread is None or thread.volunteer_id != volunteer.id:
             raise NotFound()
@@ -309,7 +300,7 @@ class MailDesk:
         colleague = await self.storage.volunteer_by_name(name) if isinstance(name, str) else None
         if (colleague is None or colleague.id == volunteer.id or not colleague.active or not colleague.can_mail
                 or colleague.x25519_certificate is None):
-            raise BadRequest("Deze collega kan geen mail aannemen.", "This colleague cannot take mail.", field="to")
+            raise BadRequest("colleague_cannot_mail", field="to")
         await self._assign(thread, colleague, wraps_from(payload))
         return colleague
 
@@ -322,17 +313,18 @@ class MailDesk:
             await self.storage.add_message(thread.id, message, self.hour(), self.day(), self.config.mail_max_messages,
                                            self.stats.mail_first_reply_count if self.stats is not None else None)
         except ThreadConflict:
-            raise Conflict("Het gesprek is intussen veranderd. Laad het opnieuw; je tekst staat er nog.",
-                           "The thread changed in the meantime. Reload it; your text is still there.") from None
+            raise Conflict("thread_changed_reload") from None
 
     async def _assign(self, thread: MailThread, volunteer: Volunteer, wraps: dict[int, bytes]) -> None:
         try:
             await self.storage.assign_thread(thread.id, volunteer.id, wraps, self.hour(), thread.volunteer_id)
         except ThreadConflict:
-            raise Conflict("Het gesprek is intussen veranderd. Probeer het opnieuw.",
-                           "The thread changed in the meantime. Please try again.") from None
+            raise Conflict("thread_changed_retry") from None
 
     async def housekeeping(self) -> None:
         """Expire quiet threads and flag threads that need a new volunteer."""
         await self.storage.expire_threads(self.day() - self.config.mail_retention_days)
         await self.storage.mark_needing_volunteer(self.hour(), self.config.mail_pickup_hours)
+
+
+MAIL_DESK: web.AppKey[MailDesk] = web.AppKey("mail_desk")

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 import crypto
-from server.keys import CHAT_HUB
+from server.chat.hub import CHAT_HUB
 from tests.browser.conftest import assert_accessible
 from tests.browser.inprocess import (UNUSUAL_ADDRESS, InProcessServer, api_volunteer, invite_link, proxied_url,
                                      start_in_process, stop_in_process, with_proxy)

@@ -11,7 +11,8 @@ import pytest
 
 import crypto
 from server import accounts
-from server.keys import CLOCK, CONFIG, STATS, STORAGE
+from server.keys import CLOCK, CONFIG, STORAGE
+from server.stats import STATS
 from tests.browser.conftest import assert_accessible
 from tests.browser.inprocess import InProcessServer, start_in_process, stop_in_process
 from tests.helpers import PASSPHRASE, enrolment_body, login_body

@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 
 import crypto
-from server.keys import MAIL_DESK, STORAGE
+from server.keys import STORAGE
+from server.mail.desk import MAIL_DESK
 from tests.browser.conftest import assert_accessible
 from tests.browser.inprocess import (UNUSUAL_ADDRESS, InProcessServer, api_volunteer, invite_link, proxied_url,
                                      start_in_process, stop_in_process, with_proxy)

@@ -51,7 +51,7 @@ def d(text: str) -> bytes:
 
 
 def load_generator():
-    spec = importlib.util.spec_from_file_location("luisterend_oor_make_vectors", VECTORS / "make_vectors.py")
+    spec = importlib.util.spec_from_file_location("luisterend_oor_make_vectors", REPO / "tests" / "tools" / "make_vectors.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -64,7 +64,7 @@ def test_generator_reproduces_every_file_exactly():
     for filename, content in built.items():
         assert (VECTORS / filename).read_text(encoding="utf-8") == content, (
             f"{filename} differs from what make_vectors.py generates; run "
-            "`python tests/vectors/make_vectors.py` and review the diff"
+            "`python tests/tools/make_vectors.py` and review the diff"
         )
 
 

@@ -183,7 +183,7 @@ async def test_nobody_on_duty_means_try_again_later(gateway: InProcessServer, re
 
 async def test_a_failure_while_sealing_stores_nothing(gateway: InProcessServer, on_duty: Any) -> None:
     """Choice of volunteer, encryption, thread, message and count are one transaction."""
-    from server.keys import MAIL_DESK
+    from server.mail.desk import MAIL_DESK
 
     def seal(volunteer: Any) -> Any:
         raise RuntimeError("the encryption failed")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pickle
 
 import crypto
-from server.abuse import AddressGuard, TokenBucket
-from server.chat.ws import PowGate
+from server.abuse import AddressGuard, PowGate, TokenBucket
 
 ADDRESS = "127.31.7.9"
 
@@ -118,3 +117,16 @@ def test_networks_for_coarse_limits() -> None:
     assert network_of("2001:db8:1:2ff:3::1") == network_of("2001:db8:1:200::9") == "2001:db8:1:200::/56"
     assert network_of("2001:db8:1:300::1") != network_of("2001:db8:1:200::1")
     assert network_of("::ffff:198.51.100.7") == "198.51.100.0/24"
+
+
+def test_a_challenge_redeems_only_for_the_purpose_it_was_issued_for() -> None:
+    """PROTOCOL.md [M-11-1]: work done to open a chat cannot be spent on a mail assignment, nor back."""
+    gate = PowGate(4, 4)
+    for issued, spent in (("chat", "mail"), ("mail", "chat")):
+        challenge = gate.issue(0, issued)
+        nonce = crypto.pow_solve(crypto.b64decode(challenge["challenge"]), challenge["bits"])
+        assert not gate.redeem(challenge["challenge"], nonce, spent)
+        assert not gate.redeem(challenge["challenge"], nonce, issued)  # and the attempt used it up
+        again = gate.issue(0, issued)
+        nonce = crypto.pow_solve(crypto.b64decode(again["challenge"]), again["bits"])
+        assert gate.redeem(again["challenge"], nonce, issued)

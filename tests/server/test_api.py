@@ -226,7 +226,8 @@ async def test_cross_origin_posts_are_refused(client: Any, insecure_kdf_config: 
 
 
 @pytest.mark.parametrize("path", ["/", "/inschrijven", "/vrijwilliger", "/api/health", "/api/assets",
-                                  "/static/js/crypto.js", "/vendor/libsodium-sumo.mjs", "/bestaat-niet",
+                                  "/static/js/crypto.js", "/static/js/crypto/_primitives.js",
+                                  "/vendor/libsodium-sumo.mjs", "/bestaat-niet",
                                   "/api/bestaat-niet"])
 async def test_security_headers_on_every_response(client: Any, path: str) -> None:
     resp = await client.get(path)
@@ -253,6 +254,13 @@ async def test_every_script_and_stylesheet_carries_its_published_integrity(clien
             url = re.search(r'(?:src|href)="([^"]+)"', tag).group(1)
             assert url.startswith(("/static/", "/vendor/")), tag  # no third-party origin
             assert f'integrity="{manifest[url]}"' in tag, tag
+    # What is loaded through `import` (the crypto facade's modules under /static/js/crypto/,
+    # libsodium) carries its hash in the import map: every published script, and nothing else.
+    import json
+    import_map = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1))
+    scripts = {url: sri for url, sri in manifest.items() if url.endswith((".js", ".mjs"))}
+    assert import_map["integrity"] == scripts
+    assert {"/static/js/crypto.js", "/static/js/crypto/_primitives.js", "/static/js/crypto/chat.js"} <= set(scripts)
     import base64
     import hashlib
     for url, sri in manifest.items():

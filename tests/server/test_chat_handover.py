@@ -18,7 +18,7 @@ import pytest
 
 import crypto
 from server.app import create_app
-from server.keys import CHAT_HUB
+from server.chat.hub import CHAT_HUB
 from tests.chatclient import Seeker, SeekerExtras, Staff, read_content
 from tests.helpers import PASSPHRASE, enrolment_body, invite, login_body
 

@@ -15,7 +15,7 @@ import pytest
 
 import crypto
 from server.app import create_app
-from server.keys import CHAT_HUB
+from server.chat.hub import CHAT_HUB
 from tests.chatclient import Seeker, Volunteer
 from tests.helpers import logged_in_volunteer
 

@@ -28,7 +28,7 @@ import crypto
 from server.app import create_app
 from server.chat.limits import SocketLimits, socket_limits
 from server.http import PrivateAccessLogger
-from server.keys import CHAT_HUB
+from server.chat.hub import CHAT_HUB
 from tests.chatclient import Seeker, Volunteer
 from tests.conftest import start_live_server, stop_live_server
 from tests.helpers import logged_in_volunteer

@@ -11,7 +11,9 @@ import aiohttp
 import pytest
 
 import crypto
-from server.keys import CHAT_HUB, MAIL_DESK, STORAGE
+from server.chat.hub import CHAT_HUB
+from server.keys import STORAGE
+from server.mail.desk import MAIL_DESK
 from server.storage import LastCoordinator
 from tests.chatclient import Seeker, Volunteer
 from tests.helpers import clocked_client, cookie_sessions, PASSPHRASE, enrolment_body, invite, login_body

@@ -24,7 +24,8 @@ import crypto
 from crypto import _primitives
 from server import accounts
 from server.config import load_config
-from server.keys import CONFIG, GUARD
+from server.guards import GUARD
+from server.keys import CONFIG
 from tests.conftest import INSECURE_TEST_ENV
 from tests.helpers import PASSPHRASE, clocked_client, enrolled, login_body
 

@@ -13,7 +13,8 @@ import pytest
 
 import crypto
 from server.app import create_app
-from server.keys import MAIL_DESK, STORAGE
+from server.keys import STORAGE
+from server.mail.desk import MAIL_DESK
 from tests.helpers import PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer
 

@@ -153,6 +153,16 @@ def test_opaque_base64_fields_must_be_canonical_too(field: str, spec: frames.Spe
     good = crypto.new_token(32)  # 43 characters, 2 unused bits: as the server hands them out
     assert not refused({**frame, field: good}, spec)
     for name, bad in non_canonical_variants(good).items():
+        if name == "missing-last-char":
+            # These fields have no fixed length: 42 characters are canonical base64 of 31 bytes
+            # whenever the last one has no unused bits set (1 in 16 random tokens). Crypto decides.
+            try:
+                crypto.b64decode(bad)
+            except crypto.InvalidInput:
+                assert refused({**frame, field: bad}, spec), name
+            else:
+                assert not refused({**frame, field: bad}, spec), name
+            continue
         assert refused({**frame, field: bad}, spec), name
 
 

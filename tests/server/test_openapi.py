@@ -25,7 +25,8 @@ import pytest
 
 import crypto
 from server.app import create_app
-from server.keys import MAIL_DESK, STORAGE
+from server.keys import STORAGE
+from server.mail.desk import MAIL_DESK
 from server.openapi import openapi_description
 from tests.helpers import PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer, checked_x25519

@@ -21,10 +21,9 @@ import aiohttp
 import pytest
 
 import crypto
-from server.chat.hub import AGE_BANDS
-from server.keys import STATS, STORAGE
-from server.stats import (HANDOVER_OUTCOMES, LENGTH_EDGES_MIN, OVERFLOW, REPLY_EDGES_H, WAIT_EDGES_S, Quantile,
-                          bucket_of, quantile, shown)
+from server.keys import STORAGE
+from server.stats import (AGE_BANDS, HANDOVER_OUTCOMES, LENGTH_EDGES_MIN, OVERFLOW, REPLY_EDGES_H, STATS,
+                          WAIT_EDGES_S, Quantile, bucket_of, quantile, shown)
 from tests.chatclient import Seeker, Volunteer
 from tests.helpers import clocked_client, cookie_sessions, PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer

@@ -1,14 +1,16 @@
 // The help-seeker's chat. No account, no cookie, nothing in browser storage: the keys,
 // the resume secret and the conversation live in this page's memory only.
 import * as oc from "./crypto.js";
-import { api, el, error, explain, setting, status, t } from "./ui.js";
+import { api, charCounter, el, error, explain, LANG, setting, status, t } from "./ui.js";
 import { appendMessage, Channel, decodeContent, downloadTranscript, encodeContent, typingNotifier } from "./chatcore.js";
 
 const MAX = setting("max_chars");
 const log = el("berichten");
 const composer = el("schrijven");
 const field = el("bericht");
+const counter = charCounter(field, MAX);
 
+/** Everything this conversation holds, in one place; wipe() and end() empty it. */
 const chat = {
   phase: "idle", // idle | pow | waiting | active | ended
   keys: null,
@@ -199,8 +201,7 @@ function mentorEnded(say) {
 // -- a handover to a partner or a colleague ------------------------------------------------------
 
 function handoverAsked(frame) {
-  const lang = document.documentElement.lang === "en" ? "en" : "nl";
-  const to = String(frame.to?.[lang] ?? "").slice(0, 60);
+  const to = String(frame.to?.[LANG] ?? "").slice(0, 60);
   chat.handover = { to, kind: frame.kind, keys: null, history: false };
   const key = frame.kind === "partner" ? "chat_handover_partner" : "chat_handover_colleague";
   el("doorverbinden-tekst").textContent = t(key, { volunteer: chat.name, to });
@@ -362,10 +363,6 @@ function submit(event) {
   counter();
 }
 
-function counter() {
-  el("teller").textContent = t("chat_counter", { n: [...field.value].length, max: MAX });
-}
-
 const typing = typingNotifier(() => {
   if (chat.session) {
     const { seq, ciphertext } = chat.session.seal(encodeContent("typing"));
@@ -383,7 +380,7 @@ function backToStart(message) {
 }
 
 function refused(frame) {
-  const message = frame.message?.[document.documentElement.lang === "en" ? "en" : "nl"] ?? "";
+  const message = frame.message?.[LANG] ?? "";
   if (["no-volunteers", "blocked", "busy", "bad-pow", "open-timeout"].includes(frame.code)) {
     backToStart(message);
     if (frame.code === "no-volunteers") checkAvailability();

@@ -1,6 +1,7 @@
 // Shared by both sides of a chat: what goes inside an encrypted message, a websocket
 // that comes back after a blip, and the opt-in transcript made in the browser.
 import * as oc from "./crypto.js";
+import { downloadText } from "./ui.js";
 
 /** The content of one encrypted message: a text, the "is typing" hint, a mentor's hint, a handover note, or
  * one message of the earlier conversation passed on at a handover. */
@@ -103,15 +104,7 @@ export class Channel {
 
 /** Offer the transcript as a text file, made here in the browser; nothing is uploaded or stored. */
 export function downloadTranscript(lines, filename) {
-  const blob = new Blob([lines.join("\n") + "\n"], { type: "text/plain;charset=utf-8" });
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = filename;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  downloadText(lines.join("\n") + "\n", filename);
 }
 
 /** Append one message to a log list; text only (never HTML). */

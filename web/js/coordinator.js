@@ -2,13 +2,16 @@
 // deactivation and roles. This page only ever sees counts and staff accounts: no
 // conversation, no key and nothing in browser storage. An enrolment link is shown once,
 // from the answer to the invitation, and is gone when the page is left.
-import { api, ApiError, el, error, explain, LANG, setting, status, t } from "./ui.js";
+import { api, ApiError, el, error, explain, LOCALE, setting, status, t } from "./ui.js";
 
 const REFRESH_MS = (Number(setting("refresh_seconds")) || 15) * 1000;
-const LOCALE = LANG === "en" ? "en-GB" : "nl-NL";
-let timer = null;
-let stopped = false;
-let lastSummary = null;
+
+/** The live figures' refresh loop. */
+const poll = {
+  timer: null, // the next refresh, while one is scheduled
+  stopped: false, // the session is gone: no more refreshes
+  lastSummary: null, // what screen readers heard last, so they hear only changes
+};
 
 function setText(id, value) {
   const node = el(id);
@@ -44,19 +47,19 @@ function show(live) {
   const summary = t("co_live_summary", {
     waiting: live.chat.waiting, longest, chat: live.chat.volunteers_available, mail: live.mail.volunteers_available,
   });
-  if (lastSummary !== null && summary !== lastSummary) setText("live-samenvatting", summary);
-  lastSummary = summary;
+  if (poll.lastSummary !== null && summary !== poll.lastSummary) setText("live-samenvatting", summary);
+  poll.lastSummary = summary;
 }
 
 async function refresh() {
-  timer = null;
+  poll.timer = null;
   try {
     show(await api("/api/coordinator/live"));
     setText("live-fout", "");
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
       setText("live-fout", explain(err));
-      stopped = true;
+      poll.stopped = true;
       return;
     }
     setText("live-fout", t("co_live_stale"));
@@ -65,16 +68,16 @@ async function refresh() {
 }
 
 function schedule() {
-  if (stopped || document.hidden || timer !== null) return;
-  timer = setTimeout(refresh, REFRESH_MS);
+  if (poll.stopped || document.hidden || poll.timer !== null) return;
+  poll.timer = setTimeout(refresh, REFRESH_MS);
 }
 
 document.addEventListener("visibilitychange", () => {
   if (document.hidden) {
-    clearTimeout(timer);
-    timer = null;
-  } else if (!stopped) {
-    clearTimeout(timer);
+    clearTimeout(poll.timer);
+    poll.timer = null;
+  } else if (!poll.stopped) {
+    clearTimeout(poll.timer);
     refresh();
   }
 });

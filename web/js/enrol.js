@@ -2,13 +2,17 @@
 // derive keys from the chosen passphrase, make the identity key pairs, and send only
 // public keys, the wrapped private keys, the salt and the authentication key.
 import * as oc from "./crypto.js";
-import { api, el, error, explain, paint, status, t } from "./ui.js";
+import { api, el, error, explain, paint, status, t, wipeKeys } from "./ui.js";
 
 const invitation = new URLSearchParams(window.location.hash.slice(1)).get("uitnodiging");
 const form = el("inschrijven");
 const passphrase = el("wachtwoordzin");
 const repeat = el("herhaal");
-let details = null;
+
+/** What the page learns about the invitation. */
+const enrolment = {
+  details: null, // {name, role, kdf, passphrase_min_length} once the server has checked the invitation
+};
 
 function invalid(field, message) {
   field.setAttribute("aria-invalid", "true");
@@ -23,13 +27,14 @@ async function check() {
   }
   status(t("enrol_checking"), { busy: true });
   try {
-    details = await api("/api/enrol/check", { invitation });
+    enrolment.details = await api("/api/enrol/check", { invitation });
   } catch (err) {
     status("");
     error(explain(err));
     return;
   }
   status("");
+  const { details } = enrolment;
   el("naam").textContent = details.name;
   el("rol").textContent = `(${t("role_" + details.role)})`;
   el("wachtwoordzin-hint").textContent = t("passphrase_hint", { n: details.passphrase_min_length });
@@ -42,6 +47,7 @@ async function submit(event) {
   error("");
   passphrase.removeAttribute("aria-invalid");
   repeat.removeAttribute("aria-invalid");
+  const { details } = enrolment;
   const chosen = passphrase.value;
   // Count characters as people do (code points), not UTF-16 units.
   if ([...chosen].length < details.passphrase_min_length) {
@@ -84,11 +90,8 @@ async function submit(event) {
     // Nothing of the passphrase or the private keys outlives this function.
     passphrase.value = "";
     repeat.value = "";
-    keys?.authKey.fill(0);
-    keys?.wrappingKey.fill(0);
-    identity?.x25519Secret.fill(0);
-    identity?.ed25519Seed.fill(0);
-    identity?.ed25519SecretKey?.fill(0);
+    wipeKeys(keys);
+    wipeKeys(identity);
   }
   status("");
   form.hidden = true;

@@ -1,25 +1,21 @@
 // Writing a first message. The token is made here, shown once, and never sent anywhere:
 // the server gets only a key derived from it (in a request body), public keys and ciphertext.
 import * as oc from "./crypto.js";
-import { api, el, error, explain, LANG, paint, setting, status, t } from "./ui.js";
+import { b64encode as b64 } from "./crypto.js";
+import {
+  api, charCounter, downloadText, el, error, explain, formatDay, paint, setting, status, t, wipeKeys,
+} from "./ui.js";
 
 const MAX = setting("max_chars");
 const form = el("schrijven");
 const field = el("bericht");
-let code = null;
-let saved = false;
+const counter = charCounter(field, MAX);
 
-function counter() {
-  el("teller").textContent = t("chat_counter", { n: [...field.value].length, max: MAX });
-}
-
-function b64(bytes) {
-  return oc.b64encode(bytes);
-}
-
-function wipe(box) {
-  for (const key of ["lookupKey", "x25519Secret", "ed25519Seed", "ed25519SecretKey"]) box?.[key]?.fill(0);
-}
+/** The token once it is made: shown once, and forgotten once the help-seeker has kept it. */
+const shown = {
+  code: null, // the formatted token, until the help-seeker says it is kept
+  saved: false, // the help-seeker ticked "I have kept it"
+};
 
 async function send(event) {
   event.preventDefault();
@@ -63,7 +59,7 @@ async function send(event) {
       message: { seq: 1, body: b64(sealed.body), signature: b64(sealed.signature),
         seeker_wrap: b64(sealed.seekerWrap), volunteer_wrap: b64(sealed.volunteerWrap) },
     });
-    code = oc.formatToken(token);
+    shown.code = oc.formatToken(token);
     showCode(created);
   } catch (err) {
     status("");
@@ -71,7 +67,7 @@ async function send(event) {
     button.disabled = false;
     return;
   } finally {
-    wipe(box);
+    wipeKeys(box);
   }
   field.value = "";
 }
@@ -79,25 +75,23 @@ async function send(event) {
 function showCode(created) {
   status("");
   form.hidden = true;
-  el("code").textContent = code;
+  el("code").textContent = shown.code;
   el("verwachting").textContent = t("mail_expect", { hours: created.reply_hours, url: setting("return_url") });
-  const date = new Date(`${created.expires}T12:00:00`).toLocaleDateString(LANG === "en" ? "en-GB" : "nl-NL",
-    { day: "numeric", month: "long", year: "numeric" });
-  el("bewaard-tot").textContent = t("mail_expires", { date });
+  el("bewaard-tot").textContent = t("mail_expires", { date: formatDay(created.expires) });
   el("code-kaart").hidden = false;
   el("code-kop").focus();
   window.addEventListener("beforeunload", warnIfUnsaved);
 }
 
 function warnIfUnsaved(event) {
-  if (saved) return;
+  if (shown.saved) return;
   event.preventDefault();
   event.returnValue = t("mail_leave_warning");
 }
 
 async function copy() {
   try {
-    await navigator.clipboard.writeText(code);
+    await navigator.clipboard.writeText(shown.code);
     status(t("mail_copied"));
   } catch {
     const range = document.createRange();
@@ -109,16 +103,7 @@ async function copy() {
 }
 
 function download() {
-  const text = t("mail_file_text", { code, url: setting("return_url") });
-  const blob = new Blob([text], { type: "text/plain;charset=utf-8" });
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = "luisterend-oor-code.txt";
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  downloadText(t("mail_file_text", { code: shown.code, url: setting("return_url") }), "luisterend-oor-code.txt");
 }
 
 function done() {
@@ -127,8 +112,8 @@ function done() {
     el("bewaard").focus();
     return;
   }
-  saved = true;
-  code = null;
+  shown.saved = true;
+  shown.code = null;
   window.location.assign(setting("home"));
 }
 
@@ -138,8 +123,8 @@ el("kopieren").addEventListener("click", copy);
 el("afdrukken").addEventListener("click", () => window.print());
 el("opslaan").addEventListener("click", download);
 el("bewaard").addEventListener("change", (event) => {
-  saved = event.target.checked;
-  if (saved) error("");
+  shown.saved = event.target.checked;
+  if (shown.saved) error("");
 });
 el("klaar").addEventListener("click", done);
 counter();

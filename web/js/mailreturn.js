@@ -1,24 +1,24 @@
 // Coming back with the token: the keys are derived here, the thread is fetched with a key
 // derived from the token (in a request body, never a URL), and decrypted here.
 import * as oc from "./crypto.js";
-import { api, ApiError, el, error, explain, LANG, paint, setting, status, t } from "./ui.js";
+import { b64encode as b64 } from "./crypto.js";
+import { api, charCounter, el, error, explain, formatDay, paint, setting, status, t, wipeKeys } from "./ui.js";
 import { appendMessage } from "./chatcore.js";
 
 const MAX = setting("max_chars");
 const field = el("bericht");
-let box = null;
-let thread = null; // {id, state, volunteer, messages}
+const counter = charCounter(field, MAX);
 
-const b64 = (bytes) => oc.b64encode(bytes);
+/** The open mailbox, in page memory only; wipe() forgets it. */
+const mailbox = {
+  keys: null, // derived from the token: lookupKey, the X25519 and the Ed25519 key pair
+  thread: null, // {id, state, volunteer, messages}
+};
 
 function wipe() {
-  for (const key of ["lookupKey", "x25519Secret", "ed25519Seed", "ed25519SecretKey"]) box?.[key]?.fill(0);
-  box = null;
-  thread = null;
-}
-
-function counter() {
-  el("teller").textContent = t("chat_counter", { n: [...field.value].length, max: MAX });
+  wipeKeys(mailbox.keys);
+  mailbox.keys = null;
+  mailbox.thread = null;
 }
 
 async function open(event) {
@@ -43,9 +43,9 @@ async function open(event) {
   await paint();
   try {
     await oc.ready();
-    box = oc.deriveMailbox(canonical, setting("deployment_id"), setting("kdf"));
+    mailbox.keys = oc.deriveMailbox(canonical, setting("deployment_id"), setting("kdf"));
     input.value = "";
-    const data = await api("/api/mail/open", { lookup_key: b64(box.lookupKey) });
+    const data = await api("/api/mail/open", { lookup_key: b64(mailbox.keys.lookupKey) });
     render(data);
   } catch (err) {
     status("");
@@ -64,13 +64,14 @@ function show(message) {
   const list = el("berichten");
   const signer = oc.b64decode(message.signer, 32);
   // The help-seeker's own messages must carry the help-seeker's own signature.
-  if (message.author === oc.AUTHOR_SEEKER && oc.b64encode(signer) !== oc.b64encode(box.ed25519Public)) {
+  if (message.author === oc.AUTHOR_SEEKER && oc.b64encode(signer) !== oc.b64encode(mailbox.keys.ed25519Public)) {
     appendMessage(list, "", t("return_broken"), "note");
     return;
   }
   try {
-    const content = oc.openMail(thread.id, message.seq, message.author, oc.b64decode(message.body),
-      oc.b64decode(message.signature, oc.SIGNATURE_BYTES), oc.b64decode(message.wrap, oc.MAIL_WRAP_BYTES), box, signer);
+    const content = oc.openMail(mailbox.thread.id, message.seq, message.author, oc.b64decode(message.body),
+      oc.b64decode(message.signature, oc.SIGNATURE_BYTES), oc.b64decode(message.wrap, oc.MAIL_WRAP_BYTES), mailbox.keys,
+      signer);
     const mine = message.author === oc.AUTHOR_SEEKER;
     appendMessage(list, mine ? t("return_you") : t("return_volunteer"), oc.decodeText(content), mine ? "mine" : "theirs");
   } catch {
@@ -79,16 +80,14 @@ function show(message) {
 }
 
 function render(data) {
-  thread = { id: oc.b64decode(data.thread, oc.MAIL_THREAD_ID_BYTES), state: data.state, volunteer: data.volunteer,
-    messages: data.messages };
+  mailbox.thread = { id: oc.b64decode(data.thread, oc.MAIL_THREAD_ID_BYTES), state: data.state,
+    volunteer: data.volunteer, messages: data.messages };
   el("berichten").replaceChildren();
   for (const message of data.messages) show(message);
   // The server could withhold a message from the middle; the numbers would skip.
   if (!data.messages.every((m, i) => m.seq === i + 1)) appendMessage(el("berichten"), "", t("return_gap"), "note");
   el("nog-geen").hidden = data.messages.some((m) => m.author === oc.AUTHOR_VOLUNTEER);
-  const date = new Date(`${data.expires}T12:00:00`).toLocaleDateString(LANG === "en" ? "en-GB" : "nl-NL",
-    { day: "numeric", month: "long", year: "numeric" });
-  el("bewaard-tot").textContent = t("mail_expires", { date });
+  el("bewaard-tot").textContent = t("mail_expires", { date: formatDay(data.expires) });
   const notice = el("herverdelen");
   notice.hidden = data.state !== "needs-volunteer";
   el("schrijven").hidden = data.state === "needs-volunteer";
@@ -114,14 +113,14 @@ async function reassign(next) {
   error("");
   try {
     const x = checkedKey(next);
-    const wraps = thread.messages.map((m) => ({
-      seq: m.seq, wrap: b64(oc.rewrapMailKey(oc.b64decode(m.wrap, oc.MAIL_WRAP_BYTES), box, x)),
+    const wraps = mailbox.thread.messages.map((m) => ({
+      seq: m.seq, wrap: b64(oc.rewrapMailKey(oc.b64decode(m.wrap, oc.MAIL_WRAP_BYTES), mailbox.keys, x)),
     }));
-    await api("/api/mail/reassign", { lookup_key: b64(box.lookupKey), volunteer: next.name, wraps });
-    render(await api("/api/mail/open", { lookup_key: b64(box.lookupKey) }));
+    await api("/api/mail/reassign", { lookup_key: b64(mailbox.keys.lookupKey), volunteer: next.name, wraps });
+    render(await api("/api/mail/open", { lookup_key: b64(mailbox.keys.lookupKey) }));
     el("bericht").focus();
   } catch (err) {
-    error(err instanceof ApiError || err instanceof TypeError ? explain(err) : t("return_broken"));
+    error(explain(err, t("return_broken")));
   }
 }
 
@@ -138,10 +137,11 @@ async function write(event) {
     return;
   }
   try {
+    const { keys, thread } = mailbox;
     const volunteerX = checkedKey(thread.volunteer);
     const seq = Math.max(0, ...thread.messages.map((m) => m.seq)) + 1;
-    const sealed = oc.sealMail(thread.id, seq, oc.AUTHOR_SEEKER, oc.encodeText(text), box, box.x25519Public, volunteerX);
-    await api("/api/mail/write", { lookup_key: b64(box.lookupKey), message: { seq, body: b64(sealed.body),
+    const sealed = oc.sealMail(thread.id, seq, oc.AUTHOR_SEEKER, oc.encodeText(text), keys, keys.x25519Public, volunteerX);
+    await api("/api/mail/write", { lookup_key: b64(keys.lookupKey), message: { seq, body: b64(sealed.body),
       signature: b64(sealed.signature), seeker_wrap: b64(sealed.seekerWrap), volunteer_wrap: b64(sealed.volunteerWrap) } });
     thread.messages.push({ seq, author: oc.AUTHOR_SEEKER, wrap: b64(sealed.seekerWrap) });
     appendMessage(el("berichten"), t("return_you"), text, "mine");
@@ -149,7 +149,7 @@ async function write(event) {
     counter();
     status(t("return_sent"));
   } catch (err) {
-    error(err instanceof ApiError || err instanceof TypeError ? explain(err) : t("return_broken"));
+    error(explain(err, t("return_broken")));
   }
 }
 
@@ -161,7 +161,7 @@ async function remove() {
     return;
   }
   try {
-    await api("/api/mail/delete", { lookup_key: b64(box.lookupKey) });
+    await api("/api/mail/delete", { lookup_key: b64(mailbox.keys.lookupKey) });
   } catch (err) {
     error(explain(err));
     return;

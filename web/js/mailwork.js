@@ -1,26 +1,25 @@
 // The volunteer's mail inbox: threads are decrypted here with the identity key unlocked at login.
 import * as oc from "./crypto.js";
-import { api, ApiError, explain, setting, t } from "./ui.js";
+import { b64encode as b64 } from "./crypto.js";
+import { api, el, explain, setting, statusLine, t } from "./ui.js";
 import { appendMessage } from "./chatcore.js";
 
-const $ = (id) => document.getElementById(id);
 const MAX = setting("mail_max_chars");
-const b64 = (bytes) => oc.b64encode(bytes);
+const say = statusLine("werkplek-status", "werkplek-fout");
 
-let account = null;
-let current = null; // {key, id, seekerX, seekerEd, messages}
-let timer = null;
-
-function say(message, { isError = false } = {}) {
-  $(isError ? "werkplek-fout" : "werkplek-status").textContent = message;
-}
+/** The inbox between clicks; startMail fills it, stopMail empties it. */
+const inbox = {
+  account: null, // the unlocked account (its identity opens and signs the mail)
+  current: null, // the open thread: {key, id, seekerX, seekerEd, messages}
+  timer: null, // the inbox refresh
+};
 
 function fail(err) {
-  say(err instanceof ApiError || err instanceof TypeError ? explain(err) : t("wm_broken"), { isError: true });
+  say(explain(err, t("wm_broken")), { isError: true });
 }
 
 async function loadInbox() {
-  if (!account) return;
+  if (!inbox.account) return;
   let data;
   try {
     data = await api("/api/mail/inbox");
@@ -28,9 +27,9 @@ async function loadInbox() {
     fail(err);
     return;
   }
-  $("mail-beschikbaar").checked = data.mail;
-  $("mail-leeg").hidden = data.threads.length > 0;
-  $("postvak").replaceChildren(...data.threads.map((thread, index) => {
+  el("mail-beschikbaar").checked = data.mail;
+  el("mail-leeg").hidden = data.threads.length > 0;
+  el("postvak").replaceChildren(...data.threads.map((thread, index) => {
     const item = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
@@ -44,17 +43,17 @@ async function loadInbox() {
 }
 
 function show(message) {
-  const list = $("mailberichten");
+  const list = el("mailberichten");
   const signer = oc.b64decode(message.signer, 32);
   // A help-seeker's message must be signed by the key the thread was created with.
-  if (message.author === oc.AUTHOR_SEEKER && b64(signer) !== b64(current.seekerEd)) {
+  if (message.author === oc.AUTHOR_SEEKER && b64(signer) !== b64(inbox.current.seekerEd)) {
     appendMessage(list, "", t("wm_broken"), "note");
     return;
   }
   try {
-    const content = oc.openMail(current.id, message.seq, message.author, oc.b64decode(message.body),
+    const content = oc.openMail(inbox.current.id, message.seq, message.author, oc.b64decode(message.body),
       oc.b64decode(message.signature, oc.SIGNATURE_BYTES), oc.b64decode(message.wrap, oc.MAIL_WRAP_BYTES),
-      account.identity, signer);
+      inbox.account.identity, signer);
     const fromSeeker = message.author === oc.AUTHOR_SEEKER;
     appendMessage(list, fromSeeker ? t("ws_seeker") : t("chat_you"), oc.decodeText(content), fromSeeker ? "theirs" : "mine");
   } catch {
@@ -71,15 +70,15 @@ async function openThread(key, title) {
     fail(err);
     return;
   }
-  current = { key, id: oc.b64decode(data.thread, oc.MAIL_THREAD_ID_BYTES),
+  inbox.current = { key, id: oc.b64decode(data.thread, oc.MAIL_THREAD_ID_BYTES),
     seekerX: oc.b64decode(data.seeker_x25519_public, 32), seekerEd: oc.b64decode(data.seeker_ed25519_public, 32),
     messages: data.messages };
-  $("mailberichten").replaceChildren();
+  el("mailberichten").replaceChildren();
   for (const message of data.messages) show(message);
-  if (!data.messages.every((m, i) => m.seq === i + 1)) appendMessage($("mailberichten"), "", t("wm_gap"), "note");
-  $("maildraad-kop").textContent = title;
-  $("maildraad").hidden = false;
-  $("maildraad-kop").focus();
+  if (!data.messages.every((m, i) => m.seq === i + 1)) appendMessage(el("mailberichten"), "", t("wm_gap"), "note");
+  el("maildraad-kop").textContent = title;
+  el("maildraad").hidden = false;
+  el("maildraad-kop").focus();
   await loadColleagues();
   loadInbox();
 }
@@ -87,7 +86,7 @@ async function openThread(key, title) {
 async function loadColleagues() {
   try {
     const data = await api("/api/mail/colleagues");
-    const select = $("collega");
+    const select = el("collega");
     const choose = document.createElement("option");
     choose.value = "";
     choose.textContent = t("ws_choose");
@@ -105,21 +104,22 @@ async function loadColleagues() {
 
 async function reply(event) {
   event.preventDefault();
-  const text = $("mailtekst").value.trim();
-  if (!text || !current) return;
+  const text = el("mailtekst").value.trim();
+  if (!text || !inbox.current) return;
   if ([...text].length > MAX) {
     say(t("chat_too_long", { max: MAX }), { isError: true });
     return;
   }
   try {
-    const seq = Math.max(0, ...current.messages.map((m) => m.seq)) + 1;
-    const sealed = oc.sealMail(current.id, seq, oc.AUTHOR_VOLUNTEER, oc.encodeText(text), account.identity,
-      current.seekerX, account.identity.x25519Public);
-    await api(`/api/mail/threads/${encodeURIComponent(current.key)}/reply`, { message: { seq, body: b64(sealed.body),
-      signature: b64(sealed.signature), seeker_wrap: b64(sealed.seekerWrap), volunteer_wrap: b64(sealed.volunteerWrap) } });
-    current.messages.push({ seq, author: oc.AUTHOR_VOLUNTEER, wrap: b64(sealed.volunteerWrap) });
-    appendMessage($("mailberichten"), t("chat_you"), text, "mine");
-    $("mailtekst").value = "";
+    const seq = Math.max(0, ...inbox.current.messages.map((m) => m.seq)) + 1;
+    const sealed = oc.sealMail(inbox.current.id, seq, oc.AUTHOR_VOLUNTEER, oc.encodeText(text), inbox.account.identity,
+      inbox.current.seekerX, inbox.account.identity.x25519Public);
+    await api(`/api/mail/threads/${encodeURIComponent(inbox.current.key)}/reply`, { message: { seq,
+      body: b64(sealed.body), signature: b64(sealed.signature), seeker_wrap: b64(sealed.seekerWrap),
+      volunteer_wrap: b64(sealed.volunteerWrap) } });
+    inbox.current.messages.push({ seq, author: oc.AUTHOR_VOLUNTEER, wrap: b64(sealed.volunteerWrap) });
+    appendMessage(el("mailberichten"), t("chat_you"), text, "mine");
+    el("mailtekst").value = "";
     say(t("wm_sent"));
     loadInbox();
   } catch (err) {
@@ -128,9 +128,9 @@ async function reply(event) {
 }
 
 async function handled() {
-  if (!current) return;
+  if (!inbox.current) return;
   try {
-    await api(`/api/mail/threads/${encodeURIComponent(current.key)}/handled`, {});
+    await api(`/api/mail/threads/${encodeURIComponent(inbox.current.key)}/handled`, {});
   } catch (err) {
     fail(err);
     return;
@@ -141,18 +141,18 @@ async function handled() {
 
 async function handOver(event) {
   event.preventDefault();
-  const option = $("collega").selectedOptions[0];
-  if (!current || !option?.value) return;
+  const option = el("collega").selectedOptions[0];
+  if (!inbox.current || !option?.value) return;
   try {
     const colleague = JSON.parse(option.dataset.keys);
     const x = oc.b64decode(colleague.x25519_public, 32);
     // Re-encrypt for a key that the colleague's identity key vouches for, here in the browser.
     oc.verifyKeyCertificate(oc.b64decode(colleague.ed25519_public, 32), x,
       oc.b64decode(colleague.certificate, oc.SIGNATURE_BYTES));
-    const wraps = current.messages.map((m) => ({
-      seq: m.seq, wrap: b64(oc.rewrapMailKey(oc.b64decode(m.wrap, oc.MAIL_WRAP_BYTES), account.identity, x)),
+    const wraps = inbox.current.messages.map((m) => ({
+      seq: m.seq, wrap: b64(oc.rewrapMailKey(oc.b64decode(m.wrap, oc.MAIL_WRAP_BYTES), inbox.account.identity, x)),
     }));
-    await api(`/api/mail/threads/${encodeURIComponent(current.key)}/handover`, { to: colleague.name, wraps });
+    await api(`/api/mail/threads/${encodeURIComponent(inbox.current.key)}/handover`, { to: colleague.name, wraps });
     say(t("wm_handed_over", { name: colleague.name }));
     close();
     loadInbox();
@@ -162,36 +162,36 @@ async function handOver(event) {
 }
 
 function close() {
-  current = null;
-  $("maildraad").hidden = true;
-  $("mailberichten").replaceChildren();
+  inbox.current = null;
+  el("maildraad").hidden = true;
+  el("mailberichten").replaceChildren();
 }
 
 export function startMail(unlocked) {
-  account = unlocked;
-  if (!account.canMail) return;
-  $("mailwerk").hidden = false;
+  inbox.account = unlocked;
+  if (!inbox.account.canMail) return;
+  el("mailwerk").hidden = false;
   loadInbox();
-  timer = setInterval(loadInbox, 60_000);
+  inbox.timer = setInterval(loadInbox, 60_000);
 }
 
 export function stopMail() {
-  clearInterval(timer);
+  clearInterval(inbox.timer);
   close();
-  account = null;
-  $("mailwerk").hidden = true;
-  $("postvak").replaceChildren();
+  inbox.account = null;
+  el("mailwerk").hidden = true;
+  el("postvak").replaceChildren();
 }
 
-$("mail-beschikbaar").addEventListener("change", async (event) => {
+el("mail-beschikbaar").addEventListener("change", async (event) => {
   try {
     await api("/api/mail/availability", { mail: event.target.checked });
   } catch (err) {
     fail(err);
   }
 });
-$("mail-vernieuwen").addEventListener("click", loadInbox);
-$("mailantwoord").addEventListener("submit", reply);
-$("mail-afgehandeld").addEventListener("click", handled);
-$("mail-sluiten").addEventListener("click", close);
-$("overdragen").addEventListener("submit", handOver);
+el("mail-vernieuwen").addEventListener("click", loadInbox);
+el("mailantwoord").addEventListener("submit", reply);
+el("mail-afgehandeld").addEventListener("click", handled);
+el("mail-sluiten").addEventListener("click", close);
+el("overdragen").addEventListener("submit", handOver);

@@ -1,7 +1,7 @@
 // Volunteer login and workspace. The private keys are unlocked into this module's
 // memory only: never into storage, never sent anywhere. Logging out wipes them.
 import * as oc from "./crypto.js";
-import { api, ApiError, el, error, explain, paint, setting, status, t } from "./ui.js";
+import { api, el, error, explain, paint, setting, status, t, wipeKeys } from "./ui.js";
 import { startWorkspace, stopWorkspace } from "./workspace.js";
 import { startMail, stopMail } from "./mailwork.js";
 
@@ -11,27 +11,22 @@ const form = el("inlogformulier");
 const nameField = el("naam");
 const passphrase = el("wachtwoordzin");
 
-/** The unlocked account; null when logged out. */
-let account = null;
-
-function wipe(identity) {
-  if (!identity) return;
-  identity.x25519Secret.fill(0);
-  identity.ed25519Seed.fill(0);
-  identity.ed25519SecretKey?.fill(0);
-}
+/** What this page holds while someone is logged in. */
+const session = {
+  account: null, // {name, role, canChat, canMail, identity}: the unlocked account; null when logged out
+};
 
 function showWorkspace() {
   loginSection.hidden = true;
   workspace.hidden = false;
   el("welkom").textContent =
-    `${t("workspace_hello", { name: account.name })} (${t("role_" + account.role)})`;
+    `${t("workspace_hello", { name: session.account.name })} (${t("role_" + session.account.role)})`;
   // Opens in a new window: leaving this page would wipe the keys it holds and end its chats.
-  el("coordinatie").hidden = account.role !== "coordinator";
+  el("coordinatie").hidden = session.account.role !== "coordinator";
   el("werkplek-kop").focus();
-  startWorkspace(account);
-  startMail(account);
-  el("leeg").hidden = account.canChat || account.canMail;
+  startWorkspace(session.account);
+  startMail(session.account);
+  el("leeg").hidden = session.account.canChat || session.account.canMail;
 }
 
 async function login(event) {
@@ -70,17 +65,17 @@ async function login(event) {
       }
       throw err;
     }
-    account = { name: answer.name, role: answer.role, canChat: answer.can_chat, canMail: answer.can_mail, identity };
+    session.account = { name: answer.name, role: answer.role, canChat: answer.can_chat, canMail: answer.can_mail,
+      identity };
   } catch (err) {
     status("");
-    error(err instanceof ApiError || err instanceof TypeError ? explain(err) : err.message);
+    error(explain(err, err.message));
     button.disabled = false;
     passphrase.focus();
     return;
   } finally {
     passphrase.value = "";
-    keys?.authKey.fill(0);
-    keys?.wrappingKey.fill(0);
+    wipeKeys(keys);
   }
   status("");
   button.disabled = false;
@@ -90,8 +85,8 @@ async function login(event) {
 async function logout() {
   stopWorkspace();
   stopMail();
-  wipe(account?.identity);
-  account = null;
+  wipeKeys(session.account?.identity);
+  session.account = null;
   try {
     await api("/api/logout", {});
   } catch {
@@ -105,4 +100,4 @@ async function logout() {
 
 form.addEventListener("submit", login);
 el("uitloggen").addEventListener("click", logout);
-window.addEventListener("pagehide", () => wipe(account?.identity));
+window.addEventListener("pagehide", () => wipeKeys(session.account?.identity));

@@ -3,49 +3,47 @@
 // (e.g. 113) or a colleague. Every key lives in this page's memory only; the server relays
 // ciphertext. Staff links are specified in crypto/PROTOCOL.md 10.11.
 import * as oc from "./crypto.js";
-import { setting, t } from "./ui.js";
+import { el, LANG, setting, statusLine, t } from "./ui.js";
 import { appendMessage, Channel, decodeContent, encodeContent, typingNotifier } from "./chatcore.js";
 
 const MAX = setting("max_chars");
-const $ = (id) => document.getElementById(id);
-const lang = () => (document.documentElement.lang === "en" ? "en" : "nl");
+const say = statusLine("werkplek-status", "werkplek-fout");
 
-let account = null;
-let channel = null;
-let counter = 0;
-let roster = { partners: [], colleagues: [] };
-/** chat id (b64) -> {session, panel, ended, from, mentor: {link, session, name} | null} */
-const chats = new Map();
-/** link id (b64) -> {keys, chat, kind: "mentor"|"handover", note} : links this page invited, not yet joined */
-const invited = new Map();
-/** link id (b64) -> {session, kind: "handover-in"|"readalong", chat?, panel?, name, watch?} : links this page joined */
-const joined = new Map();
-
-function say(message, { isError = false } = {}) {
-  $(isError ? "werkplek-fout" : "werkplek-status").textContent = message;
-}
+/** Everything the workspace holds between frames, in one place; startWorkspace fills it, stopWorkspace empties it. */
+const desk = {
+  account: null, // the unlocked account (its identity signs this page's chat and link keys)
+  channel: null, // the websocket to /ws/volunteer
+  panels: 0, // panels made so far: numbers their headings and keeps their element ids unique
+  roster: { partners: [], colleagues: [] }, // handover targets and colleagues online, from the last queue frame
+  /** chat id (b64) -> {session, panel, ended, from, mentor: {link, session, name} | null} */
+  chats: new Map(),
+  /** link id (b64) -> {keys, chat, kind: "mentor"|"handover", note} : links this page invited, not yet joined */
+  invited: new Map(),
+  /** link id (b64) -> {session, kind: "handover-in"|"readalong", chat?, panel?, name, watch?}: links this page joined */
+  joined: new Map(),
+};
 
 function minutes(seconds) {
   return Math.max(0, Math.floor(seconds / 60));
 }
 
 function renderQueue(frame) {
-  $("beschikbaar").checked = frame.available;
-  const list = $("wachtrij");
+  el("beschikbaar").checked = frame.available;
+  const list = el("wachtrij");
   list.replaceChildren(...frame.waiting.map((s) => {
     const item = document.createElement("li");
     item.textContent = t("ws_queue_item", { minutes: minutes(s) });
     return item;
   }));
-  $("wachtrij-samenvatting").textContent = frame.waiting.length
+  el("wachtrij-samenvatting").textContent = frame.waiting.length
     ? t("ws_queue_waiting", { n: frame.waiting.length }) : t("ws_queue_empty");
   const handovers = frame.handovers ?? [];
-  $("overdrachten").textContent = handovers.length ? t("ws_handovers_waiting", { n: handovers.length }) : "";
-  $("capaciteit").textContent = t("ws_capacity", { holding: frame.holding, capacity: frame.capacity });
-  $("aannemen").disabled = !(frame.holding < frame.capacity
+  el("overdrachten").textContent = handovers.length ? t("ws_handovers_waiting", { n: handovers.length }) : "";
+  el("capaciteit").textContent = t("ws_capacity", { holding: frame.holding, capacity: frame.capacity });
+  el("aannemen").disabled = !(frame.holding < frame.capacity
     && (handovers.length > 0 || (frame.available && frame.waiting.length > 0)));
-  roster = { partners: frame.partners ?? [], colleagues: frame.colleagues ?? [] };
-  for (const chat of chats.values()) fillChoices(chat.panel);
+  desk.roster = { partners: frame.partners ?? [], colleagues: frame.colleagues ?? [] };
+  for (const chat of desk.chats.values()) fillChoices(chat.panel);
 }
 
 /** The handover targets and the mentors online, in a panel's two selects (keeping what was chosen). */
@@ -53,13 +51,13 @@ function fillChoices(panel) {
   const target = panel.querySelector(".doel");
   const chosen = target.value;
   target.replaceChildren(
-    ...roster.partners.map((p) => new Option(p[lang()], p.target)),
-    ...roster.colleagues.map((c) => new Option(c.name, `v:${c.id}`)),
+    ...desk.roster.partners.map((p) => new Option(p[LANG], p.target)),
+    ...desk.roster.colleagues.map((c) => new Option(c.name, `v:${c.id}`)),
   );
   if ([...target.options].some((o) => o.value === chosen)) target.value = chosen;
   const mentor = panel.querySelector(".mentorkeuze");
   const picked = mentor.value;
-  const mentors = roster.colleagues.filter((c) => c.mentor);
+  const mentors = desk.roster.colleagues.filter((c) => c.mentor);
   mentor.replaceChildren(...(mentors.length ? mentors.map((c) => new Option(c.name, String(c.id)))
     : [new Option(t("ws_mentor_none"), "")]));
   if ([...mentor.options].some((o) => o.value === picked)) mentor.value = picked;
@@ -68,8 +66,8 @@ function fillChoices(panel) {
 
 /** "Invite" works only with a mentor online, none reading along yet and no invitation pending. */
 function mentorButton(panel) {
-  const [key, chat] = [...chats.entries()].find(([, c]) => c.panel === panel) ?? [null, null];
-  const pending = key !== null && [...invited.values()].some((i) => i.kind === "mentor" && i.chat === key);
+  const [key, chat] = [...desk.chats.entries()].find(([, c]) => c.panel === panel) ?? [null, null];
+  const pending = key !== null && [...desk.invited.values()].some((i) => i.kind === "mentor" && i.chat === key);
   panel.querySelector(".mentor button[type=submit]").disabled =
     !panel.querySelector(".mentorkeuze").value || Boolean(chat?.mentor) || Boolean(pending) || Boolean(chat?.ended);
 }
@@ -83,18 +81,18 @@ function labelled(panel, pairs, suffix) {
 }
 
 function newPanel(key) {
-  counter += 1;
-  const panel = $("gesprek-sjabloon").content.firstElementChild.cloneNode(true);
+  desk.panels += 1;
+  const panel = el("gesprek-sjabloon").content.firstElementChild.cloneNode(true);
   const q = (cls) => panel.querySelector(cls);
-  const suffix = `-${counter}`;
+  const suffix = `-${desk.panels}`;
   labelled(panel, [[".bericht-label", ".bericht"], [".onderwerp-label", ".onderwerp"],
     [".leeftijd-label", ".leeftijd"], [".doel-label", ".doel"], [".notitie-label", ".notitie"],
     [".mentor-label", ".mentorkeuze"]], suffix);
   for (const radio of panel.querySelectorAll("input[type=radio]")) radio.name = `doorverbonden${suffix}`;
-  q(".kop").textContent = t("ws_chat_heading", { n: counter });
+  q(".kop").textContent = t("ws_chat_heading", { n: desk.panels });
   q(".kop").id = `kop${suffix}`;
   panel.setAttribute("aria-labelledby", q(".kop").id);
-  q(".log").setAttribute("aria-label", t("ws_chat_heading", { n: counter }));
+  q(".log").setAttribute("aria-label", t("ws_chat_heading", { n: desk.panels }));
   q(".schrijven").addEventListener("submit", (event) => {
     event.preventDefault();
     sendText(key);
@@ -107,7 +105,7 @@ function newPanel(key) {
   });
   const typing = typingNotifier(() => seal(key, encodeContent("typing")));
   q(".bericht").addEventListener("input", typing);
-  q(".beeindigen").addEventListener("click", () => channel.send({ t: "end", chat: key }));
+  q(".beeindigen").addEventListener("click", () => desk.channel.send({ t: "end", chat: key }));
   const block = q(".blokkeren");
   block.addEventListener("click", () => {
     if (block.dataset.confirm !== "1") {
@@ -115,20 +113,20 @@ function newPanel(key) {
       block.textContent = t("ws_block_confirm");
       return;
     }
-    channel.send({ t: "block", chat: key });
+    desk.channel.send({ t: "block", chat: key });
   });
   q(".overdragen").addEventListener("submit", (event) => {
     event.preventDefault();
     handOver(key);
   });
-  q(".overdragen-stop").addEventListener("click", () => channel.send({ t: "handover-cancel", chat: key }));
+  q(".overdragen-stop").addEventListener("click", () => desk.channel.send({ t: "handover-cancel", chat: key }));
   q(".mentor").addEventListener("submit", (event) => {
     event.preventDefault();
     inviteMentor(key);
   });
   q(".mentor-stop").addEventListener("click", () => {
-    const mentor = chats.get(key)?.mentor;
-    if (mentor) channel.send({ t: "mentor-end", link: mentor.link });
+    const mentor = desk.chats.get(key)?.mentor;
+    if (mentor) desk.channel.send({ t: "mentor-end", link: mentor.link });
   });
   q(".afronding").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -139,28 +137,28 @@ function newPanel(key) {
       (topic ? q(".leeftijd") : q(".onderwerp")).focus();
       return;
     }
-    channel.send({ t: "wrapup", chat: key, topic, age, handed_over: q(".doorverbonden-ja").checked });
+    desk.channel.send({ t: "wrapup", chat: key, topic, age, handed_over: q(".doorverbonden-ja").checked });
   });
   fillChoices(panel);
-  $("gesprekken").append(panel);
-  $("leeg").hidden = true;
+  el("gesprekken").append(panel);
+  el("leeg").hidden = true;
   return panel;
 }
 
 function seal(key, bytes) {
-  const chat = chats.get(key);
+  const chat = desk.chats.get(key);
   if (!chat?.session) return;
   const { seq, ciphertext } = chat.session.seal(bytes);
-  channel.send({ t: "msg", chat: key, seq, ct: oc.b64encode(ciphertext) });
+  desk.channel.send({ t: "msg", chat: key, seq, ct: oc.b64encode(ciphertext) });
 }
 
 function sealLink(link, session, bytes) {
   const { seq, ciphertext } = session.seal(bytes);
-  channel.send({ t: "lmsg", link, seq, ct: oc.b64encode(ciphertext) });
+  desk.channel.send({ t: "lmsg", link, seq, ct: oc.b64encode(ciphertext) });
 }
 
 function sendText(key) {
-  const chat = chats.get(key);
+  const chat = desk.chats.get(key);
   const field = chat.panel.querySelector(".bericht");
   const text = field.value.trim();
   if (!text || chat.ended) return;
@@ -190,26 +188,26 @@ function assigned(frame) {
   }
   const mine = oc.newChatKeyPair();
   // Sign this chat's key with the identity key, so the help-seeker's page knows it is ours.
-  const sig = oc.signChatOffer(account.identity, chatId, peer, mine.publicKey);
+  const sig = oc.signChatOffer(desk.account.identity, chatId, peer, mine.publicKey);
   const publicKey = Uint8Array.from(mine.publicKey);
   const session = oc.ChatSession.forVolunteer(chatId, mine, peer);
   const panel = newPanel(frame.chat);
-  chats.set(frame.chat, { session, panel, ended: false, from: frame.handover?.from ?? null, mentor: null });
+  desk.chats.set(frame.chat, { session, panel, ended: false, from: frame.handover?.from ?? null, mentor: null });
   if (link) {
     const from = String(frame.handover.from).slice(0, 40);
-    joined.set(frame.handover.link, { session: link.session, kind: "handover-in", chat: frame.chat, name: from });
+    desk.joined.set(frame.handover.link, { session: link.session, kind: "handover-in", chat: frame.chat, name: from });
     panel.querySelector(".kop").textContent += ` — ${t("ws_handover_from", { name: from })}`;
     if (!frame.handover.history) note(frame.chat, t("ws_history_withheld"));
-    channel.send({ t: "accept-handover", chat: frame.chat, pub: oc.b64encode(publicKey), sig: oc.b64encode(sig),
+    desk.channel.send({ t: "accept-handover", chat: frame.chat, pub: oc.b64encode(publicKey), sig: oc.b64encode(sig),
       lpub: oc.b64encode(link.publicKey), lsig: oc.b64encode(link.sig) });
   } else {
-    channel.send({ t: "accept", chat: frame.chat, pub: oc.b64encode(publicKey), sig: oc.b64encode(sig) });
+    desk.channel.send({ t: "accept", chat: frame.chat, pub: oc.b64encode(publicKey), sig: oc.b64encode(sig) });
   }
   panel.querySelector(".kop").focus();
 }
 
 function received(frame) {
-  const chat = chats.get(frame.chat);
+  const chat = desk.chats.get(frame.chat);
   if (!chat || chat.ended) return;
   let content;
   try {
@@ -218,7 +216,7 @@ function received(frame) {
   } catch {
     // Replayed, reordered, reflected or altered: never shown. End the chat.
     appendMessage(chat.panel.querySelector(".messages"), "", t("ws_broken"), "note");
-    channel.send({ t: "end", chat: frame.chat });
+    desk.channel.send({ t: "end", chat: frame.chat });
     return;
   }
   const hint = chat.panel.querySelector(".typing");
@@ -239,7 +237,7 @@ function received(frame) {
 }
 
 function ended(frame) {
-  const chat = chats.get(frame.chat);
+  const chat = desk.chats.get(frame.chat);
   if (!chat) return;
   chat.ended = true;
   chat.session?.wipe();
@@ -260,20 +258,20 @@ function ended(frame) {
 }
 
 function removePanel(key) {
-  const chat = chats.get(key);
+  const chat = desk.chats.get(key);
   if (!chat) return;
   chat.panel.remove();
-  chats.delete(key);
-  $("leeg").hidden = chats.size > 0 || $("meelezen").children.length > 0;
+  desk.chats.delete(key);
+  el("leeg").hidden = desk.chats.size > 0 || el("meelezen").children.length > 0;
 }
 
 function note(key, text) {
-  const chat = chats.get(key);
+  const chat = desk.chats.get(key);
   if (chat) appendMessage(chat.panel.querySelector(".messages"), "", text, "note");
 }
 
 function panelStatus(key, text) {
-  const chat = chats.get(key);
+  const chat = desk.chats.get(key);
   if (chat) chat.panel.querySelector(".overdragen-status").textContent = text;
 }
 
@@ -283,17 +281,17 @@ function panelStatus(key, text) {
 function inviteLink(chat, extra) {
   const linkId = oc.newLinkId();
   const keys = oc.newChatKeyPair();
-  const sig = oc.signLinkKey(account.identity, linkId, oc.LINK_INVITER, keys.publicKey, null);
+  const sig = oc.signLinkKey(desk.account.identity, linkId, oc.LINK_INVITER, keys.publicKey, null);
   const link = oc.b64encode(linkId);
-  invited.set(link, { keys, chat, ...extra });
+  desk.invited.set(link, { keys, chat, ...extra });
   return { link, pub: oc.b64encode(keys.publicKey), sig: oc.b64encode(sig) };
 }
 
 /** The joiner answered: check its signature over both keys, then open the inviter's end. */
 function linkJoined(frame) {
-  const pending = invited.get(frame.link);
+  const pending = desk.invited.get(frame.link);
   if (!pending) return null;
-  invited.delete(frame.link);
+  desk.invited.delete(frame.link);
   const pub = oc.b64decode(frame.pub, 32);
   oc.verifyLinkKey(oc.b64decode(frame.identity, 32), oc.b64decode(frame.link, oc.CHAT_ID_BYTES), oc.LINK_JOINER,
     pub, pending.keys.publicKey, oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
@@ -307,14 +305,14 @@ function joinLink(link, inviter) {
   oc.verifyLinkKey(oc.b64decode(inviter.identity, 32), linkId, oc.LINK_INVITER, inviterPub, null,
     oc.b64decode(inviter.sig, oc.SIGNATURE_BYTES));
   const keys = oc.newChatKeyPair();
-  const sig = oc.signLinkKey(account.identity, linkId, oc.LINK_JOINER, keys.publicKey, inviterPub);
+  const sig = oc.signLinkKey(desk.account.identity, linkId, oc.LINK_JOINER, keys.publicKey, inviterPub);
   const publicKey = Uint8Array.from(keys.publicKey);
   return { session: oc.ChatSession.forVolunteer(linkId, keys, inviterPub), publicKey, sig };
 }
 
 function linkMessage(frame) {
-  const mine = joined.get(frame.link);
-  const chat = [...chats.values()].find((c) => c.mentor?.link === frame.link);
+  const mine = desk.joined.get(frame.link);
+  const chat = [...desk.chats.values()].find((c) => c.mentor?.link === frame.link);
   const session = mine?.session ?? chat?.mentor?.session;
   if (!session) return;
   let content;
@@ -329,7 +327,7 @@ function linkMessage(frame) {
     appendMessage(chat.panel.querySelector(".messages"), t("ws_mentor_hint", { name: chat.mentor.name }),
       content.text, "hint");
   } else if (mine?.kind === "handover-in" && content.kind === "note") {
-    const target = chats.get(mine.chat);
+    const target = desk.chats.get(mine.chat);
     if (target) {
       // Clinically important: shown as a note of its own, not as a faint system line.
       appendMessage(target.panel.querySelector(".messages"), "", content.text
@@ -337,7 +335,7 @@ function linkMessage(frame) {
         : t("ws_handover_no_note", { name: mine.name }), content.text ? "handover-note" : "note");
     }
     mine.session.wipe();
-    joined.delete(frame.link); // the note is the link's one message
+    desk.joined.delete(frame.link); // the note is the link's one message
   } else if (mine?.kind === "readalong" && content.kind === "text") {
     appendMessage(mine.panel.querySelector(".messages"), mine.name, content.text, "mine");
   }
@@ -346,22 +344,22 @@ function linkMessage(frame) {
 // -- handover --------------------------------------------------------------------------------
 
 function handOver(key) {
-  const chat = chats.get(key);
+  const chat = desk.chats.get(key);
   const target = chat.panel.querySelector(".doel").value;
   if (!target || chat.ended) return;
   const noteText = chat.panel.querySelector(".notitie").value.trim().slice(0, MAX);
   const link = inviteLink(key, { kind: "handover", note: noteText });
-  channel.send({ t: "handover", chat: key, target, ...link });
+  desk.channel.send({ t: "handover", chat: key, target, ...link });
   chat.handoverLink = link.link;
   chat.panel.querySelector(".overdragen button[type=submit]").disabled = true;  // one request at a time
   chat.panel.querySelector(".overdragen-stop").hidden = false;
 }
 
 function handoverOff(frame) {
-  const chat = chats.get(frame.chat);
+  const chat = desk.chats.get(frame.chat);
   if (!chat) return;
-  invited.get(chat.handoverLink)?.keys.secretKey.fill(0);
-  invited.delete(chat.handoverLink);
+  desk.invited.get(chat.handoverLink)?.keys.secretKey.fill(0);
+  desk.invited.delete(chat.handoverLink);
   chat.panel.querySelector(".overdragen-stop").hidden = true;
   chat.panel.querySelector(".overdragen button[type=submit]").disabled = false;
   panelStatus(frame.chat, "");
@@ -387,20 +385,20 @@ function handoverDone(frame) {
 // -- read-along: the volunteer's side ------------------------------------------------------------
 
 function inviteMentor(key) {
-  const chat = chats.get(key);
+  const chat = desk.chats.get(key);
   const mentor = Number(chat.panel.querySelector(".mentorkeuze").value);
   if (!mentor || chat.ended || chat.mentor) return;
-  channel.send({ t: "mentor-invite", chat: key, mentor, ...inviteLink(key, { kind: "mentor" }) });
+  desk.channel.send({ t: "mentor-invite", chat: key, mentor, ...inviteLink(key, { kind: "mentor" }) });
   mentorButton(chat.panel);
 }
 
 function mentorLinked(frame) {
-  const chat = chats.get(frame.chat);
+  const chat = desk.chats.get(frame.chat);
   let link;
   try {
     link = linkJoined(frame);
   } catch {
-    channel.send({ t: "mentor-end", link: frame.link });
+    desk.channel.send({ t: "mentor-end", link: frame.link });
     note(frame.chat, t("ws_broken"));
     return;
   }
@@ -420,23 +418,23 @@ function dropMentor(chat) {
 }
 
 function mentorEnded(frame) {
-  const chat = chats.get(frame.chat);
-  if (chat && (chat.mentor?.link === frame.link || invited.has(frame.link))) {
-    invited.delete(frame.link);
+  const chat = desk.chats.get(frame.chat);
+  if (chat && (chat.mentor?.link === frame.link || desk.invited.has(frame.link))) {
+    desk.invited.delete(frame.link);
     dropMentor(chat);
     mentorButton(chat.panel);
     note(frame.chat, t("ws_mentor_ended"));
   }
-  const reading = joined.get(frame.link);
+  const reading = desk.joined.get(frame.link);
   if (reading?.kind === "readalong") {
     reading.session.wipe();
     reading.watch?.wipe();
-    joined.delete(frame.link);
+    desk.joined.delete(frame.link);
     appendMessage(reading.panel.querySelector(".messages"), "", t("ws_mentor_ended"), "note");
     reading.panel.querySelector(".tip").hidden = true;
     setTimeout(() => reading.panel.remove(), 8000);
   }
-  $(`vraag-${frame.link}`)?.remove();
+  el(`vraag-${frame.link}`)?.remove();
 }
 
 // -- read-along: the mentor's side ---------------------------------------------------------------
@@ -460,10 +458,10 @@ function mentorAsked(frame) {
   });
   no.addEventListener("click", () => {
     card.remove();
-    channel.send({ t: "mentor-decline", link: frame.link });
+    desk.channel.send({ t: "mentor-decline", link: frame.link });
   });
   card.append(text, yes, no);
-  $("uitnodigingen").append(card);
+  el("uitnodigingen").append(card);
   yes.focus();
 }
 
@@ -479,49 +477,50 @@ function startReadalong(frame) {
     const seeker = oc.b64decode(frame.seeker, 32);
     const mine = oc.newChatKeyPair();
     cpub = Uint8Array.from(mine.publicKey);
-    csig = oc.signChatOffer(account.identity, mchat, seeker, mine.publicKey);
+    csig = oc.signChatOffer(desk.account.identity, mchat, seeker, mine.publicKey);
     watch = oc.ChatSession.forVolunteer(mchat, mine, seeker);
   } catch {
-    channel.send({ t: "mentor-decline", link: frame.link });
+    desk.channel.send({ t: "mentor-decline", link: frame.link });
     say(t("ws_broken"), { isError: true });
     return;
   }
   const name = String(frame.from).slice(0, 40);
-  const panel = $("meelees-sjabloon").content.firstElementChild.cloneNode(true);
-  counter += 1;
-  labelled(panel, [[".tip-label", ".tiptekst"]], `-${counter}`);
+  const panel = el("meelees-sjabloon").content.firstElementChild.cloneNode(true);
+  desk.panels += 1;
+  labelled(panel, [[".tip-label", ".tiptekst"]], `-${desk.panels}`);
   panel.querySelector(".kop").textContent = t("ws_readalong_heading", { name });
-  panel.querySelector(".kop").id = `kop-${counter}`;
-  panel.setAttribute("aria-labelledby", `kop-${counter}`);
+  panel.querySelector(".kop").id = `kop-${desk.panels}`;
+  panel.setAttribute("aria-labelledby", `kop-${desk.panels}`);
   panel.querySelector(".tip-label").textContent = t("ws_readalong_hint_label", { name });
   panel.querySelector(".tip").addEventListener("submit", (event) => {
     event.preventDefault();
     const field = panel.querySelector(".tiptekst");
     const text = field.value.trim();
-    const reading = joined.get(frame.link);
+    const reading = desk.joined.get(frame.link);
     if (!text || !reading || [...text].length > MAX) return;
     sealLink(frame.link, reading.session, encodeContent("hint", text));
     appendMessage(panel.querySelector(".messages"), t("chat_you"), text, "hint");
     field.value = "";
   });
-  panel.querySelector(".stoppen").addEventListener("click", () => channel.send({ t: "mentor-end", link: frame.link }));
-  $("meelezen").append(panel);
-  $("leeg").hidden = true;
-  joined.set(frame.link, { session: link.session, kind: "readalong", panel, name, watch });
+  panel.querySelector(".stoppen").addEventListener("click",
+    () => desk.channel.send({ t: "mentor-end", link: frame.link }));
+  el("meelezen").append(panel);
+  el("leeg").hidden = true;
+  desk.joined.set(frame.link, { session: link.session, kind: "readalong", panel, name, watch });
   appendMessage(panel.querySelector(".messages"), "", t("ws_readalong_from_now"), "note");
-  channel.send({ t: "mentor-accept", link: frame.link, cpub: oc.b64encode(cpub), csig: oc.b64encode(csig),
+  desk.channel.send({ t: "mentor-accept", link: frame.link, cpub: oc.b64encode(cpub), csig: oc.b64encode(csig),
     pub: oc.b64encode(link.publicKey), sig: oc.b64encode(link.sig) });
   panel.querySelector(".kop").focus();
 }
 
 function mentorCopy(frame) {
-  const reading = joined.get(frame.link);
+  const reading = desk.joined.get(frame.link);
   if (!reading?.watch) return;
   let content;
   try {
     content = decodeContent(reading.watch.open(frame.seq, oc.b64decode(frame.ct)));
   } catch {
-    channel.send({ t: "mentor-end", link: frame.link });
+    desk.channel.send({ t: "mentor-end", link: frame.link });
     return;
   }
   if (content.kind === "text") appendMessage(reading.panel.querySelector(".messages"), t("ws_seeker"), content.text, "theirs");
@@ -546,61 +545,61 @@ function onFrame(frame) {
     case "mentor-ask": mentorAsked(frame); break;
     case "mmsg": mentorCopy(frame); break;
     case "lmsg": linkMessage(frame); break;
-    case "error": say(frame.message?.[lang()] ?? "", { isError: true }); break;
+    case "error": say(frame.message?.[LANG] ?? "", { isError: true }); break;
     default: break;
   }
 }
 
 export function startWorkspace(unlocked) {
-  account = unlocked;
-  if (!account.canChat) return;
-  $("chatwerk").hidden = false;
-  channel = new Channel("/ws/volunteer", {
+  desk.account = unlocked;
+  if (!desk.account.canChat) return;
+  el("chatwerk").hidden = false;
+  desk.channel = new Channel("/ws/volunteer", {
     graceMs: setting("grace_seconds") * 1000,
     onOpen: () => {
       say("");
       // Tell the server which chats this page still holds keys for (none after a reload).
-      const held = [...chats.entries()].filter(([, c]) => !c.ended && c.session)
+      const held = [...desk.chats.entries()].filter(([, c]) => !c.ended && c.session)
         .map(([key, c]) => ({ chat: key, received: c.session.received }));
-      channel.send({ t: "resume", chats: held });
-      if ($("beschikbaar").checked) channel.send({ t: "available", chat: true });
+      desk.channel.send({ t: "resume", chats: held });
+      if (el("beschikbaar").checked) desk.channel.send({ t: "available", chat: true });
     },
     onFrame,
     onDown: () => say(t("ws_connection_lost")),
     onGiveUp: () => {
-      for (const key of chats.keys()) ended({ chat: key, reason: "timeout", wrapup: false });
+      for (const key of desk.chats.keys()) ended({ chat: key, reason: "timeout", wrapup: false });
       say(t("ws_connection_lost"), { isError: true });
     },
   });
-  channel.connect();
+  desk.channel.connect();
 }
 
-$("beschikbaar").addEventListener("change", (event) => {
-  channel?.send({ t: "available", chat: event.target.checked });
+el("beschikbaar").addEventListener("change", (event) => {
+  desk.channel?.send({ t: "available", chat: event.target.checked });
 });
-$("aannemen").addEventListener("click", () => {
-  $("aannemen").disabled = true;
-  channel?.send({ t: "pickup" });
+el("aannemen").addEventListener("click", () => {
+  el("aannemen").disabled = true;
+  desk.channel?.send({ t: "pickup" });
 });
 
 export function stopWorkspace() {
-  channel?.close();
-  channel = null;
-  for (const chat of chats.values()) {
+  desk.channel?.close();
+  desk.channel = null;
+  for (const chat of desk.chats.values()) {
     chat.session?.wipe();
     chat.mentor?.session?.wipe();
   }
-  for (const link of joined.values()) {
+  for (const link of desk.joined.values()) {
     link.session?.wipe();
     link.watch?.wipe();
     link.panel?.remove();
   }
-  for (const pending of invited.values()) pending.keys.secretKey.fill(0);
-  joined.clear();
-  invited.clear();
-  for (const key of [...chats.keys()]) removePanel(key);
-  $("uitnodigingen").replaceChildren();
-  $("chatwerk").hidden = true;
-  $("beschikbaar").checked = false;
-  account = null;
+  for (const pending of desk.invited.values()) pending.keys.secretKey.fill(0);
+  desk.joined.clear();
+  desk.invited.clear();
+  for (const key of [...desk.chats.keys()]) removePanel(key);
+  el("uitnodigingen").replaceChildren();
+  el("chatwerk").hidden = true;
+  el("beschikbaar").checked = false;
+  desk.account = null;
 }

@@ -2,8 +2,12 @@
 
 Run from the repository root:
 
-    python tests/vectors/make_vectors.py          # rewrite the JSON files
-    python tests/vectors/make_vectors.py --check  # exit 1 if any file would change
+    python tests/tools/make_vectors.py          # rewrite the JSON files
+    python tests/tools/make_vectors.py --check  # exit 1 if any file would change
+
+It sits in tests/ (which may import anything: it reaches past the facade into
+crypto._primitives and nacl) but not among the files it writes, so that
+tests/vectors/ holds only the data that both languages read.
 
 Every input is fixed (derived from a name with stdlib BLAKE2b, or written
 out), and randomness is pinned through the facade's test-only ``nonce``
@@ -21,8 +25,8 @@ import sys
 import unicodedata
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+REPO = Path(__file__).resolve().parents[2]
+VECTORS = REPO / "tests" / "vectors"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -1505,7 +1509,7 @@ def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
     for filename, content in build().items():
-        path = HERE / filename
+        path = VECTORS / filename
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == content:
             continue
