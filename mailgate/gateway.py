@@ -63,9 +63,11 @@ DAY_SECONDS = 24 * 3600
 DROPPED = "250 2.0.0 Automatisch bericht; niet doorgegeven / Automatic message; not passed on"
 NO_CODE_AGAIN = ("250 2.0.0 Ontvangen; vandaag kunnen we je geen code meer mailen, schrijf ons via {url} "
                  "/ Received; we cannot mail you a code again today, write to us at {url}")
-# Senders that are machines by convention (RFC 3834 section 2: never answer these).
-_ROBOT_LOCAL = re.compile(r"(mailer[-_.]?daemon|postmaster|mail[-_.]?daemon|listserv|majordomo|owner-.*|.*-request"
-                          r"|.*-bounces?(\+.*)?|bounces?(\+.*)?)", re.IGNORECASE)
+# Senders that are machines by convention (RFC 3834 section 2 names MAILER-DAEMON, LISTSERV, majordomo
+# and "-request" addresses; "owner-" is the list owner's). Bounce addresses ("bounces+…") are left
+# out on purpose: real bounces come from the null sender, and a person may well be called that.
+_ROBOT_LOCAL = re.compile(r"mailer[-_.]?daemon|postmaster|mail[-_.]?daemon|listserv|majordomo|owner-.+|.+-request",
+                          re.IGNORECASE)
 SENDER = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u00a0-\uffff]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+"
                     r"(\.[A-Za-z0-9\-\u00a0-\uffff]+)*")
 

@@ -23,6 +23,7 @@ and the parsed text comes back the same way.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -52,6 +53,19 @@ def _limit_worker(address_space: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = address_space if hard == resource.RLIM_INFINITY else min(address_space, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    # A worker ended by its CPU budget (SIGXCPU) would otherwise dump core: its memory, the raw
+    # e-mail with the sender's address and the text, written to disk. No core, ever.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _not_dumpable()
+
+
+def _not_dumpable() -> None:
+    """prctl(PR_SET_DUMPABLE, 0): no core dump and no ptrace attach by other processes of the user."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass  # not Linux: RLIMIT_CORE = 0 above still holds
 
 
 class _OutOfMemory:
@@ -97,8 +111,9 @@ class ParsePool:
         self._executor: ProcessPoolExecutor | None = None
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        # "forkserver": workers start from a small, clean process, never as a fork of the server
-        # with its event loop, threads, sockets and the keys in its memory.
+        # "forkserver": workers start from a fresh process that has imported the parser and nothing
+        # more of the server's state: never a fork of the server with its event loop, threads,
+        # sockets, sessions and keys in its memory.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["mailgate.parse"])
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_limit_worker,

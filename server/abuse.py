@@ -91,6 +91,14 @@ class AddressGuard:
         return count <= limit
 
 
+    def refund(self, kind: str, tags: tuple[bytes, bytes]) -> None:
+        """Take back one event of `kind` counted by `allow` (a login that succeeded: only failures and
+        attempts still in flight should use up an address's allowance)."""
+        key = (kind, tags[0])
+        if key in self._counts:
+            start, count = self._counts[key]
+            self._counts[key] = (start, max(0, count - 1))
+
     def allow_recent(self, kind: str, tags: tuple[bytes, bytes], limit: int, window: float) -> bool:
         """A strict sliding window: True, and the event counted, only while fewer than `limit` events
         of `kind` for these tags happened in the last `window` seconds (`window` at most the rotation
@@ -168,10 +176,6 @@ class PowGate:
     def redeem(self, challenge: str, nonce: bytes, purpose: str = "chat") -> bool:
         expiry, bits, issued_for = self.outstanding.pop(challenge, (0.0, 0, ""))
         if expiry <= self.clock() or issued_for != purpose:
-            return False
-        try:
-            return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)
-        except crypto.InvalidInput:
             return False
         try:
             return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)

@@ -154,7 +154,14 @@ def _invite_line(config: Config, name: str, role: str, can_chat: bool, can_mail:
     return work
 
 
+def no_core_dumps() -> None:
+    """A core dump of the server would hold what lives only in its memory: an e-mail's text and
+    sender while the gateway encrypts it, session tokens, return codes waiting to be mailed."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 async def _serve(config: Config, demo: bool) -> None:
+    no_core_dumps()
     raise_open_file_limit(config)
     if demo:
         for name, role in DEMO_ACCOUNTS:

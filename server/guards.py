@@ -1,9 +1,10 @@
 """The abuse controls (`server/abuse.py`) as the application holds them.
 
-Their `web.AppKey`s live here rather than beside the classes, so that abuse.py
-stays plain Python that the mail gateway and the tests can use without a web
-application; and a request becomes its keyed tags here, in one place, so that
-no handler ever holds the client's address.
+Their `web.AppKey`s live here, in the module that puts the classes into the
+application (ARCHITECTURE.md rule 4's one exception, written down there), so that
+abuse.py stays plain Python without aiohttp that the mail gateway and the tests can
+use; and a request becomes its keyed tags here, in one place, so that no handler
+ever holds the client's address.
 """
 
 from __future__ import annotations

@@ -64,6 +64,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "Please wait: your keys are being computed securely. This takes a few seconds."),
     "enrol_done": ("Je account is klaar. Je kunt nu inloggen.", "Your account is ready. You can log in now."),
     "to_login": ("Naar inloggen", "Go to login"),
+    "chat_connect_refused": ("Het lukt nu niet om verbinding te maken; misschien is het erg druk. Probeer het over een "
+                             "minuut opnieuw. Wil je nu direct iemand spreken? Bel 113, of 112 bij gevaar.",
+                             "We cannot connect right now; it may be very busy. Please try again in a minute. Want to "
+                             "talk to someone right now? Call 113, or 112 in an emergency."),
     "network_error": ("Er ging iets mis met de verbinding. Er is niets veranderd; probeer het opnieuw.",
                       "Something went wrong with the connection. Nothing changed; please try again."),
     # Login and workspace

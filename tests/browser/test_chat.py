@@ -231,3 +231,27 @@ async def test_volunteer_page_refuses_a_replayed_frame(browser: Any, server: InP
             assert (await seeker.next("ended"))["reason"] == "volunteer"
     finally:
         await volunteer.context.close()
+
+
+@pytest.mark.browser
+async def test_a_refused_connection_says_it_may_be_busy_and_shows_the_crisis_line(page: Any, tmp_path: Path) -> None:
+    """When the server refuses the chat socket (its connection caps, issue 11), the page cannot read
+    the 503; it goes back to the start and says plainly that it may be busy, with 113 and 112."""
+    server = await with_proxy(await start_in_process(tmp_path, {"OOR_CHAT_SOCKETS_MAX": "1"}))
+    try:
+        async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            volunteer = await python_volunteer(server, http)  # on duty while this reference lives
+            # Someone else holds the one help-seeker connection the server allows.
+            holder = await http.ws_connect("/ws/chat", headers={"Origin": server.url})
+            await page.goto(proxied_url(server) + "/chat")
+            await page.click("#start")
+            await wait_text(page, "#fout", "misschien is het erg druk")
+            text = await page.inner_text("#fout")
+            assert "113" in text and "112" in text
+            assert await page.is_enabled("#start")  # nothing lost: the person can simply try again
+            await holder.close()
+            await page.click("#start")
+            await wait_text(page, "#positie", "nummer 1")
+            await volunteer.ws.close()
+    finally:
+        await stop_in_process(server)

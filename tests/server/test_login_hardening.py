@@ -118,7 +118,7 @@ async def test_logins_in_flight_do_not_stall_the_event_loop(aiohttp_client: Any,
     longest = max(stalls)
     print(f"one verification {verify_cost * 1000:.1f} ms; loop stalled at most {longest * 1000:.1f} ms "
           f"over {len(stalls)} ticks while 24 logins ran")
-    assert longest < 8 * verify_cost  # on the loop: about 24 (measured 23); off it: under 2 on a busy machine
+    assert longest < 12 * verify_cost  # on the loop: about 24 (measured 23); off it: under 2 on a busy machine
 
 
 def _timed(fn: Any, *args: Any) -> float:
@@ -160,6 +160,22 @@ async def test_login_per_minute_answers_429_before_any_argon2_work_and_only_for_
     # The limit counts per minute: a minute later the first address may try again.
     client.server.app[GUARD].clock = lambda: time.monotonic() + 61
     assert (await client.post("/api/login", json=right, headers=one)).status == 200
+
+
+async def test_an_office_behind_one_address_can_start_its_shift(aiohttp_client: Any, tmp_path: Path) -> None:
+    """Successful logins are taken back from the per-address count: twenty volunteers logging in from
+    one office address in a minute all get in, while failures from it still meet the limit."""
+    client = await client_with(aiohttp_client, tmp_path, client_address_header="X-Real-IP",
+                               login_free_attempts=1000)
+    office = {"X-Real-IP": "192.0.2.40"}
+    limit = client.server.app[CONFIG].login_per_minute
+    await enrolled(client)
+    right = await login_body(client, "Sanne", PASSPHRASE)
+    for _ in range(2 * limit):
+        assert (await client.post("/api/login", json=right, headers=office)).status == 200
+    wrong = await login_body(client, "Sanne", WRONG)
+    statuses = [(await client.post("/api/login", json=wrong, headers=office)).status for _ in range(limit + 1)]
+    assert statuses == [401] * limit + [429]
 
 
 async def test_login_start_is_not_limited_per_address(aiohttp_client: Any, tmp_path: Path) -> None:

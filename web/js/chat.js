@@ -92,7 +92,9 @@ async function start() {
     onFrame,
     onDown: () => status(t("chat_reconnecting"), { busy: true }),
     // Never queued: the server refused the connection (too busy) or it did not come up. Back to the start.
-    onGiveUp: () => (chat.phase === "pow" ? backToStart(t("network_error")) : finish("timeout")),
+    // A refused upgrade (too many connections: 429/503) looks like any failed connection to a page,
+    // which cannot read its status; so the words say both, with the crisis line.
+    onGiveUp: () => (chat.phase === "pow" ? backToStart(t("chat_connect_refused")) : finish("timeout")),
   });
   chat.channel.connect();
 }
