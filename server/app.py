@@ -23,11 +23,12 @@ from .chat import limits as chat_limits
 from .chat import ws as chat_ws
 from .chat.hub import CHAT_HUB, ChatHub, FrameObserver
 from .config import Config
+from .errors import ConfigError
 from .guards import GUARD, POW, make_guard
 from .http import error_middleware, same_origin_middleware, security_headers
 from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
 from .mail import api as mail_api
-from .mail.desk import MAIL_DESK, MailDesk
+from .mail.desk import MAIL_DESK, MailDesk, guard_mail_derivation
 from .stats import STATS, Stats
 from .storage.sqlite import SQLiteStorage
 
@@ -87,6 +88,11 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SERVER_SECRET] = await storage.get_or_create_meta(SERVER_SECRET_KEY, crypto.new_token(32).encode())
     # Failed-login counts per name, known or not, in memory only (a restart forgets them).
     app[LOGIN_THROTTLE] = LoginThrottle(app[SERVER_SECRET])
+    try:
+        await guard_mail_derivation(storage, config)
+    except ConfigError:
+        await storage.close()
+        raise
     app[STATS].attach(storage)
     app[MAIL_DESK] = MailDesk(storage, config, app[CLOCK], stats=app[STATS])
     # A hash to verify against when the name is unknown, so both answers take the same time.

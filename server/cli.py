@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     except OorError as exc:
         print(f"oor: {exc.en}", file=sys.stderr)
         return 1
+    except ConfigError as exc:  # found only once the database is open (guard_mail_derivation)
+        print(f"oor: configuration error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0

@@ -19,7 +19,7 @@ from aiohttp import web
 import crypto
 
 from ..config import Config
-from ..errors import BadRequest, Conflict, NotFound, OorError, crypto_refusal, decode_field
+from ..errors import BadRequest, ConfigError, Conflict, NotFound, OorError, crypto_refusal, decode_field
 from ..stats import Stats
 from ..storage import Count, MailMessage, MailThread, Storage, ThreadConflict, Volunteer
 
@@ -110,6 +110,36 @@ class Assignment:
     thread_id: bytes
     volunteer_id: int
     expires: float
+
+
+MAIL_DERIVATION_KEY = "mail-derivation"
+
+
+def mail_derivation(config: Config) -> bytes:
+    """What a help-seeker's return code is turned into keys with (PROTOCOL.md 12.2): public settings."""
+    return f"{config.deployment_id}|{config.kdf_opslimit}|{config.kdf_memlimit_kib}".encode()
+
+
+async def guard_mail_derivation(storage: Storage, config: Config) -> None:
+    """Refuse to start when the settings that turn return codes into keys changed while threads exist.
+
+    Every stored thread is found by a key derived from its code with `deployment_id` and the
+    Argon2id settings (PROTOCOL.md [M-12.2-1]); with other values every code silently stops
+    working, and its help-seeker never reads the answer. So the values in use are kept in the
+    database, and a change is taken only while no thread exists."""
+    wanted = mail_derivation(config)
+    stored = await storage.get_or_create_meta(MAIL_DERIVATION_KEY, wanted)
+    if stored == wanted:
+        return
+    threads = await storage.mail_thread_count()
+    if threads:
+        deployment_id, ops, mem = stored.decode().split("|")
+        raise ConfigError(
+            f"deployment_id, kdf_opslimit and kdf_memlimit_kib: changed while {threads} mail threads exist, whose "
+            f"return codes were turned into keys with deployment_id = {deployment_id!r}, kdf_opslimit = {ops}, "
+            f"kdf_memlimit_kib = {mem}; with other values every one of those codes would stop working. "
+            "Set those values back (the threads expire after mail_retention_days without activity).")
+    await storage.set_meta(MAIL_DERIVATION_KEY, wanted)
 
 
 class MailDesk:

@@ -197,6 +197,17 @@ class SQLiteStorage:
             return c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
         return await self._run(run)
 
+    async def set_meta(self, key: str, value: bytes) -> None:
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                      (key, value))
+        await self._run(run)
+
+    async def mail_thread_count(self) -> int:
+        def run(c: sqlite3.Connection) -> int:
+            return int(c.execute("SELECT count(*) FROM mail_threads").fetchone()[0])
+        return await self._run(run)
+
     # -- invitations and enrolment -------------------------------------------------
 
     async def create_invitation(self, token_hash: bytes, name: str, role: str,

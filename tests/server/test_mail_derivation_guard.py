@@ -1,0 +1,54 @@
+"""PROTOCOL.md [M-12.2-1]: the settings that turn return codes into keys cannot change under
+existing threads. A real `oor serve` on a real SQLite file, a thread made by a real SMTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import sqlite3
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+import crypto
+from tests.conftest import start_live_server, stop_live_server
+from tests.helpers import PASSPHRASE, enrolment_body, login_body
+
+
+def one_mail(port: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.sendmail("iemand@example.org", ["hulp@localhost"],
+                        b"From: iemand@example.org\r\nSubject: vraag\r\n\r\nIk wil graag praten.\r\n")
+
+
+def threads(data: Path) -> int:
+    with sqlite3.connect(data / "oor.sqlite3") as db:
+        return db.execute("SELECT count(*) FROM mail_threads").fetchone()[0]
+
+
+async def test_a_changed_deployment_id_or_kdf_is_refused_while_threads_exist(tmp_path: Path) -> None:
+    # No threads yet: a change is taken (and recorded).
+    stop_live_server(start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "eerste"}))
+    server = start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "tweede", "OOR_SMTP_RELAY": "127.0.0.1:9"})
+    try:
+        async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            token = server.invite("Sanne").split("#uitnodiging=", 1)[1]
+            body = enrolment_body(token, identity=crypto.new_identity())
+            assert (await http.post("/api/enrol", json=body)).status == 201
+            assert (await http.post("/api/login", json=await login_body(http, "Sanne", PASSPHRASE))).status == 200
+            assert (await http.post("/api/mail/availability", json={"mail": True})).status == 200
+            await asyncio.get_running_loop().run_in_executor(None, one_mail, server.smtp_port)
+    finally:
+        stop_live_server(server)
+    assert threads(server.data_dir) == 1
+
+    for changed in ({"OOR_DEPLOYMENT_ID": "derde"}, {"OOR_DEPLOYMENT_ID": "tweede", "OOR_KDF_OPSLIMIT": "2"}):
+        with pytest.raises(RuntimeError) as refused:
+            start_live_server(tmp_path, changed)
+        output = str(refused.value)
+        assert "configuration error" in output and "deployment_id" in output and "'tweede'" in output, output
+        assert "1 mail threads exist" in output
+    # The values the thread was made with still start, and the thread is still there.
+    stop_live_server(start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "tweede"}))
+    assert threads(server.data_dir) == 1
