@@ -32,11 +32,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's Chromium for the browser tests (never `playwright install`) and swaks for SMTP tests.
+# Debian's Chromium for the browser tests (never `playwright install`), swaks for SMTP tests, and the
+# servers the tests start themselves in temporary folders (never the system services): PostgreSQL 15,
+# nginx and Redis. systemd is only for `systemd-analyze verify` of the unit files.
 system-deps:
-	@if ! command -v chromium >/dev/null || ! command -v swaks >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! command -v swaks >/dev/null \
+	    || ! [ -x /usr/lib/postgresql/15/bin/initdb ] || ! [ -x /usr/sbin/nginx ] \
+	    || ! command -v redis-server >/dev/null; then \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium swaks; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium swaks postgresql nginx redis-server; \
 	fi
 
 bench: test-deps
