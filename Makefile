@@ -34,14 +34,15 @@ node_modules/.installed: package.json package-lock.json
 
 # Debian's Chromium for the browser tests (never `playwright install`), swaks for SMTP tests, and the
 # servers the tests start themselves in temporary folders (never the system services): PostgreSQL 15,
-# nginx and Redis. systemd is only for `systemd-analyze verify` of the unit files.
+# nginx and Redis; openssl makes the test certificate, systemd gives `systemd-analyze verify` of the units.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v swaks >/dev/null \
 	    || ! [ -x /usr/lib/postgresql/15/bin/initdb ] || ! [ -x /usr/sbin/nginx ] \
-	    || ! command -v redis-server >/dev/null; then \
+	    || ! command -v redis-server >/dev/null || ! command -v openssl >/dev/null \
+	    || ! command -v systemd-analyze >/dev/null; then \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    chromium swaks postgresql nginx redis-server; \
+	    chromium swaks postgresql nginx redis-server openssl systemd; \
 	fi
 
 bench: test-deps

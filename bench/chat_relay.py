@@ -466,7 +466,7 @@ class RealSeeker:
 class RealRelay(Target):
     name = "relay"
 
-    def __init__(self, workdir: Path, chats: int, volunteers: int) -> None:
+    def __init__(self, workdir: Path, chats: int, volunteers: int, database_url: str = "") -> None:
         self.stats = Stats()
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -475,7 +475,7 @@ class RealRelay(Target):
         self.capacity = math.ceil(chats / volunteers) + 4
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **SERVER_ENV,
                     "OOR_CHAT_MAX_PER_VOLUNTEER": str(self.capacity), "OOR_PUBLIC_URL": self.base,
-                    "PYTHONUNBUFFERED": "1"}
+                    "PYTHONUNBUFFERED": "1", **({"OOR_DATABASE_URL": database_url} if database_url else {})}
         # As deployed, mail gateway included (it shares the process), on a free port of its own.
         argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data),
                 "--http", f"127.0.0.1:{self.port}", "--smtp", f"127.0.0.1:{free_port()}"]
@@ -492,10 +492,10 @@ class RealRelay(Target):
         """Invitations as `oor volunteer invite NAME --chat` makes them, written before the server starts."""
         from server import accounts
         from server.config import load_config
-        from server.storage.sqlite import SQLiteStorage
+        from server.storage import open_storage
 
         config = load_config(env=self.env, overrides={"data_dir": str(self.data)})
-        storage = SQLiteStorage(config.database_path)
+        storage = open_storage(config)
         await storage.open()
         try:
             tokens = []
@@ -991,11 +991,25 @@ def report(relay: TargetResult, bare: TargetResult, args: argparse.Namespace, el
 async def main_async(args: argparse.Namespace) -> int:
     begun = time.perf_counter()
     say = (lambda text: print(text, file=sys.stderr, flush=True))
+    postgres = None
+    if args.postgres:  # a real cluster, PostgreSQL's default durability (as in production)
+        from tests.services.postgres import start_postgres
+        postgres = await asyncio.to_thread(start_postgres, durable=True)
+    try:
+        return await _run_targets(args, begun, say, postgres.url(postgres.create_database()) if postgres else "")
+    finally:
+        if postgres is not None:
+            from tests.services.postgres import stop_postgres
+            await asyncio.to_thread(stop_postgres, postgres)
+
+
+async def _run_targets(args: argparse.Namespace, begun: float, say: Any, database_url: str) -> int:
     with tempfile.TemporaryDirectory(prefix="oor-bench-") as tmp:
         work = Path(tmp)
         results: dict[str, TargetResult] = {}
         for cls in (RealRelay, BareRelay):
-            target = cls(work, args.chats, args.volunteers)
+            target = RealRelay(work, args.chats, args.volunteers, database_url) if cls is RealRelay else \
+                cls(work, args.chats, args.volunteers)
             try:
                 results[target.name] = await bench_target(target, args.chats, args.latency_seconds,
                                                           args.seconds, args.bursts, say)
@@ -1021,6 +1035,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="throughput phase length (default 10; 2 with --quick)")
     parser.add_argument("--bursts", type=int, help="burst rounds (default 3; 1 with --quick)")
     parser.add_argument("--latency-seconds", type=float, help="latency phase length (default 11; 3 with --quick)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="the real relay stores in PostgreSQL (a cluster this run starts) instead of SQLite")
     args = parser.parse_args(argv)
     args.chats = args.chats or (50 if args.quick else 1000)
     args.volunteers = args.volunteers or (5 if args.quick else 100)

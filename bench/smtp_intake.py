@@ -42,6 +42,10 @@ sink, so that no backlog runs into the next phase. Separately, one token
 derivation at the production parameters (crypto.PRODUCTION_KDF, 64 MiB,
 3 passes) is timed in this process after a warm-up (the median of 3; 1 with --quick).
 
+With --postgres both servers store in PostgreSQL instead: a cluster this run starts from Debian's
+postgresql-15 (tests/services/postgres.py) with PostgreSQL's default durability (fsync,
+synchronous_commit and full_page_writes on, as in production), one database for each server.
+
 The last line of output is
 
     ratio <gateway rate / bare rate> p99_ms <gateway p99> argon2_ms <production derivation>
@@ -80,6 +84,7 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 
 import crypto  # noqa: E402
+from tests.services.postgres import start_postgres, stop_postgres  # noqa: E402  (a real cluster, as the tests)
 
 PASSPHRASE = "bench passphrase for the smtp intake benchmark"
 RECIPIENT = "hulp@localhost"
@@ -516,27 +521,32 @@ def base_env() -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, "PYTHONUNBUFFERED": "1"}
 
 
-def bare_server(work: Path, extract: bool) -> ServerProcess:
+def bare_server(work: Path, extract: bool, database_url: str = "") -> ServerProcess:
     port = free_port()
     argv = [sys.executable, str(REPO / "bench" / "support" / "bare_smtp.py"),
             "--smtp", f"127.0.0.1:{port}", "--data", str(work / "bare")] + (["--extract"] if extract else [])
-    return ServerProcess("bare", argv, base_env(), work / "bare.log", port)
+    env = base_env()
+    if database_url:  # in the environment, never on a command line (it holds the password)
+        argv += ["--database-url", "env"]
+        env["BARE_DATABASE_URL"] = database_url
+    return ServerProcess("bare", argv, env, work / "bare.log", port)
 
 
-def gateway_env(http_port: int, relay_port: int) -> dict[str, str]:
-    return {**base_env(),
+def gateway_env(http_port: int, relay_port: int, database_url: str = "") -> dict[str, str]:
+    return {**base_env(), **({"OOR_DATABASE_URL": database_url} if database_url else {}),
             "OOR_INSECURE_KDF": "true", "OOR_KDF_OPSLIMIT": "1", "OOR_KDF_MEMLIMIT_KIB": "8",
             "OOR_SMTP_PER_MINUTE": "1000000", "OOR_SMTP_RETURNS_PER_DAY": "1000000", "OOR_ACCESS_LOG": "false", "OOR_LOG_LEVEL": "warning",
             "OOR_SMTP_RELAY": f"127.0.0.1:{relay_port}", "OOR_PUBLIC_URL": f"http://127.0.0.1:{http_port}"}
 
 
-async def gateway_server(work: Path, relay_port: int, servers: list[ServerProcess]) -> ServerProcess:
+async def gateway_server(work: Path, relay_port: int, servers: list[ServerProcess],
+                         database_url: str = "") -> ServerProcess:
     """`oor serve` with one mail volunteer on duty (invited by the CLI, enrolled and logged in by the API).
 
     The process is added to `servers` as soon as it exists, so that the caller stops it whatever fails next."""
     http_port, smtp_port = free_port(), free_port()
     data = work / "gateway" / "var"
-    env = gateway_env(http_port, relay_port)
+    env = gateway_env(http_port, relay_port, database_url)
     name = "Bench Mail"
     invite_argv = [sys.executable, "-m", "server.cli", "volunteer", "invite", name, "--mail", "--data", str(data)]
     invite = await asyncio.to_thread(subprocess.run, invite_argv, cwd=REPO, env=env, capture_output=True, text=True,
@@ -656,7 +666,9 @@ async def bench(args: argparse.Namespace) -> str:
     print(f"  {args.clients} clients, one SMTP session per mail; {args.rounds} round(s) of {args.warmup:g} s warm-up + "
           f"{args.seconds:g} s measured per server; corpus {len(corpus)} mails, {min(sizes)}-{max(sizes)} bytes "
           f"(mean {statistics.mean(sizes):.0f}); the bare server "
-          + ("parses and extracts subject and text" if args.bare_extract else "parses and stores the raw mail"))
+          + ("parses and extracts subject and text" if args.bare_extract else "parses and stores the raw mail")
+          + ("; both store in PostgreSQL 15 (own cluster, its default durability: fsync and synchronous_commit on)"
+             if args.postgres else "; both store in SQLite (WAL, synchronous=FULL)"))
     m0 = machine_cpu_seconds()
     await asyncio.sleep(2.0)
     busy = (machine_cpu_seconds() - m0) / 2.0
@@ -667,13 +679,16 @@ async def bench(args: argparse.Namespace) -> str:
 
     sink = await ReturnSink().start()
     servers: list[ServerProcess] = []
+    postgres = await asyncio.to_thread(start_postgres, durable=True) if args.postgres else None
+    urls = ({name: postgres.url(postgres.create_database()) for name in ("bare", "gateway")}
+            if postgres is not None else {"bare": "", "gateway": ""})
     with tempfile.TemporaryDirectory(prefix="oor-bench-smtp-") as tmp:
         work = Path(tmp)
         try:
-            bare = bare_server(work, args.bare_extract)
+            bare = bare_server(work, args.bare_extract, urls["bare"])
             servers.append(bare)
             await bare.start()
-            gateway = await gateway_server(work, sink.port, servers)
+            gateway = await gateway_server(work, sink.port, servers, urls["gateway"])
             for server in (bare, gateway):
                 await check_server(server, corpus)
             owed = 5
@@ -709,6 +724,8 @@ async def bench(args: argparse.Namespace) -> str:
             for server in servers:
                 server.stop()
             await sink.stop()
+            if postgres is not None:
+                await asyncio.to_thread(stop_postgres, postgres)
 
     times = await asyncio.to_thread(time_argon2, 1 if args.quick else 3)
     argon2_ms = statistics.median(times)
@@ -734,6 +751,8 @@ def main() -> int:
     parser.add_argument("--bare-extract", action="store_true",
                         help="the bare server also extracts subject and body text (a stricter baseline)")
     parser.add_argument("--corpus", type=int, default=40, help="distinct mails in the corpus (default 40)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="both servers store in PostgreSQL (a cluster this run starts) instead of SQLite")
     args = parser.parse_args()
     args.seconds = args.seconds if args.seconds is not None else (4.0 if args.quick else 20.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 3.0)

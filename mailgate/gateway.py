@@ -7,8 +7,11 @@ Order matters for what a crash can cost:
   3. only then is `250` answered (a crash before that leaves nothing, and the
      sending server retries, as SMTP intends);
   4. the return mail with the token waits in memory and is retried for a
-     bounded time; a crash or restart before it is delivered loses it, and the
-     thread, which nobody can then open but the volunteer, simply expires.
+     bounded time; a crash before it is delivered loses it, and the thread,
+     which nobody can then open but the volunteer, simply expires. A graceful
+     stop (SIGTERM, Ctrl-C) first stops taking mail, then tries every waiting
+     return mail once more for at most `smtp_drain_seconds` (`drain`), and
+     logs how many went out and how many were lost: counts, nothing else.
 The sender's address, the token and the keys derived from it live only in
 that in-memory return mail and in local variables; nothing of them is logged
 or stored.
@@ -32,8 +35,11 @@ import logging
 import quopri
 import re
 import smtplib
+import socket
 import ssl
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.utils import formatdate, make_msgid
@@ -58,6 +64,15 @@ RETRY_FIRST_SECONDS = 30.0
 # thread whose code it cannot send, or memory growing without bound.
 OUTBOX_MAX = 10_000
 COALESCE_SECONDS = 0.5
+# Every blocking step with the relay (connect, each command) waits at most this long.
+RELAY_TIMEOUT_SECONDS = 30.0
+# At a graceful stop: how long waiting return mails are tried before they are dropped, unless
+# `smtp_drain_seconds` says otherwise; and the pause between two tries while the relay refuses.
+DRAIN_SECONDS = 10
+DRAIN_RETRY_SECONDS = 1.0
+# Of that time, a mail still being taken in (parsing, key derivation, storage) may use at most this share,
+# so that its own return mail, and the others, still get a chance.
+INTAKE_SHARE = 0.5
 # A mailbox we can send a return mail to: printable local part (no quotes or controls), a dotted domain.
 DAY_SECONDS = 24 * 3600
 DROPPED = "250 2.0.0 Automatisch bericht; niet doorgegeven / Automatic message; not passed on"
@@ -116,9 +131,19 @@ class Gateway:
     # Keyed tags of return-mail recipients, rotating daily (a 24-hour window needs a key that lives a day).
     recipients: AddressGuard = field(default_factory=lambda: AddressGuard(period_seconds=DAY_SECONDS))
     dropped: int = 0
+    # Set at a graceful stop: the sender finishes the round it is in and leaves the rest to `drain`.
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+    # SMTP sessions that are open, and how many of them are in handle_DATA: closed and awaited at a stop.
+    sessions: weakref.WeakSet[SMTP] = field(default_factory=weakref.WeakSet)
+    taking: int = 0
+    delivered: int = 0  # return mails the relay took, since the start (a count, for the shutdown line)
 
     def __post_init__(self) -> None:
         self.busy = asyncio.Semaphore(self.config.smtp_concurrency)
+        # The relay connection in use by a sending thread, so that a stop can cut it (abort_relay).
+        self._relay_lock = threading.Lock()
+        self._relay_client: smtplib.SMTP | None = None
+        self._relay_aborted = False
 
     def robot_sender(self, sender: str | None) -> bool:
         """Whether the envelope sender is a machine we must never answer: the null sender (bounces),
@@ -159,11 +184,15 @@ class Gateway:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        async with self.busy:
-            try:
-                return await self._take(envelope)
-            except Exception as exc:
-                return smtp_reply(exc)
+        self.taking += 1
+        try:
+            async with self.busy:
+                try:
+                    return await self._take(envelope)
+                except Exception as exc:
+                    return smtp_reply(exc)
+        finally:
+            self.taking -= 1
 
     # -- intake ------------------------------------------------------------------------
 
@@ -265,50 +294,99 @@ class Gateway:
         # sent with the SMTPUTF8 option (RFC 6531/6532); every other return mail is plain ASCII.
         return headers.encode("ascii" if pending.to.isascii() else "utf-8") + encoded
 
-    def _send_batch(self, batch: list[tuple[bytes, str]]) -> list[bool]:
-        """Send due return mails over one relay connection; which ones went through."""
+    def _send_batch(self, batch: list[tuple[bytes, str]], timeout: float = RELAY_TIMEOUT_SECONDS) -> list[bool]:
+        """Send due return mails over one relay connection; which ones went through.
+
+        Runs on a worker thread. Every blocking step waits at most `timeout`; `abort_relay` (from
+        the event loop) cuts the connection at once, and no new one is made after it."""
         relay = self.config.smtp_relay
-        if relay is None:
-            return [False] * len(batch)
         sent = [False] * len(batch)
+        if relay is None or self._relay_aborted:
+            return sent
         try:
-            with smtplib.SMTP(relay.host, relay.port, timeout=30) as client:
-                if self.config.smtp_relay_starttls:
-                    client.starttls(context=ssl.create_default_context())
-                if self.config.smtp_relay_user:
-                    client.login(self.config.smtp_relay_user, self.config.smtp_relay_password)
-                for index, (message, to) in enumerate(batch):
-                    try:
-                        options = [] if to.isascii() else ["SMTPUTF8"]
-                        client.sendmail(self.config.return_mail_from, [to], message, mail_options=options)
-                        sent[index] = True
-                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused):
-                        client.rset()  # this one is refused (for now); the others can still go
+            with smtplib.SMTP(relay.host, relay.port, timeout=max(0.1, timeout)) as client:
+                with self._relay_lock:
+                    if self._relay_aborted:
+                        return sent
+                    self._relay_client = client
+                try:
+                    if self.config.smtp_relay_starttls:
+                        client.starttls(context=ssl.create_default_context())
+                    if self.config.smtp_relay_user:
+                        client.login(self.config.smtp_relay_user, self.config.smtp_relay_password)
+                    for index, (message, to) in enumerate(batch):
+                        try:
+                            options = [] if to.isascii() else ["SMTPUTF8"]
+                            client.sendmail(self.config.return_mail_from, [to], message, mail_options=options)
+                            sent[index] = True
+                        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused):
+                            client.rset()  # this one is refused (for now); the others can still go
+                finally:
+                    with self._relay_lock:
+                        self._relay_client = None
         except (OSError, smtplib.SMTPException):
             pass  # the relay is unreachable or hung up: what was not sent is retried later
         return sent
 
-    async def deliver_forever(self) -> None:
+    def abort_relay(self) -> None:
+        """Cut a relay connection in use and make no new one (from any thread): the end of a stop."""
+        with self._relay_lock:
+            self._relay_aborted = True
+            client = self._relay_client
+            sock = getattr(client, "sock", None) if client is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # the sending thread's blocked read or write fails now
+
+    def _due(self, now: float) -> list[tuple[ReturnMail, bytes]]:
+        """The return mails due at `now`, composed; one that cannot be composed is dropped."""
+        due: list[tuple[ReturnMail, bytes]] = []
+        for pending in [p for p in self.outbox if p.next_try <= now]:
+            try:
+                due.append((pending, self.compose(pending)))
+            except Exception:
+                # One unsendable return mail must never stop the others: drop it, say so, go on.
+                self.outbox.remove(pending)
+                log.warning("a return mail could not be composed and was dropped")
+        return due
+
+    async def _send(self, due: list[tuple[ReturnMail, bytes]], timeout: float) -> list[bool]:
+        """`_send_batch` off the event loop, on a thread of its own: the relay's pace is not ours.
+
+        A daemon thread, not the loop's executor: a relay that hangs past a stop's deadline (in a
+        connect, say, which `abort_relay` cannot cut) must not hold the process, whose exit waits for
+        executor threads. Cancelling this leaves the thread to finish on its own; its answer is dropped."""
         loop = asyncio.get_running_loop()
-        while True:
+        answer: asyncio.Future[list[bool]] = loop.create_future()
+        batch = [(m, p.to) for p, m in due]
+
+        def settle(result: list[bool]) -> None:
+            if not answer.done():
+                answer.set_result(result)
+
+        def run() -> None:
+            try:
+                result = self._send_batch(batch, timeout)
+            except Exception:
+                result = [False] * len(batch)
+            with contextlib.suppress(RuntimeError):  # the event loop is gone: nobody waits any more
+                loop.call_soon_threadsafe(settle, result)
+
+        threading.Thread(target=run, name="oor-relay", daemon=True).start()
+        return await answer
+
+    async def deliver_forever(self) -> None:
+        """Send return mails as they come, retrying with a growing pause; leave at `closing`."""
+        while not self.closing.is_set():
             now = time.monotonic()
-            due: list[tuple[ReturnMail, bytes]] = []
-            for pending in [p for p in self.outbox if p.next_try <= now]:
-                try:
-                    due.append((pending, self.compose(pending)))
-                except Exception:
-                    # One unsendable return mail must never stop the others: drop it, say so, go on.
-                    self.outbox.remove(pending)
-                    log.warning("a return mail could not be composed and was dropped")
+            due = self._due(now)
             if due:
-                try:
-                    results = await loop.run_in_executor(None, self._send_batch, [(m, p.to) for p, m in due])
-                except Exception:
-                    results = [False] * len(due)
+                results = await self._send(due, RELAY_TIMEOUT_SECONDS)
                 for (pending, _), sent in zip(due, results):
                     if sent:
                         # Delivered: the address and the token go with the last reference to them.
                         self.outbox.remove(pending)
+                        self.delivered += 1
                         continue
                     pending.attempts += 1
                     pending.next_try = time.monotonic() + RETRY_FIRST_SECONDS * 2 ** min(pending.attempts - 1, 6)
@@ -317,12 +395,56 @@ class Gateway:
                         log.warning("a return mail could not be delivered within %d minutes and was dropped",
                                     self.config.smtp_relay_retry_minutes)
                 del due
+            if self.closing.is_set():
+                return
             self.wake.clear()
             wait = min((p.next_try for p in self.outbox), default=now + 3600) - time.monotonic()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=max(0.05, wait))
+            if self.closing.is_set():
+                return
             # Let return mails gather for a moment: one relay session then carries many of them.
             await asyncio.sleep(COALESCE_SECONDS)
+
+    async def drain(self, deadline: float) -> int:
+        """At a stop: try every waiting return mail until `deadline` (time.monotonic()); then drop
+        the rest, and answer how many that were. The intake is closed already: nothing new arrives."""
+        while self.outbox and self.config.smtp_relay is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            due = self._due(float("inf"))  # every one of them, whatever its retry pause
+            if not due:
+                continue
+            try:
+                results = await asyncio.wait_for(self._send(due, remaining), timeout=remaining)
+            except asyncio.TimeoutError:
+                # The relay is too slow: cut the connection (its thread ends on its own) and stop trying.
+                self.abort_relay()
+                break
+            for (pending, _), ok in zip(due, results):
+                if ok:
+                    self.outbox.remove(pending)
+                    self.delivered += 1
+            del due
+            if self.outbox:
+                await asyncio.sleep(max(0.0, min(DRAIN_RETRY_SECONDS, deadline - time.monotonic())))
+        lost = len(self.outbox)
+        self.outbox.clear()  # the addresses and tokens go with the process; not one is written anywhere
+        return lost
+
+    async def close_intake(self, server: asyncio.AbstractServer, deadline: float) -> None:
+        """Stop taking mail: no new connection; a mail being taken in may finish (until `deadline`),
+        then every session is closed (a sender cut off before its 250 retries later, as SMTP intends)."""
+        server.close()
+        while self.taking and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            transport = session.transport
+            if transport is not None and not transport.is_closing():
+                transport.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), timeout=max(0.05, deadline - time.monotonic()))
 
 
 def smtp_factory(gateway: Gateway, config: Config) -> Any:
@@ -332,14 +454,24 @@ def smtp_factory(gateway: Gateway, config: Config) -> Any:
         tls.load_cert_chain(config.smtp_tls_cert, config.smtp_tls_key)
 
     def make() -> SMTP:
-        return SMTP(gateway, hostname=config.mail_domain, ident="Luisterend Oor", data_size_limit=config.smtp_max_bytes,
-                    enable_SMTPUTF8=True, tls_context=tls, timeout=60,
-                    command_call_limit={"MAIL": 20, "RCPT": 40, "DATA": 20, "*": 100})
+        session = SMTP(gateway, hostname=config.mail_domain, ident="Luisterend Oor",
+                       data_size_limit=config.smtp_max_bytes, enable_SMTPUTF8=True, tls_context=tls, timeout=60,
+                       command_call_limit={"MAIL": 20, "RCPT": 40, "DATA": 20, "*": 100})
+        gateway.sessions.add(session)
+        return session
     return make
 
 
+def drain_seconds(config: Config) -> float:
+    """How long a graceful stop may spend on waiting return mails (and on a mail being taken in)."""
+    return float(config.smtp_drain_seconds)
+
+
 async def gateway_context(app: web.Application) -> AsyncIterator[None]:
-    """Run the gateway in the web server's event loop, over the same storage (an aiohttp cleanup_ctx)."""
+    """Run the gateway in the application's event loop, over the same storage (an aiohttp cleanup_ctx).
+
+    `oor serve` runs it beside the web part; `oor serve --only smtp` runs the application's start-up
+    and clean-up without an HTTP site, so that the gateway has the same storage, desk and counts."""
     config = app[CONFIG]
     # aiosmtpd logs every peer address and every command line (MAIL FROM included) on "mail.log".
     # Those would be a help-seeker's address and e-mail address: that logger stays silent.
@@ -353,14 +485,27 @@ async def gateway_context(app: web.Application) -> AsyncIterator[None]:
     if config.smtp_relay is None:
         log.warning("no smtp_relay configured: senders of e-mail will not receive their token")
     yield
-    server.close()
-    await server.wait_closed()
+    budget = drain_seconds(config)
+    started, delivered = time.monotonic(), gateway.delivered
+    deadline = started + budget
+    # 1. No new mail; a mail being taken in may finish, for part of the time, so that it gets its 250.
+    await gateway.close_intake(server, started + budget * INTAKE_SHARE)
     gateway.pool.close()
-    sender.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sender
-    if gateway.outbox:
-        log.warning("%d return mails were still waiting and are dropped at shutdown", len(gateway.outbox))
+    # 2. The sender finishes the round it is in (cut off at the deadline), then 3. every waiting
+    # return mail is tried until the deadline.
+    gateway.closing.set()
+    gateway.wake.set()
+    try:
+        await asyncio.wait_for(sender, timeout=max(0.0, deadline - time.monotonic()))
+    except asyncio.TimeoutError:  # wait_for has cancelled it; the relay thread it waited on is cut off
+        gateway.abort_relay()
+    lost = await gateway.drain(deadline)
+    sent = gateway.delivered - delivered
+    if sent or lost:
+        # Counts only: never an address, a code, or which mail it was.
+        (log.warning if lost else log.info)(
+            "at shutdown %d waiting return mails were sent and %d could not be sent within %g seconds "
+            "(those are dropped)", sent, lost, budget)
 
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("mail_gateway")

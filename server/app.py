@@ -30,7 +30,7 @@ from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
 from .mail import api as mail_api
 from .mail.desk import MAIL_DESK, MailDesk, guard_mail_derivation
 from .stats import STATS, Stats
-from .storage.sqlite import SQLiteStorage
+from .storage import open_storage
 
 log = logging.getLogger("oor")
 PURGE_EVERY_SECONDS = 600
@@ -81,7 +81,7 @@ async def _end_chats(app: web.Application) -> None:
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    storage = SQLiteStorage(config.database_path)
+    storage = open_storage(config)
     await storage.open()
     app[STORAGE] = storage
     # Answers fake salts for unknown names; kept in the database so they stay stable across restarts.

@@ -1,10 +1,25 @@
-"""The `oor` command: serve, and manage volunteer accounts.
+"""The `oor` command: serve, manage volunteer accounts, back up and restore.
 
     oor serve [--config FILE] [--data DIR] [--http HOST:PORT] [--smtp HOST:PORT]
-              [--smtp-relay HOST:PORT] [--mail-domain DOMAIN] [--demo]
+              [--smtp-relay HOST:PORT] [--mail-domain DOMAIN] [--demo] [--only web|smtp]
     oor volunteer invite NAME [--role volunteer|mentor|partner|coordinator] [--chat] [--mail]
     oor volunteer list
     oor volunteer deactivate NAME
+    oor backup DEST [--force] [--config FILE] [--data DIR]
+    oor restore SRC [--config FILE] [--data DIR]
+    oor audit --url URL [--data DIR] [--out FILE] [--manifest FILE] [--from-address ADDRESS]
+
+`serve` runs the web server and the mail gateway in one process; `--only web` runs the web part
+alone (no SMTP listener), `--only smtp` the mail gateway alone (no HTTP listener), so that each can
+run as its own process (or on its own machine, with PostgreSQL) over the same storage. A graceful
+stop (SIGTERM, Ctrl-C) stops taking mail, then tries the waiting return mails for at most
+`smtp_drain_seconds`.
+
+`backup` writes a consistent copy of the storage while the service runs (SQLite: `VACUUM INTO`,
+compacted, without sessions; PostgreSQL: `pg_dump -Fc`), mode 0600, under DEST.tmp renamed to
+DEST at the end; an existing DEST is kept unless `--force`. `restore` fills an empty storage
+(no database file in the data folder, or a PostgreSQL database without tables) from a backup,
+migrates it forward, applies the retention rules at once, and says what it restored.
 """
 
 from __future__ import annotations
@@ -25,11 +40,11 @@ from aiohttp import web
 
 from . import accounts
 from .app import create_app, wall_clock
+from .backup import BackupError, backup, restore
 from .config import Config, load_config
 from .errors import ConfigError, OorError
 from .http import PrivateAccessLogger, install_log_scrubber
-from .storage import ROLES
-from .storage.sqlite import SQLiteStorage
+from .storage import ROLES, Storage, open_storage
 
 log = logging.getLogger("oor")
 DEMO_ACCOUNTS = (("Demo", "volunteer"), ("Coördinator", "coordinator"))
@@ -87,7 +102,7 @@ class AcceptErrorThrottle(logging.Filter):
         more = f"; {self.suppressed} more since the last such line not logged" if self.suppressed else ""
         record.msg, record.args, record.exc_info, record.exc_text = (
             f"{ACCEPT_ERROR}{reason}: new connections wait until descriptors are free{more}. "
-            "Raise the open file limit (README: Deploying behind TLS)", None, None, None)
+            "Raise the open file limit (README: Deploying on Debian, LimitNOFILE)", None, None, None)
         self.last, self.suppressed = now, 0
         return True
 
@@ -98,7 +113,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="oor", description="Luisterend Oor: anonymous helpline server")
+    parser = argparse.ArgumentParser(prog="oor", description="Luisterend Oor: anonymous helpline server",
+                                     epilog=__doc__.split("\n", 1)[1] if __doc__ else None,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the web server and the mail gateway")
@@ -109,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--mail-domain", dest="mail_domain", help="domain of hulp@DOMAIN (default localhost)")
     serve.add_argument("--demo", action="store_true",
                        help="print fresh enrolment links for a demo volunteer and a demo coordinator")
+    serve.add_argument("--only", choices=("web", "smtp"),
+                       help="run only the web part (no SMTP listener) or only the mail gateway (no HTTP "
+                            "listener); without it, both run in this process")
+
+    backup_cmd = sub.add_parser("backup", help="write a consistent copy of the storage while the service runs")
+    _common(backup_cmd)
+    backup_cmd.add_argument("dest", type=Path, help="the backup file to write (mode 0600)")
+    backup_cmd.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    restore_cmd = sub.add_parser("restore", help="fill an empty storage (no database yet) from a backup")
+    _common(restore_cmd)
+    restore_cmd.add_argument("src", type=Path, help="a file written by `oor backup`")
 
     audit = sub.add_parser("audit", help="check a running instance against the threat model's claims")
     audit.add_argument("--url", required=True, help="the instance, e.g. https://hulp.example.nl")
@@ -140,7 +168,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def _with_storage(config: Config, work: Any) -> Any:
-    storage = SQLiteStorage(config.database_path)
+    storage = open_storage(config)
     await storage.open()
     try:
         return await work(storage)
@@ -149,7 +177,7 @@ async def _with_storage(config: Config, work: Any) -> Any:
 
 
 def _invite_line(config: Config, name: str, role: str, can_chat: bool, can_mail: bool) -> Any:
-    async def work(storage: SQLiteStorage) -> accounts.Invited:
+    async def work(storage: Storage) -> accounts.Invited:
         return await accounts.invite(storage, config, name, role, can_chat, can_mail, wall_clock())
     return work
 
@@ -160,12 +188,12 @@ def no_core_dumps() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-async def _serve(config: Config, demo: bool) -> None:
+async def _serve(config: Config, demo: bool, only: str | None = None) -> None:
     no_core_dumps()
     raise_open_file_limit(config)
     if demo:
         for name, role in DEMO_ACCOUNTS:
-            async def work(storage: SQLiteStorage, name: str = name, role: str = role) -> str | None:
+            async def work(storage: Storage, name: str = name, role: str = role) -> str | None:
                 if await storage.volunteer_by_name(name) is not None:
                     return None
                 inv = await accounts.invite(storage, config, name, role, True, True, wall_clock())
@@ -175,29 +203,44 @@ async def _serve(config: Config, demo: bool) -> None:
                 print(f"Enrolment link for demo {role} {name!r} (valid {config.invitation_ttl_hours} h):\n  {url}")
             else:
                 print(f"Demo {role} {name!r} is enrolled already: log in at {config.base_url}/vrijwilliger")
+    web_part = only in (None, "web")
+    smtp_part = config.smtp_enabled and only in (None, "smtp")
+    # The gateway needs what the application builds at start-up (storage, mail desk, address guard,
+    # counts), so it is always the application's cleanup_ctx; with --only smtp the application
+    # starts and stops as usual, but no HTTP site is opened.
     app = create_app(config)
-    if config.smtp_enabled:
+    if smtp_part:
         from mailgate import gateway_context  # the gateway shares this process, event loop and storage
         app.cleanup_ctx.append(gateway_context)
     runner = web.AppRunner(app, access_log_class=PrivateAccessLogger,
                            access_log=logging.getLogger("oor.access") if config.access_log else None)
     await runner.setup()
-    site = web.TCPSite(runner, config.http.host, config.http.port)
-    await site.start()
+    if web_part:
+        site = web.TCPSite(runner, config.http.host, config.http.port)
+        await site.start()
     # Everything made at start-up lives as long as the process: keep it out of every future
     # garbage collection, so that full collections stay short (they would show as chat latency).
     gc.freeze()
-    print(f"Luisterend Oor is running.\n  Help-seekers: {config.base_url}/\n"
-          f"  Volunteers:   {config.base_url}/vrijwilliger\n"
-          f"  HTTP on {config.http}; mail gateway (SMTP) for hulp@{config.mail_domain} on "
-          f"{config.smtp if config.smtp_enabled else 'off'}\n"
-          "Press Ctrl-C to stop.", flush=True)
+    print(_running_banner(config, web_part, smtp_part, only), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await runner.cleanup()
+
+
+def _running_banner(config: Config, web_part: bool, smtp_part: bool, only: str | None) -> str:
+    smtp = f"mail gateway (SMTP) for hulp@{config.mail_domain} on {config.smtp if smtp_part else 'off'}"
+    if not web_part:
+        return (f"Luisterend Oor mail gateway is running (no web part in this process).\n  {smtp}\n"
+                "Press Ctrl-C to stop.")
+    if only == "web" and config.smtp_enabled:
+        smtp = "mail gateway in another process (oor serve --only smtp)"
+    return (f"Luisterend Oor is running.\n  Help-seekers: {config.base_url}/\n"
+            f"  Volunteers:   {config.base_url}/vrijwilliger\n"
+            f"  HTTP on {config.http}; {smtp}\n"
+            "Press Ctrl-C to stop.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,9 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     install_log_scrubber(handler)
     logging.basicConfig(level=config.log_level.upper(), handlers=[handler])
     logging.getLogger("asyncio").addFilter(AcceptErrorThrottle())
+    if args.command == "serve" and args.only == "smtp" and not config.smtp_enabled:
+        print("oor: --only smtp: the mail gateway is off in this configuration (smtp_enabled = false)",
+              file=sys.stderr)
+        return 2
     try:
         if args.command == "serve":
-            asyncio.run(_serve(config, args.demo))
+            asyncio.run(_serve(config, args.demo, args.only))
+        elif args.command == "backup":
+            print(backup(config, args.dest, force=args.force))
+        elif args.command == "restore":
+            print(restore(config, args.src))
         elif args.action == "invite":
             can_chat, can_mail = args.chat, args.mail
             if args.role == "volunteer" and not (can_chat or can_mail):
@@ -239,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} is deactivated; their sessions have ended.")
     except OorError as exc:
         print(f"oor: {exc.en}", file=sys.stderr)
+        return 1
+    except BackupError as exc:
+        print(f"oor: {exc}", file=sys.stderr)
         return 1
     except ConfigError as exc:  # found only once the database is open (guard_mail_derivation)
         print(f"oor: configuration error: {exc}", file=sys.stderr)

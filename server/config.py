@@ -60,6 +60,9 @@ class Config:
     smtp_relay: HostPort | None = None
     mail_domain: str = "localhost"
     data_dir: Path = Path("var")
+    # Empty: the SQLite file data_dir/oor.sqlite3. Otherwise a postgresql:// URL, which may hold a
+    # password: it is left out of the repr, and never shown in an error or a log line.
+    database_url: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
     deployment_id: str = "luisterend-oor-dev"
     kdf_opslimit: int = PRODUCTION_MIN_OPSLIMIT
@@ -108,6 +111,8 @@ class Config:
     smtp_relay_user: str = ""
     smtp_relay_password: str = ""
     smtp_relay_retry_minutes: int = 60
+    # On a graceful stop the gateway tries the waiting return mails this long (0: drop them at once).
+    smtp_drain_seconds: int = 10
     smtp_per_minute: int = 30
     smtp_returns_per_day: int = 3
     smtp_concurrency: int = 8
@@ -180,6 +185,11 @@ def _coerce(key: str, value: Any) -> Any:
                 isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9._+\-]{1,64}@[A-Za-z0-9.\-]{1,253}", v) for v in value):
             raise ConfigError(f"{key}: expected a list of e-mail addresses, got {value!r}")
         return tuple(v.lower() for v in value)
+    if key == "database_url":
+        if not isinstance(value, str) or (value and not value.startswith(("postgresql://", "postgres://"))):
+            # The value itself is not repeated: it may hold a password.
+            raise ConfigError(f"{key}: expected empty (SQLite in data_dir) or a postgresql:// or postgres:// URL")
+        return value
     if key == "data_dir":
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{key}: expected a folder path, got {value!r}")
@@ -223,6 +233,8 @@ def _validate(cfg: Config) -> None:
                 f"got {cfg.kdf_memlimit_kib}; only tests may set insecure_kdf = true")
         if cfg.kdf_opslimit < PRODUCTION_MIN_OPSLIMIT:
             raise ConfigError(f"kdf_opslimit: must be at least {PRODUCTION_MIN_OPSLIMIT}, got {cfg.kdf_opslimit}")
+    if not 0 <= cfg.smtp_drain_seconds <= 300:
+        raise ConfigError(f"smtp_drain_seconds: must be 0 to 300, got {cfg.smtp_drain_seconds}")
     if cfg.passphrase_min_length < 8:
         raise ConfigError("passphrase_min_length: must be at least 8")
     if cfg.public_url and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/\-]*)?", cfg.public_url):

@@ -3,6 +3,12 @@
 The names say what is insecure: `INSECURE_TEST_ENV` lowers Argon2id to libsodium's
 floor and the chat proof-of-work to 8 bits so that tests run fast. Production defaults stay at 64 MiB; the server
 refuses such parameters unless `insecure_kdf = true`, and then shows a banner.
+
+Every test that stores something runs on both backends: `backend` is a session-wide parameter
+("sqlite", "postgresql"; the test ids say which), `database` makes a fresh database of it for the
+test (tests/services/database.py), and the configuration and server fixtures use that database.
+pytest runs the tests grouped by backend, so the session-wide live server starts once per backend,
+and the PostgreSQL cluster (tests/services/postgres.py) only once the first PostgreSQL test runs.
 """
 
 from __future__ import annotations
@@ -14,11 +20,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.services.database import Database, PostgresDatabase
+    from tests.services.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,15 +37,63 @@ INSECURE_TEST_ENV = {
     "OOR_KDF_OPSLIMIT": "1",
     "OOR_KDF_MEMLIMIT_KIB": "8",
     "OOR_POW_BASE_BITS": "8",
+    "OOR_SMTP_DRAIN_SECONDS": "2",
 }
 
 
+@pytest.fixture(scope="session", params=("sqlite", "postgresql"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend the test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the whole session. Missing PostgreSQL fails the tests: they must
+    run, not skip (`make test` installs it)."""
+    from tests.services.postgres import PostgresMissing, start_postgres, stop_postgres
+    try:
+        server = start_postgres()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc))
+    yield server
+    stop_postgres(server)
+
+
+def new_database(request: pytest.FixtureRequest, backend: str, data_dir: Path) -> Database:
+    """A fresh, empty database: the SQLite file of a server with `data_dir`, or a new PostgreSQL
+    database in the session's cluster. The caller drops it when done."""
+    from tests.services.database import PostgresDatabase, SQLiteFile
+    if backend == "sqlite":
+        return SQLiteFile(data_dir)
+    server = request.getfixturevalue("postgres_server")
+    return PostgresDatabase(server, server.create_database())
+
+
 @pytest.fixture
-def insecure_kdf_config(tmp_path: Path) -> Any:
-    """A Config with fast, insecure key derivation and a fresh data folder."""
+def database(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Database]:
+    """The test's own database, on the test's backend, for a server whose data folder is tmp_path/var."""
+    made = new_database(request, backend, tmp_path / "var")
+    yield made
+    made.drop()
+
+
+@pytest.fixture
+def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresDatabase]:
+    """A fresh PostgreSQL database whatever the backend, for the tests of PostgreSQL itself."""
+    from tests.services.database import PostgresDatabase
+    made = PostgresDatabase(postgres_server, postgres_server.create_database())
+    yield made
+    made.drop()
+
+
+@pytest.fixture
+def insecure_kdf_config(tmp_path: Path, database: Database) -> Any:
+    """A Config with fast, insecure key derivation, a fresh data folder and the test's database."""
     from server.config import load_config
 
-    return load_config(env=INSECURE_TEST_ENV, overrides={"data_dir": str(tmp_path / "var")})
+    return load_config(env=INSECURE_TEST_ENV,
+                       overrides={"data_dir": str(tmp_path / "var"), "database_url": database.url})
 
 
 @pytest.fixture
@@ -47,7 +105,7 @@ def clock() -> Any:
 
 @pytest.fixture
 async def client(aiohttp_client: Any, insecure_kdf_config: Any, clock: Any) -> Any:
-    """A real in-process server (aiohttp test server) on a real SQLite file."""
+    """A real in-process server (aiohttp test server) on the test's database."""
     from server.app import create_app
     return await aiohttp_client(create_app(insecure_kdf_config, clock=clock))
 
@@ -60,18 +118,20 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A real `oor serve` process with its own data folder and captured output."""
+    """A real `oor serve` process with its own data folder, its database and captured output."""
 
     url: str
     data_dir: Path
     output: Path
     smtp_port: int
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # OOR_DATABASE_URL holds the test cluster's password
     process: subprocess.Popen[bytes]
+    store: Database
 
-    @property
-    def database(self) -> Path:
-        return self.data_dir / "oor.sqlite3"
+    def stored_bytes(self) -> bytes:
+        """Everything the server has written to disk: its data folder and its database's files."""
+        from tests.services.database import written
+        return written(self.data_dir, self.store)
 
     def oor(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the `oor` CLI against the same data folder and configuration."""
@@ -89,13 +149,18 @@ class LiveServer:
 
 
 def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None,
-                      rlimit_nofile: tuple[int, int] | None = None) -> LiveServer:
-    """`rlimit_nofile=(soft, hard)` starts the process with that open file limit."""
+                      rlimit_nofile: tuple[int, int] | None = None, database: Database | None = None) -> LiveServer:
+    """`rlimit_nofile=(soft, hard)` starts the process with that open file limit; `database` is the
+    one to use (the `database` fixture's, or one shared by several servers), by default the SQLite
+    file in tmp/var."""
+    from tests.services.database import SQLiteFile
     port, smtp_port = free_port(), free_port()
     data = tmp / "var"
     output = tmp / "server-output.log"
+    store = database if database is not None else SQLiteFile(data)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **INSECURE_TEST_ENV,
-           "OOR_PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+           "OOR_PUBLIC_URL": f"http://127.0.0.1:{port}", **({"OOR_DATABASE_URL": store.url} if store.url else {}),
+           **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
     with output.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(data),
                                  "--http", f"127.0.0.1:{port}", "--smtp", f"127.0.0.1:{smtp_port}"],
@@ -114,7 +179,7 @@ def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None,
     else:
         proc.kill()
         raise RuntimeError(f"oor serve did not start:\n{output.read_text()}")
-    return LiveServer(f"http://127.0.0.1:{port}", data, output, smtp_port, env, proc)
+    return LiveServer(f"http://127.0.0.1:{port}", data, output, smtp_port, env, proc, store)
 
 
 def stop_live_server(server: LiveServer) -> None:
@@ -126,7 +191,12 @@ def stop_live_server(server: LiveServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = start_live_server(tmp_path_factory.mktemp("live"))
+def live_server(request: pytest.FixtureRequest, backend: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One `oor serve` per backend for the whole session, on a database of its own."""
+    tmp = tmp_path_factory.mktemp(f"live-{backend}")
+    store = new_database(request, backend, tmp / "var")
+    server = start_live_server(tmp, database=store)
     yield server
     stop_live_server(server)
+    store.drop()

@@ -34,7 +34,7 @@ MODULE_FLOORS = {
     "server.accounts": DOMAIN, "server.stats": DOMAIN, "server.guards": DOMAIN,
     "server.http": WEB, "server.pages": WEB, "server.charts": WEB, "server.api": WEB, "server.coordinator": WEB,
     "server.openapi": WEB, "server.chat.ws": WEB, "server.mail.api": WEB,
-    "server.app": PROCESS, "server.audit": PROCESS, "server.cli": PROCESS,
+    "server.app": PROCESS, "server.audit": PROCESS, "server.cli": PROCESS, "server.backup": PROCESS,
 }
 PACKAGE_FLOORS = {"server.storage": GROUND, "server.chat": DOMAIN, "server.mail": DOMAIN}
 # Ground-floor modules hold plain classes and values: no aiohttp (keys.py exists to name AppKeys).

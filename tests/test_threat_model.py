@@ -7,10 +7,13 @@ import re
 import sqlite3
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from server.storage import open_storage
 from server.storage.sqlite import connect
+from tests.services.database import Database
 
 REPO = Path(__file__).resolve().parent.parent
 TM = REPO / "threat_model"
@@ -24,7 +27,7 @@ DOCUMENT = (TM / "THREAT_MODEL.md").read_text(encoding="utf-8")
 ELEMENTS = {
     "help-seeker browser": "HS", "volunteer browser": "VB", "HTTP API": "HTTP",
     "chat relay (websockets)": "RELAY", "mail desk": "DESK", "mail gateway (SMTP)": "GATE",
-    "outbound relay": "OUT", "SQLite database": "DB", "logs": "LOG", "CLI": "CLI", "coordinator": "COORD",
+    "outbound relay": "OUT", "database (SQLite or PostgreSQL)": "DB", "logs": "LOG", "CLI": "CLI", "coordinator": "COORD",
 }
 # Security by STRIDE, privacy by LINDDUN, with the code each threat ID carries.
 FRAMEWORKS = {
@@ -78,8 +81,13 @@ def real_schema(tmp_path: Path) -> dict[str, set[str]]:
         conn.close()
 
 
-def test_schema_matches_data_inventory(tmp_path: Path) -> None:
-    schema = real_schema(tmp_path)
+async def test_schema_matches_data_inventory(insecure_kdf_config: Any, database: Database) -> None:
+    """On both backends: the schema the migrations make (read from sqlite_master, or from PostgreSQL's
+    information_schema) has exactly the tables and columns the inventory declares."""
+    storage = open_storage(insecure_kdf_config)
+    await storage.open()
+    await storage.close()
+    schema = {table: set(database.columns(table)) for table in database.tables()}
     declared = {t: set(spec["columns"]) for t, spec in INVENTORY["tables"].items()}
     assert set(schema) == set(declared), "tables differ from threat_model/data_inventory.toml"
     for table in schema:

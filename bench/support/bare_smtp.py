@@ -16,6 +16,10 @@ raw bytes. That costs about 0.3 ms more per mail (bench/README.md).
 The SMTP side is configured as the gateway's (mailgate/gateway.py smtp_factory):
 the same size limit, SMTPUTF8, timeout and command limits; any recipient is taken.
 
+With --database-url postgresql://... it stores into PostgreSQL instead (asyncpg, one INSERT per
+mail in its own transaction, with the server's defaults: fsync and synchronous_commit on, so the
+250 again comes after a durable commit), the baseline for `bench/smtp_intake.py --postgres`.
+
 bench/smtp_intake.py starts it as a subprocess. It lives in bench/support/ because
 `make bench` runs every bench/*.py, and this one would serve until stopped. On its own:
     .venv/bin/python bench/support/bare_smtp.py --smtp 127.0.0.1:2626 --data /tmp/bare
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sqlite3
 import time
@@ -50,17 +55,23 @@ class BareHandler:
                         " size INTEGER NOT NULL, raw BLOB, subject TEXT, text TEXT)")
         self.parser = BytesParser(policy=policy.default)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+    def parse(self, raw: bytes) -> tuple[Any, ...] | None:
+        """The row to store: (received_at, size, raw, subject, text); None if the mail cannot be read."""
         try:
             message = self.parser.parsebytes(raw)
-            row: tuple[Any, ...] = (time.time(), len(raw), raw, None, None)
-            if self.extract:
-                subject = str(message.get("subject", "") or "")
-                body = message.get_body(preferencelist=("plain", "html"))
-                text = body.get_content() if body is not None else ""
-                row = (time.time(), len(raw), None, subject, text if isinstance(text, str) else "")
+            if not self.extract:
+                return (time.time(), len(raw), raw, None, None)
+            subject = str(message.get("subject", "") or "")
+            body = message.get_body(preferencelist=("plain", "html"))
+            text = body.get_content() if body is not None else ""
+            return (time.time(), len(raw), None, subject, text if isinstance(text, str) else "")
         except Exception:
+            return None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        row = self.parse(raw)
+        if row is None:
             return "554 5.6.0 This message cannot be read"
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -72,10 +83,39 @@ class BareHandler:
         return "250 2.0.0 OK"
 
 
-async def serve(host: str, port: int, data: Path, extract: bool) -> None:
+class BarePostgresHandler(BareHandler):
+    """The same work, stored in PostgreSQL: one INSERT, its own (durable) transaction, per mail."""
+
+    def __init__(self, extract: bool) -> None:
+        self.extract = extract
+        self.parser = BytesParser(policy=policy.default)
+        self.pool: Any = None
+
+    async def open(self, url: str) -> None:
+        import asyncpg  # only this baseline needs it
+        self.pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+        await self.pool.execute("CREATE TABLE IF NOT EXISTS mails (id bigserial PRIMARY KEY, received_at double"
+                                " precision NOT NULL, size integer NOT NULL, raw bytea, subject text, text text)")
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        row = self.parse(raw)
+        if row is None:
+            return "554 5.6.0 This message cannot be read"
+        await self.pool.execute("INSERT INTO mails(received_at, size, raw, subject, text) VALUES ($1, $2, $3, $4, $5)",
+                                *row)
+        return "250 2.0.0 OK"
+
+
+async def serve(host: str, port: int, data: Path, extract: bool, database_url: str = "") -> None:
     logging.getLogger("mail.log").disabled = True  # as the gateway
     data.mkdir(parents=True, exist_ok=True)
-    handler = BareHandler(data / "bare.sqlite3", extract)
+    handler: BareHandler
+    if database_url:
+        handler = BarePostgresHandler(extract)
+        await handler.open(database_url)
+    else:
+        handler = BareHandler(data / "bare.sqlite3", extract)
 
     def make() -> SMTP:
         return SMTP(handler, hostname="localhost", ident="bare", data_size_limit=MAX_BYTES, enable_SMTPUTF8=True,
@@ -90,7 +130,10 @@ async def serve(host: str, port: int, data: Path, extract: bool) -> None:
     await stop.wait()
     server.close()
     await server.wait_closed()
-    handler.db.close()
+    if isinstance(handler, BarePostgresHandler):
+        await handler.pool.close()
+    else:
+        handler.db.close()
 
 
 def main() -> None:
@@ -98,11 +141,16 @@ def main() -> None:
     parser.add_argument("--smtp", default="127.0.0.1:2626", help="HOST:PORT (loopback only)")
     parser.add_argument("--data", required=True, type=Path, help="folder for bare.sqlite3")
     parser.add_argument("--extract", action="store_true", help="also read subject and body text, store those")
+    parser.add_argument("--database-url", default="",
+                        help="'env': store in the PostgreSQL database named by BARE_DATABASE_URL instead of SQLite")
     args = parser.parse_args()
+    if args.database_url not in ("", "env"):
+        parser.error("--database-url takes only 'env' (a URL with its password has no place on a command line)")
+    url = os.environ.get("BARE_DATABASE_URL", "") if args.database_url == "env" else ""
     host, _, port = args.smtp.rpartition(":")
     if host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the bare server listens on loopback only")
-    asyncio.run(serve(host, int(port), args.data, args.extract))
+    asyncio.run(serve(host, int(port), args.data, args.extract, url))
 
 
 if __name__ == "__main__":

@@ -12,15 +12,14 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import (Count, Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken, NewVolunteer,
-               Session, StorageError, ThreadConflict, Volunteer)
+from .interface import (Count, Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken,
+                        NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames)
 
 T = TypeVar("T")
 
@@ -149,20 +148,6 @@ def _create_one(c: sqlite3.Connection, make: Callable[[Volunteer], tuple[MailThr
         raise ThreadConflict("the thread was made for another volunteer")
     _insert_thread(c, thread, first, count)
     return thread, volunteer
-
-
-def _answer_batch(futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool, Any]]) -> None:
-    """On the event loop: answer every caller of one group commit."""
-    for future, (ok, value) in zip(futures, outcomes):
-        if future.done():  # the caller went away meanwhile (cancelled)
-            continue
-        try:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-        except Exception:  # one odd exception must not leave the others waiting
-            future.set_exception(StorageError("storing the thread failed"))
 
 
 class SQLiteStorage:
@@ -445,13 +430,14 @@ class SQLiteStorage:
             if start:
                 self._batch = []
             self._batch.append((make, count, future))
+        del make  # the batch holds it until the commit; the exception a caller keeps must not, via this frame
         if start:
             try:
                 loop.run_in_executor(self._executor, self._create_batch, loop, self._conn)
             except BaseException as exc:  # e.g. the executor is shut down: fail this batch, not the next
                 with self._batch_lock:
                     batch, self._batch = self._batch or [], None
-                _answer_batch([f for _, _, f in batch], [(False, StorageError(str(exc)))] * len(batch))
+                answer_futures([f for _, _, f in batch], [(False, StorageError(str(exc)))] * len(batch))
         return await future
 
     def _create_batch(self, loop: asyncio.AbstractEventLoop, c: sqlite3.Connection) -> None:
@@ -481,17 +467,19 @@ class SQLiteStorage:
             outcomes = [(False, failure)] * len(batch)
             if not isinstance(exc, Exception):
                 with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_answer_batch, [future for _, _, future in batch], outcomes)
+                    loop.call_soon_threadsafe(answer_futures, [future for _, _, future in batch], outcomes)
                 raise
         futures = [future for _, _, future in batch]
-        # The callers' `make` closures hold plaintext and keys: drop them, and the frames an
-        # exception's traceback would keep alive, before answering.
+        # The callers' `make` closures hold plaintext and keys: drop them (the list, and the loop's
+        # last `make`, which this frame would hold until it returns, after the answer), and the
+        # frames an exception's traceback would keep alive, before answering.
         batch.clear()
+        make = None  # noqa: F841
         for ok, value in outcomes:
             if not ok and isinstance(value, BaseException):
-                traceback.clear_frames(value.__traceback__)
+                forget_frames(value)
         with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody is waiting any more
-            loop.call_soon_threadsafe(_answer_batch, futures, outcomes)
+            loop.call_soon_threadsafe(answer_futures, futures, outcomes)
 
     async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None:
         def run(c: sqlite3.Connection) -> MailThread | None:

@@ -1,7 +1,7 @@
 """A real server started in the test's own event loop, and a loopback proxy with an unusual source address.
 
 The server is the real application (`create_app`) on a real TCP port and a real
-SQLite file; running it in-process lets a test watch the relay (frame observer)
+database (the test's, on either backend); running it in-process lets a test watch the relay (frame observer)
 and, for tamper tests, inject frames as a malicious server would. Every log
 record is captured *before* any filtering, so an address or a plaintext that a
 handler would try to log is caught even if the production scrubber would hide it.
@@ -22,6 +22,7 @@ from server.app import create_app
 from server.config import load_config
 from server.http import PrivateAccessLogger
 from tests.conftest import INSECURE_TEST_ENV, free_port
+from tests.services.database import Database, SQLiteFile, written
 
 UNUSUAL_ADDRESS = "127.31.7.9"
 
@@ -46,6 +47,7 @@ class InProcessServer:
     frames: list[tuple[int, str]]
     log: RawCapture
     runner: web.AppRunner
+    store: Database
     proxy: "SourceProxy | None" = None
     config: Any = None
 
@@ -53,14 +55,18 @@ class InProcessServer:
         return "\n".join(self.log.lines)
 
     def data_bytes(self) -> bytes:
-        return b"".join(p.read_bytes() for p in sorted(self.data_dir.rglob("*")) if p.is_file())
+        """Everything the server has written to disk: its data folder and its database's files."""
+        return written(self.data_dir, self.store)
 
 
 async def start_in_process(tmp: Path, extra_env: dict[str, str] | None = None, *,
-                           smtp: bool = False) -> InProcessServer:
-    """The real application on free ports; with `smtp`, the mail gateway runs in it too (as in `oor serve`)."""
+                           smtp: bool = False, database: Database | None = None) -> InProcessServer:
+    """The real application on free ports; with `smtp`, the mail gateway runs in it too (as in `oor serve`).
+    `database` is the test's (the `database` fixture), by default the SQLite file in tmp/var."""
     port = free_port()
-    overrides = {"data_dir": str(tmp / "var"), "http": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"}
+    store = database if database is not None else SQLiteFile(tmp / "var")
+    overrides = {"data_dir": str(tmp / "var"), "http": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
+                 "database_url": store.url}
     if smtp:
         overrides["smtp"] = f"127.0.0.1:{free_port()}"
     config = load_config(env={**INSECURE_TEST_ENV, **(extra_env or {})}, overrides=overrides)
@@ -78,7 +84,8 @@ async def start_in_process(tmp: Path, extra_env: dict[str, str] | None = None, *
     runner = web.AppRunner(app, access_log_class=PrivateAccessLogger, access_log=logging.getLogger("oor.access"))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    return InProcessServer(f"http://127.0.0.1:{port}", app, config.data_dir, frames, capture, runner, config=config)
+    return InProcessServer(f"http://127.0.0.1:{port}", app, config.data_dir, frames, capture, runner, store,
+                           config=config)
 
 
 async def _restore(root: logging.Logger, capture: logging.Handler, level: int) -> None:

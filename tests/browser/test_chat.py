@@ -8,7 +8,6 @@ so any trace of that address in a file or a log is a leak.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,8 @@ LAST = "Dank je wel, het lucht op"
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[InProcessServer]:
-    srv = await with_proxy(await start_in_process(tmp_path))
+async def server(tmp_path: Path, database: Any) -> AsyncIterator[InProcessServer]:
+    srv = await with_proxy(await start_in_process(tmp_path, database=database))
     yield srv
     await stop_in_process(srv)
 
@@ -130,9 +129,7 @@ async def test_chat_journey_end_to_end_leaves_no_plaintext_or_address(
         assert text.encode() not in stored and text not in output
     assert UNUSUAL_ADDRESS.encode() not in stored and UNUSUAL_ADDRESS not in output
     assert '"GET /chat"' in output  # the log was captured: the check above looked at something
-    with sqlite3.connect(server.data_dir / "oor.sqlite3") as db:
-        assert db.execute("SELECT topic, age_band, count FROM chat_wrapups").fetchall() == [
-            ("eenzaamheid", "18-29", 1)]
+    assert server.store.rows("SELECT topic, age_band, count FROM chat_wrapups") == [("eenzaamheid", "18-29", 1)]
 
 
 @pytest.mark.browser
@@ -234,10 +231,11 @@ async def test_volunteer_page_refuses_a_replayed_frame(browser: Any, server: InP
 
 
 @pytest.mark.browser
-async def test_a_refused_connection_says_it_may_be_busy_and_shows_the_crisis_line(page: Any, tmp_path: Path) -> None:
+async def test_a_refused_connection_says_it_may_be_busy_and_shows_the_crisis_line(page: Any, tmp_path: Path,
+                                                                                  database: Any) -> None:
     """When the server refuses the chat socket (its connection caps, issue 11), the page cannot read
     the 503; it goes back to the start and says plainly that it may be busy, with 113 and 112."""
-    server = await with_proxy(await start_in_process(tmp_path, {"OOR_CHAT_SOCKETS_MAX": "1"}))
+    server = await with_proxy(await start_in_process(tmp_path, {"OOR_CHAT_SOCKETS_MAX": "1"}, database=database))
     try:
         async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             volunteer = await python_volunteer(server, http)  # on duty while this reference lives

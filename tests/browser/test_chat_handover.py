@@ -27,8 +27,8 @@ HINT = "Vraag door naar wat die zorgen zijn"
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[InProcessServer]:
-    srv = await with_proxy(await start_in_process(tmp_path))
+async def server(tmp_path: Path, database: Any) -> AsyncIterator[InProcessServer]:
+    srv = await with_proxy(await start_in_process(tmp_path, database=database))
     yield srv
     await stop_in_process(srv)
 

@@ -48,8 +48,8 @@ async def fits_a_phone(page: Any) -> None:
 
 @pytest.mark.browser
 async def test_coordinator_sees_live_figures_invites_and_reads_statistics(page: Any, context: Any,
-                                                                         tmp_path: Path) -> None:
-    server = await start_in_process(tmp_path)
+                                                                         tmp_path: Path, database: Any) -> None:
+    server = await start_in_process(tmp_path, database=database)
     try:
         app = server.app
         async with aiohttp.ClientSession(base_url=server.url) as setup, \

@@ -1,14 +1,13 @@
 """Volunteer enrolment and login, end to end in Debian's Chromium against `oor serve`.
 
-After the journey the test opens the real SQLite files and asserts that the
-passphrase, the authentication key, the wrapping key and the private keys appear
-in none of them, in any encoding the code uses.
+After the journey the test reads the real database files (SQLite's, or PostgreSQL's with its
+WAL) and the data folder, and asserts that the passphrase, the authentication key, the wrapping
+key and the private keys appear in none of them, in any encoding the code uses.
 """
 
 from __future__ import annotations
 
 import base64
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 import crypto
 from tests.browser.conftest import assert_accessible
+from tests.services.database import Database
 
 PASSPHRASE = "paarse olifant fietst langs de zee"
 
@@ -28,16 +28,11 @@ def encodings(secret: bytes) -> list[bytes]:
             url.rstrip(b"=")]
 
 
-def data_files(folder: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
-
-
-def secrets_of(database: Path, name: str, passphrase: str) -> dict[str, bytes]:
+def secrets_of(database: Database, name: str, passphrase: str) -> dict[str, bytes]:
     """Recompute, from what the server stored, every secret the browser held."""
-    with sqlite3.connect(database) as db:
-        salt, ops, mem, xpub, edpub, wrapped = db.execute(
-            "SELECT kdf_salt, kdf_opslimit, kdf_memlimit, x25519_public, ed25519_public, wrapped_identity"
-            " FROM volunteers WHERE name = ?", (name,)).fetchone()
+    ((salt, ops, mem, xpub, edpub, wrapped),) = database.rows(
+        "SELECT kdf_salt, kdf_opslimit, kdf_memlimit, x25519_public, ed25519_public, wrapped_identity"
+        " FROM volunteers WHERE name = ?", name)
     keys = crypto.derive_volunteer_keys(passphrase, salt, crypto.KdfParams(ops, mem))
     identity = crypto.unwrap_identity(keys.wrapping_key, wrapped, xpub, edpub)
     return {"passphrase": passphrase.encode("utf-8"), "auth_key": keys.auth_key,
@@ -88,8 +83,7 @@ async def test_volunteer_enrols_logs_out_and_in_and_no_secret_reaches_the_disk(
     await page.fill("#herhaal", PASSPHRASE + "!")
     await page.click("#inschrijven button[type=submit]")
     assert "niet gelijk" in await page.text_content("#fout")
-    with sqlite3.connect(live_server.database) as db:
-        assert db.execute("SELECT count(*) FROM volunteers WHERE name = 'Sanne'").fetchone()[0] == 0
+    assert live_server.store.rows("SELECT count(*) FROM volunteers WHERE name = 'Sanne'") == [(0,)]
 
     await page.fill("#herhaal", PASSPHRASE)
     await page.click("#inschrijven button[type=submit]")
@@ -121,12 +115,12 @@ async def test_volunteer_enrols_logs_out_and_in_and_no_secret_reaches_the_disk(
     assert await page.evaluate("localStorage.length + sessionStorage.length") == 0
     assert not page.problems, page.problems
 
-    secrets = secrets_of(live_server.database, "Sanne", PASSPHRASE)
-    stored = data_files(live_server.data_dir)
+    secrets = secrets_of(live_server.store, "Sanne", PASSPHRASE)
+    stored = live_server.stored_bytes()
     output = live_server.read_output().encode("utf-8")
     for label, secret in secrets.items():
         for form in encodings(secret):
-            assert form not in stored, f"{label} found in the data folder"
+            assert form not in stored, f"{label} found in the data folder or the database's files"
             assert form not in output, f"{label} found in the server output"
 
 
@@ -205,15 +199,14 @@ async def test_escape_twice_is_a_quick_exit(page: Any, live_server: Any) -> None
 
 @pytest.mark.browser
 async def test_login_page_refuses_kdf_parameters_below_the_configured_floor(
-        page: Any, tmp_path: Path) -> None:
+        page: Any, tmp_path: Path, database: Database) -> None:
     """A database thief who lowers a volunteer's stored Argon2 cost must not get a cheap auth key."""
     from tests.conftest import start_live_server, stop_live_server
 
-    server = start_live_server(tmp_path, {"OOR_KDF_MEMLIMIT_KIB": "16"})
+    server = start_live_server(tmp_path, {"OOR_KDF_MEMLIMIT_KIB": "16"}, database=database)
     try:
         await enrol(page, server.invite("Joost"), PASSPHRASE)
-        with sqlite3.connect(server.database) as db:
-            db.execute("UPDATE volunteers SET kdf_memlimit = 8192 WHERE name = 'Joost'")
+        server.store.rows("UPDATE volunteers SET kdf_memlimit = 8192 WHERE name = 'Joost'")
         seen: list[str] = []
         page.on("request", lambda r: seen.append(r.url))
         await page.goto(server.url + "/vrijwilliger")

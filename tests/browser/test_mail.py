@@ -26,8 +26,8 @@ AGAIN = "Dank je, het helpt al om dit te lezen"
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[InProcessServer]:
-    srv = await with_proxy(await start_in_process(tmp_path))
+async def server(tmp_path: Path, database: Any) -> AsyncIterator[InProcessServer]:
+    srv = await with_proxy(await start_in_process(tmp_path, database=database))
     yield srv
     await stop_in_process(srv)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sqlite3
 import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.chatclient import Volunteer
 from tests.helpers import enrolled, enrolment_body, invite
 from tests.mailclient import DEPLOYMENT, KDF, MailSeeker, checked_x25519, message_json
 from tests.mailgate.conftest import gateway, on_duty, relay_sink  # noqa: F401 (fixtures)
+from tests.services.database import Database
 from tests.server.test_chat_relay import relay, seeker, seeker_http, volunteer_on_duty  # noqa: F401 (fixtures)
 from tests.server.test_mail import app_client, mail_volunteer, sessions  # noqa: F401 (fixtures)
 
@@ -128,15 +128,15 @@ def test_the_argument_count_of_a_javascript_call():
 # -- M-6-1, M-6-2, M-6-3: fake salts ----------------------------------------------------------------
 
 async def test_the_server_secret_is_made_once_and_kept_across_restarts(aiohttp_client: Any,
-                                                                        insecure_kdf_config: Any) -> None:
+                                                                        insecure_kdf_config: Any,
+                                                                        database: Database) -> None:
     answers = []
     for _ in range(2):  # a restart: a new process on the same data folder
         client = await aiohttp_client(create_app(insecure_kdf_config))
         answers.append(await (await client.post("/api/login/start", json={"name": "Niemand"})).json())
         await client.close()
     assert answers[0] == answers[1]
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        rows = db.execute("SELECT value FROM meta WHERE key = ?", (SERVER_SECRET_KEY,)).fetchall()
+    rows = database.rows("SELECT value FROM meta WHERE key = ?", SERVER_SECRET_KEY)
     assert len(rows) == 1 and crypto.KEY_BYTES <= len(rows[0][0]) <= 64
     # 256 random bits: the stored value is the unpadded base64 of 32 random bytes.
     assert len(crypto.b64decode(rows[0][0].decode("ascii"), length=32)) == 32
@@ -171,11 +171,10 @@ async def test_an_altered_wrapped_identity_ends_the_login_and_nothing_falls_back
         page: Any, context: Any, live_server: Any) -> None:  # noqa: F811 (fixtures)
     name = "Tamara"
     await enrol(page, live_server.invite(name, "--chat", "--mail"), PASSPHRASE)
-    with sqlite3.connect(live_server.database, timeout=10) as db:
-        blob = db.execute("SELECT wrapped_identity FROM volunteers WHERE name = ?", (name,)).fetchone()[0]
-        # Length and version stay right (the server can check only those): one ciphertext bit differs.
-        db.execute("UPDATE volunteers SET wrapped_identity = ? WHERE name = ?",
-                   (blob[:40] + bytes([blob[40] ^ 1]) + blob[41:], name))
+    ((blob,),) = live_server.store.rows("SELECT wrapped_identity FROM volunteers WHERE name = ?", name)
+    # Length and version stay right (the server can check only those): one ciphertext bit differs.
+    live_server.store.rows("UPDATE volunteers SET wrapped_identity = ? WHERE name = ?",
+                           blob[:40] + bytes([blob[40] ^ 1]) + blob[41:], name)
     await page.goto(live_server.url + "/vrijwilliger")
     await login(page, name, PASSPHRASE)
     await wait_text(page, "#fout", "konden niet worden ontgrendeld")
@@ -187,8 +186,8 @@ async def test_an_altered_wrapped_identity_ends_the_login_and_nothing_falls_back
 # -- M-10.1-1: the help-seeker's page seals nothing after a forged offer ----------------------------
 
 @pytest.fixture
-async def inprocess(tmp_path: Path) -> AsyncIterator[InProcessServer]:
-    srv = await with_proxy(await start_in_process(tmp_path))
+async def inprocess(tmp_path: Path, database: Database) -> AsyncIterator[InProcessServer]:
+    srv = await with_proxy(await start_in_process(tmp_path, database=database))
     yield srv
     await stop_in_process(srv)
 
@@ -256,14 +255,13 @@ def test_a_sender_stops_at_the_last_sequence_number():
 # -- M-10.10-1: the identity key the help-seeker checks the offer against --------------------------
 
 async def test_the_seeker_gets_the_identity_key_stored_at_enrolment(
-        relay: Any, seeker_http: Any, insecure_kdf_config: Any) -> None:  # noqa: F811 (fixtures)
+        relay: Any, seeker_http: Any, database: Database) -> None:  # noqa: F811 (fixtures)
     volunteer = await volunteer_on_duty(relay, "Sanne")
     s = await seeker(relay, seeker_http)
     await s.open(seeker_http)
     await volunteer.pick_up()
     frame = await s.connected()
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        stored = db.execute("SELECT ed25519_public FROM volunteers WHERE name = 'Sanne'").fetchone()[0]
+    ((stored,),) = database.rows("SELECT ed25519_public FROM volunteers WHERE name = 'Sanne'")
     assert crypto.b64decode(frame["identity"]) == stored == volunteer.identity.ed25519_public
 
 
@@ -359,7 +357,7 @@ async def test_the_token_and_the_lookup_key_never_travel_in_a_url(
 
 # -- M-12.3-2, M-12.3-3, M-12.3-4: key certificates --------------------------------------------------
 
-async def test_enrolment_needs_a_certificate_that_vouches_for_the_key(client: Any, insecure_kdf_config: Any) -> None:
+async def test_enrolment_needs_a_certificate_that_vouches_for_the_key(client: Any, database: Database) -> None:
     token = await invite(client, "Sanne")
     identity = crypto.new_identity()
     good = enrolment_body(token, identity=identity)
@@ -370,11 +368,9 @@ async def test_enrolment_needs_a_certificate_that_vouches_for_the_key(client: An
             body["x25519_certificate"] = certificate
         resp = await client.post("/api/enrol", json=body)
         assert resp.status == 400 and (await resp.json())["field"] == "x25519_certificate"
-        with sqlite3.connect(insecure_kdf_config.database_path) as db:
-            assert db.execute("SELECT count(*) FROM volunteers").fetchone()[0] == 0
+        assert database.rows("SELECT count(*) FROM volunteers") == [(0,)]
     assert (await client.post("/api/enrol", json=good)).status == 201
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        stored = db.execute("SELECT x25519_certificate FROM volunteers WHERE name = 'Sanne'").fetchone()[0]
+    ((stored,),) = database.rows("SELECT x25519_certificate FROM volunteers WHERE name = 'Sanne'")
     assert stored == crypto.b64decode(good["x25519_certificate"])
     crypto.verify_key_certificate(identity.ed25519_public, identity.x25519_public, stored)
 
@@ -383,8 +379,7 @@ async def test_the_gateway_encrypts_to_no_key_its_certificate_does_not_vouch_for
         gateway: InProcessServer, relay_sink: Any, on_duty: Any) -> None:  # noqa: F811 (fixtures)
     from tests.mailgate.test_gateway import in_thread, message, send, stored_rows
     forged = crypto.sign_key_certificate(crypto.new_identity())  # vouches for another key
-    with sqlite3.connect(gateway.config.database_path, timeout=10) as db:
-        db.execute("UPDATE volunteers SET x25519_certificate = ? WHERE name = 'Sanne'", (forged,))
+    gateway.store.rows("UPDATE volunteers SET x25519_certificate = ? WHERE name = 'Sanne'", forged)
     code, text = await in_thread(send, gateway, message())
     assert code >= 400, (code, text)
     assert stored_rows(gateway) == (0, 0, 0)  # no thread, no message, nothing counted
@@ -394,7 +389,7 @@ async def test_the_gateway_encrypts_to_no_key_its_certificate_does_not_vouch_for
 # -- M-12.7-1: what the server fixes itself before storing a mail message -----------------------------
 
 async def test_mail_seq_follows_the_last_and_the_author_is_who_is_signed_in(
-        app_client: Any, sessions: Any, insecure_kdf_config: Any) -> None:  # noqa: F811 (fixtures)
+        app_client: Any, sessions: Any, database: Database) -> None:  # noqa: F811 (fixtures)
     v_http, s_http = sessions[:2]
     await mail_volunteer(app_client, v_http, "Sanne")
     mail_seeker = MailSeeker(s_http)
@@ -408,8 +403,7 @@ async def test_mail_seq_follows_the_last_and_the_author_is_who_is_signed_in(
                                                   mail_seeker.box.x25519_public, volunteer_x))
 
     def stored() -> list[tuple[int, int]]:
-        with sqlite3.connect(insecure_kdf_config.database_path) as db:
-            return db.execute("SELECT seq, author FROM mail_messages ORDER BY seq").fetchall()
+        return database.rows("SELECT seq, author FROM mail_messages ORDER BY seq")
 
     for seq in (1, 3):  # the last one again, and a gap
         resp = await s_http.post("/api/mail/write", json={**mail_seeker.lookup, "message": sealed(seq)})

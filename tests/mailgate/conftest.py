@@ -69,11 +69,11 @@ async def relay_sink() -> AsyncIterator[Sink]:
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path, relay_sink: Sink) -> AsyncIterator[InProcessServer]:
+async def gateway(tmp_path: Path, relay_sink: Sink, database: Any) -> AsyncIterator[InProcessServer]:
     server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{relay_sink.port}",
                                                "OOR_SMTP_MAX_BYTES": "200000",
                                                # many mails from one test sender; the limit has its own tests
-                                               "OOR_SMTP_RETURNS_PER_DAY": "1000"}, smtp=True)
+                                               "OOR_SMTP_RETURNS_PER_DAY": "1000"}, smtp=True, database=database)
     yield server
     await stop_in_process(server)
 

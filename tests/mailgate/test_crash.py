@@ -34,9 +34,9 @@ def stream(port: int, accepted: list[int], stop: threading.Event, worker: int) -
             time.sleep(0.01)
 
 
-async def test_sigkill_during_intake_loses_nothing_that_got_250(tmp_path: Path) -> None:
+async def test_sigkill_during_intake_loses_nothing_that_got_250(tmp_path: Path, database: Any) -> None:
     env = {"OOR_SMTP_PER_MINUTE": "100000", "OOR_SMTP_RELAY": "127.0.0.1:9"}  # relay down: not the point here
-    server = start_live_server(tmp_path, env)
+    server = start_live_server(tmp_path, env, database=database)
     identity = crypto.new_identity()
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(base_url=server.url, cookie_jar=jar) as http:
@@ -76,9 +76,9 @@ async def test_sigkill_during_intake_loses_nothing_that_got_250(tmp_path: Path) 
 
 
 def start_live_server_again(old: Any, tmp_path: Path) -> Any:
-    """The same data folder, a new process (and new ports)."""
+    """The same data folder and database, a new process (and new ports)."""
     from tests.conftest import start_live_server as start
     again = tmp_path / "again"
     again.mkdir()
     (again / "var").symlink_to(old.data_dir)
-    return start(again, {k: old.env[k] for k in ("OOR_SMTP_PER_MINUTE", "OOR_SMTP_RELAY")})
+    return start(again, {k: old.env[k] for k in ("OOR_SMTP_PER_MINUTE", "OOR_SMTP_RELAY")}, database=old.store)

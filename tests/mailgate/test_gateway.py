@@ -137,10 +137,10 @@ async def test_malformed_corpus(gateway: InProcessServer, on_duty: Any, relay_si
     assert any("Ik ben bang énéénzaam" in t for t in texts)  # RFC 2047: adjacent encoded words join
 
 
-async def test_flood_from_one_address_is_slowed(tmp_path: Path, relay_sink: Sink) -> None:
+async def test_flood_from_one_address_is_slowed(tmp_path: Path, relay_sink: Sink, database: Any) -> None:
     from tests.browser.inprocess import api_volunteer, start_in_process, stop_in_process
     server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{relay_sink.port}",
-                                               "OOR_SMTP_PER_MINUTE": "3"}, smtp=True)
+                                               "OOR_SMTP_PER_MINUTE": "3"}, smtp=True, database=database)
     try:
         async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await api_volunteer(server, http, "Sanne")
@@ -156,10 +156,8 @@ async def test_flood_from_one_address_is_slowed(tmp_path: Path, relay_sink: Sink
 
 
 def stored_rows(server: InProcessServer) -> tuple[int, int, int]:
-    import sqlite3
-    with sqlite3.connect(server.config.database_path) as db:
-        return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[return-value]
-                     for table in ("mail_threads", "mail_messages", "stats_counts"))
+    return tuple(server.store.rows(f"SELECT count(*) FROM {table}")[0][0]  # type: ignore[return-value]
+                 for table in ("mail_threads", "mail_messages", "stats_counts"))
 
 
 async def test_nobody_on_duty_means_try_again_later(gateway: InProcessServer, relay_sink: Sink) -> None:
@@ -197,13 +195,15 @@ async def test_a_failure_while_sealing_stores_nothing(gateway: InProcessServer, 
     assert stored_rows(gateway) == (1, 1, 1)
 
 
-async def test_return_mail_is_retried_while_the_relay_is_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_return_mail_is_retried_while_the_relay_is_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              database: Any) -> None:
     from mailgate import gateway as gateway_module
     from tests.browser.inprocess import api_volunteer, start_in_process, stop_in_process
     from tests.conftest import free_port
     monkeypatch.setattr(gateway_module, "RETRY_FIRST_SECONDS", 0.2)
     port = free_port()
-    server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{port}"}, smtp=True)
+    server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{port}"}, smtp=True,
+                                    database=database)
     try:
         async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             volunteer = await api_volunteer(server, http, "Sanne")
@@ -220,7 +220,8 @@ async def test_return_mail_is_retried_while_the_relay_is_down(tmp_path: Path, mo
         await stop_in_process(server)
 
 
-async def test_a_full_outbox_refuses_new_mail_until_it_drains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_full_outbox_refuses_new_mail_until_it_drains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              database: Any) -> None:
     """With the relay down, return mails wait in a bounded outbox; past it, mail gets 451 and nothing is stored."""
     from mailgate import gateway as gateway_module
     from tests.browser.inprocess import start_in_process, stop_in_process
@@ -228,7 +229,8 @@ async def test_a_full_outbox_refuses_new_mail_until_it_drains(tmp_path: Path, mo
     monkeypatch.setattr(gateway_module, "OUTBOX_MAX", 2)
     monkeypatch.setattr(gateway_module, "RETRY_FIRST_SECONDS", 0.2)
     port = free_port()
-    server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{port}"}, smtp=True)
+    server = await start_in_process(tmp_path, {"OOR_SMTP_RELAY": f"127.0.0.1:{port}"}, smtp=True,
+                                    database=database)
     try:
         async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await api_volunteer(server, http, "Sanne")
@@ -246,6 +248,7 @@ async def test_a_full_outbox_refuses_new_mail_until_it_drains(tmp_path: Path, mo
                         break
                     await asyncio.sleep(0.1)
                 assert code == 250, text
+                await sink.next_mail()  # its return mail too: none is left for the stop to drain
             finally:
                 await sink.stop()
     finally:
@@ -330,8 +333,6 @@ async def test_a_gateway_mail_and_its_first_reply_are_counted_for_the_statistics
         gateway: InProcessServer, relay_sink: Sink, on_duty: Any) -> None:
     """A thread from the gateway counts as offered mail, and the volunteer's first reply (only the first)
     as a first reply in the bucket of its whole hours; nothing of the thread is in the counts."""
-    import sqlite3
-
     from server.accounts import day_of
     from server.keys import CLOCK
     code, text = await in_thread(send, gateway, message())
@@ -341,8 +342,7 @@ async def test_a_gateway_mail_and_its_first_reply_are_counted_for_the_statistics
     for reply in ("Fijn dat je schrijft.", "Ik lees graag meer."):
         data, _ = await on_duty.read(key)
         assert (await on_duty.reply(data, reply)).status == 201
-    with sqlite3.connect(gateway.config.database_path) as db:
-        counts = db.execute("SELECT day, channel, metric, bucket, count FROM stats_counts ORDER BY metric").fetchall()
+    counts = gateway.store.rows("SELECT day, channel, metric, bucket, count FROM stats_counts ORDER BY metric")
     today = day_of(gateway.app[CLOCK]())
     # The reply came within the hour the mail arrived, or the next clock hour: the "up to 1 hour" bucket.
     assert counts == [(today, "mail", "first_reply", "1", 1), (today, "mail", "offered", "", 1)]

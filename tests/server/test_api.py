@@ -1,4 +1,4 @@
-"""Integration tests of the HTTP API against a real in-process server and SQLite file.
+"""Integration tests of the HTTP API against a real in-process server and database (both backends).
 
 The client side uses our own crypto facade, exactly as the browser's crypto.js
 does (the two are held together by tests/vectors/).
@@ -7,7 +7,6 @@ does (the two are held together by tests/vectors/).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 import pytest
@@ -19,11 +18,11 @@ from server.config import load_config
 from server.keys import CLOCK, CONFIG, STORAGE
 from server.storage.sqlite import SQLiteStorage
 from tests.conftest import INSECURE_TEST_ENV
+from tests.services.database import Database, written
 from tests.helpers import PASSPHRASE, Clock, enrolled, enrolment_body, invite, login_body
 
-def volunteer_count(config: Any) -> int:
-    with sqlite3.connect(config.database_path) as db:
-        return db.execute("SELECT count(*) FROM volunteers").fetchone()[0]
+def volunteer_count(database: Database) -> int:
+    return database.rows("SELECT count(*) FROM volunteers")[0][0]
 
 
 async def test_enrol_then_login_unlocks_the_same_identity(client: Any) -> None:
@@ -49,20 +48,20 @@ async def test_enrol_then_login_unlocks_the_same_identity(client: Any) -> None:
     assert me.status == 200 and (await me.json())["name"] == "Sanne"
 
 
-async def test_server_stores_a_hash_of_the_auth_key_never_the_key(client: Any, insecure_kdf_config: Any) -> None:
+async def test_server_stores_a_hash_of_the_auth_key_never_the_key(client: Any, insecure_kdf_config: Any,
+                                                                  database: Database) -> None:
     token = await invite(client)
     body = enrolment_body(token)
     await client.post("/api/enrol", json=body)
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        stored = db.execute("SELECT auth_hash FROM volunteers").fetchone()[0]
+    ((stored,),) = database.rows("SELECT auth_hash FROM volunteers")
     assert stored.startswith("$argon2id$")
     auth_key = crypto.b64decode(body["auth_key"])
     assert crypto.verify_auth_key(stored, auth_key)
-    raw = b"".join(p.read_bytes() for p in insecure_kdf_config.data_dir.iterdir())
+    raw = written(insecure_kdf_config.data_dir, database)
     assert auth_key not in raw and body["auth_key"].encode() not in raw and auth_key.hex().encode() not in raw
 
 
-async def test_used_invitation_is_refused_and_changes_nothing(client: Any, insecure_kdf_config: Any) -> None:
+async def test_used_invitation_is_refused_and_changes_nothing(client: Any, database: Database) -> None:
     token = await invite(client)
     assert (await client.post("/api/enrol", json=enrolment_body(token))).status == 201
     again = await client.post("/api/enrol", json=enrolment_body(token, "een andere wachtwoordzin"))
@@ -70,15 +69,16 @@ async def test_used_invitation_is_refused_and_changes_nothing(client: Any, insec
     assert (await again.json())["reason"] == "used"
     check = await client.post("/api/enrol/check", json={"invitation": token})
     assert check.status == 410
-    assert volunteer_count(insecure_kdf_config) == 1
+    assert volunteer_count(database) == 1
 
 
-async def test_expired_invitation_is_refused(client: Any, clock: Clock, insecure_kdf_config: Any) -> None:
+async def test_expired_invitation_is_refused(client: Any, clock: Clock, insecure_kdf_config: Any,
+                                           database: Database) -> None:
     token = await invite(client)
     clock.now += insecure_kdf_config.invitation_ttl_hours * 3600
     resp = await client.post("/api/enrol", json=enrolment_body(token))
     assert resp.status == 410 and (await resp.json())["reason"] == "expired"
-    assert volunteer_count(insecure_kdf_config) == 0
+    assert volunteer_count(database) == 0
 
 
 async def test_unknown_invitation_is_refused(client: Any) -> None:
@@ -86,11 +86,11 @@ async def test_unknown_invitation_is_refused(client: Any) -> None:
     assert resp.status == 410 and (await resp.json())["reason"] == "unknown"
 
 
-async def test_enrolment_with_weaker_kdf_than_configured_is_refused(client: Any, insecure_kdf_config: Any) -> None:
+async def test_enrolment_with_weaker_kdf_than_configured_is_refused(client: Any, database: Database) -> None:
     token = await invite(client)
     resp = await client.post("/api/enrol", json=enrolment_body(token, kdf={"opslimit": 2, "memlimit": 16384}))
     assert resp.status == 400 and (await resp.json())["field"] == "kdf"
-    assert volunteer_count(insecure_kdf_config) == 0
+    assert volunteer_count(database) == 0
 
 
 @pytest.mark.parametrize("field,value", [
@@ -98,14 +98,14 @@ async def test_enrolment_with_weaker_kdf_than_configured_is_refused(client: Any,
     ("ed25519_public", 42), ("wrapped_identity", crypto.b64encode(bytes(104))), ("invitation", "short"),
 ])
 async def test_malformed_enrolment_fields_answer_400_and_change_nothing(
-        client: Any, insecure_kdf_config: Any, field: str, value: Any) -> None:
+        client: Any, database: Database, field: str, value: Any) -> None:
     token = await invite(client)
     body = enrolment_body(token)
     body[field] = value
     resp = await client.post("/api/enrol", json=body)
     assert resp.status == 400
     assert (await resp.json())["field"] == field
-    assert volunteer_count(insecure_kdf_config) == 0
+    assert volunteer_count(database) == 0
     # the invitation is still usable
     assert (await client.post("/api/enrol/check", json={"invitation": token})).status == 200
 
@@ -153,7 +153,7 @@ async def test_unknown_name_gets_a_stable_fake_salt(client: Any) -> None:
 
 
 async def test_failed_logins_slow_down_the_account_not_an_address(
-        client: Any, clock: Clock, insecure_kdf_config: Any) -> None:
+        client: Any, clock: Clock, insecure_kdf_config: Any, database: Database) -> None:
     await enrolled(client)
     bad = await login_body(client, "Sanne", "verkeerde wachtwoordzin")
     for _ in range(insecure_kdf_config.login_free_attempts):
@@ -164,8 +164,7 @@ async def test_failed_logins_slow_down_the_account_not_an_address(
     assert int(locked.headers["Retry-After"]) > 0
     clock.now += int(locked.headers["Retry-After"])
     assert (await client.post("/api/login", json=good)).status == 200
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        assert db.execute("SELECT failed_logins, locked_until FROM volunteers").fetchone() == (0, 0)
+    assert database.rows("SELECT failed_logins, locked_until FROM volunteers") == [(0, 0)]
 
 
 async def test_deactivated_account_cannot_log_in_and_loses_its_sessions(
@@ -191,9 +190,9 @@ async def test_session_cookie_flags_and_logout(client: Any) -> None:
     assert (await client.get("/api/me")).status == 401
 
 
-async def test_session_cookie_is_secure_behind_tls(aiohttp_client: Any, tmp_path: Any) -> None:
+async def test_session_cookie_is_secure_behind_tls(aiohttp_client: Any, tmp_path: Any, database: Database) -> None:
     config = load_config(env={**INSECURE_TEST_ENV, "OOR_PUBLIC_URL": "https://hulp.example.nl"},
-                         overrides={"data_dir": str(tmp_path / "var")})
+                         overrides={"data_dir": str(tmp_path / "var"), "database_url": database.url})
     client = await aiohttp_client(create_app(config))
     await enrolled(client)
     resp = await client.post("/api/login", json=await login_body(client, "Sanne", PASSPHRASE))
@@ -201,7 +200,8 @@ async def test_session_cookie_is_secure_behind_tls(aiohttp_client: Any, tmp_path
     assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-async def test_sessions_expire_when_idle_and_absolutely(client: Any, clock: Clock, insecure_kdf_config: Any) -> None:
+async def test_sessions_expire_when_idle_and_absolutely(client: Any, clock: Clock, insecure_kdf_config: Any,
+                                                        database: Database) -> None:
     await enrolled(client)
     await client.post("/api/login", json=await login_body(client, "Sanne", PASSPHRASE))
     clock.now += insecure_kdf_config.session_idle_minutes * 60 - 1
@@ -214,15 +214,14 @@ async def test_sessions_expire_when_idle_and_absolutely(client: Any, clock: Cloc
         clock.now += step
         await client.get("/api/me")
     assert (await client.get("/api/me")).status == 401
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    assert database.rows("SELECT count(*) FROM sessions") == [(0,)]
 
 
-async def test_cross_origin_posts_are_refused(client: Any, insecure_kdf_config: Any) -> None:
+async def test_cross_origin_posts_are_refused(client: Any, database: Database) -> None:
     token = await invite(client)
     resp = await client.post("/api/enrol", json=enrolment_body(token), headers={"Origin": "https://evil.example"})
     assert resp.status == 403
-    assert volunteer_count(insecure_kdf_config) == 0
+    assert volunteer_count(database) == 0
 
 
 @pytest.mark.parametrize("path", ["/", "/inschrijven", "/vrijwilliger", "/api/health", "/api/assets",
@@ -328,8 +327,9 @@ def test_log_scrubber_removes_addresses_from_any_record() -> None:
     assert "2001:db8::7" not in record.getMessage()
 
 
-async def test_storage_runs_with_wal_and_secure_delete(insecure_kdf_config: Any) -> None:
-    storage = SQLiteStorage(insecure_kdf_config.database_path)
+async def test_storage_runs_with_wal_and_secure_delete(tmp_path: Any) -> None:
+    """SQLite only; PostgreSQL's counterpart is in test_storage_postgres.py."""
+    storage = SQLiteStorage(tmp_path / "oor.sqlite3")
     await storage.open()
     try:
         mode = await storage._run(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])
@@ -340,11 +340,13 @@ async def test_storage_runs_with_wal_and_secure_delete(insecure_kdf_config: Any)
     assert mode == "wal" and secure == 1 and version >= 1
 
 
-async def test_unknown_names_are_slowed_down_like_real_ones(aiohttp_client: Any, tmp_path: Any, clock: Clock) -> None:
+async def test_unknown_names_are_slowed_down_like_real_ones(aiohttp_client: Any, tmp_path: Any, clock: Clock,
+                                                            database: Database) -> None:
     """Otherwise only real accounts would ever answer 429, which would tell which names exist."""
     # Twelve attempts from one address: lift the per-address limit (login_per_minute), which is
     # tested in test_login_hardening.py, so that only the slow-down per name answers here.
     insecure_kdf_config = load_config(env=INSECURE_TEST_ENV, overrides={"data_dir": str(tmp_path / "var"),
+                                                                        "database_url": database.url,
                                                                         "login_per_minute": 100})
     client = await aiohttp_client(create_app(insecure_kdf_config, clock=clock))
     await enrolled(client)
@@ -358,14 +360,14 @@ async def test_unknown_names_are_slowed_down_like_real_ones(aiohttp_client: Any,
     assert real[-1][0] == 429
 
 
-async def test_sessions_are_stored_only_as_a_hash_of_the_cookie(client: Any, insecure_kdf_config: Any) -> None:
+async def test_sessions_are_stored_only_as_a_hash_of_the_cookie(client: Any, insecure_kdf_config: Any,
+                                                                database: Database) -> None:
     await enrolled(client)
     resp = await client.post("/api/login", json=await login_body(client, "Sanne", PASSPHRASE))
     cookie = resp.cookies[accounts.SESSION_COOKIE].value
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        stored = [row[0] for row in db.execute("SELECT token_hash FROM sessions")]
+    stored = [row[0] for row in database.rows("SELECT token_hash FROM sessions")]
     assert stored == [crypto.hash_token(cookie)]
-    raw = b"".join(p.read_bytes() for p in insecure_kdf_config.data_dir.iterdir())
+    raw = written(insecure_kdf_config.data_dir, database)
     assert cookie.encode() not in raw
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 import crypto
+from server.storage.sqlite import connect
 from tests.chatclient import Volunteer
 from tests.conftest import REPO, free_port, start_live_server, stop_live_server
 from tests.helpers import PASSPHRASE, enrolment_body, login_body
@@ -63,10 +64,10 @@ async def test_audit_passes_on_a_real_instance_with_volunteers_on_duty(tmp_path:
 
 
 async def test_audit_fails_on_weak_kdf_and_a_schema_that_differs(live_server: Any, tmp_path: Path) -> None:
+    """The live server (either backend) has the weak test KDF; the schema is a SQLite file of our own."""
     data = tmp_path / "data"
     data.mkdir()
-    with sqlite3.connect(live_server.database) as source, sqlite3.connect(data / "oor.sqlite3") as copy:
-        source.backup(copy)
+    with contextlib.closing(connect(data / "oor.sqlite3")) as copy:
         copy.execute("ALTER TABLE mail_threads ADD COLUMN sender_ip TEXT")
     done = await in_thread(audit, "--url", live_server.url, "--data", str(data))
     assert done.returncode == 1

@@ -16,7 +16,7 @@ from server.chat.assignment import DEFAULT_WAIT_SECONDS, Assignment
 from server.chat.errors import ChatRefused
 from server.chat.queue import ChatState
 from server.chat.room import Room
-from server.storage.sqlite import SQLiteStorage
+from server.storage import Storage
 from tests.server.test_chat_room import (Page, active_chat, counts, make_room, online, refused, room,  # noqa: F401
                                          storage)
 
@@ -46,7 +46,7 @@ def accept_frame(chat_id: bytes) -> dict[str, Any]:
     return {"t": "accept", "chat": chat_id, "pub": bytes(range(32)), "sig": bytes(64)}
 
 
-async def test_a_chat_waits_is_picked_up_and_accepted(room: Room, storage: SQLiteStorage) -> None:
+async def test_a_chat_waits_is_picked_up_and_accepted(room: Room, storage: Storage) -> None:
     part, calls = assignment_of(room)
     sanne, sanne_page = online(room, 1)
     part.set_available(sanne, True)
@@ -71,7 +71,7 @@ async def test_a_chat_waits_is_picked_up_and_accepted(room: Room, storage: SQLit
     assert await counts(room, storage) == {("offered", ""): 1, ("answered", "30"): 1}
 
 
-async def test_nobody_on_duty_and_a_full_queue_are_refused(storage: SQLiteStorage) -> None:
+async def test_nobody_on_duty_and_a_full_queue_are_refused(storage: Storage) -> None:
     room = make_room(storage, chat_queue_max=1)
     part, _ = assignment_of(room)
     with refused("no-volunteers", "chat_no_volunteers"):
@@ -103,7 +103,7 @@ async def test_pickup_and_accept_refuse_what_is_not_theirs(room: Room) -> None:
     assert room.queue.entries[chat.id].state is ChatState.OFFERED
 
 
-async def test_the_end_counts_finished_or_abandoned_and_opens_a_wrapup(room: Room, storage: SQLiteStorage) -> None:
+async def test_the_end_counts_finished_or_abandoned_and_opens_a_wrapup(room: Room, storage: Storage) -> None:
     part, _ = assignment_of(room)
     sanne, _ = online(room, 1)
     answered, _ = active_chat(room, sanne)

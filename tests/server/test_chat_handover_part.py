@@ -21,7 +21,7 @@ from server.chat.queue import ChatState
 from server.chat.readalong import ReadAlongs
 from server.chat.relay import Relay
 from server.chat.room import TO_SEEKER, Room
-from server.storage.sqlite import SQLiteStorage
+from server.storage import Storage
 from tests.server.test_chat_room import (active_chat, counts, make_room, online, refused, room,  # noqa: F401
                                          settled, storage)
 
@@ -71,7 +71,7 @@ def accept(chat_id: bytes) -> dict[str, Any]:
             "lpub": bytes([6]) * 32, "lsig": bytes([8]) * 64}
 
 
-async def test_handed_to_the_partner_queue_the_chat_goes_on_under_a_new_id(room: Room, storage: SQLiteStorage) -> None:
+async def test_handed_to_the_partner_queue_the_chat_goes_on_under_a_new_id(room: Room, storage: Storage) -> None:
     s = Setting(room)
     old_id, old_key = s.chat.id, s.chat.key
     await s.part.request(s.sanne, s.ask())
@@ -157,7 +157,7 @@ async def test_one_handover_at_a_time_with_a_fresh_link_id(room: Room) -> None:
         await s.part.request(s.sanne, {**s.ask(), "chat": other.id, "link": s.chat.id})
 
 
-async def test_declined_cancelled_or_expired_the_chat_stays_with_its_volunteer(storage: SQLiteStorage) -> None:
+async def test_declined_cancelled_or_expired_the_chat_stays_with_its_volunteer(storage: Storage) -> None:
     room = make_room(storage, chat_handover_timeout_seconds=0)
     s = Setting(room)
     with refused("no-handover", "chat_no_handover_question"):

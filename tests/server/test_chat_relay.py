@@ -140,7 +140,7 @@ async def test_no_volunteer_on_duty_is_said_before_anyone_waits(relay: Any, seek
 
 
 async def test_end_then_wrapup_adds_one_anonymous_count(relay: Any, seeker_http: Any,
-                                                        insecure_kdf_config: Any) -> None:
+                                                        database: Any) -> None:
     volunteer = await volunteer_on_duty(relay)
     s = await seeker(relay, seeker_http)
     await s.open(seeker_http)
@@ -158,10 +158,8 @@ async def test_end_then_wrapup_adds_one_anonymous_count(relay: Any, seeker_http:
     await volunteer.ws.send_json({"t": "wrapup", "chat": key, "topic": "eenzaamheid", "age": "18-29",
                                   "handed_over": False})
     assert (await volunteer.next("wrapped"))["code"] == "no-wrapup"  # once per chat
-    import sqlite3
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        rows = db.execute("SELECT topic, age_band, handed_over, count FROM chat_wrapups").fetchall()
-    assert rows == [("eenzaamheid", "18-29", 0, 1)]
+    assert database.rows("SELECT topic, age_band, handed_over, count FROM chat_wrapups") == \
+        [("eenzaamheid", "18-29", 0, 1)]
 
 
 async def test_block_ends_the_chat_and_refuses_a_new_one_from_that_browser(relay: Any, seeker_http: Any) -> None:
@@ -209,11 +207,11 @@ async def test_resume_with_a_wrong_secret_is_refused(relay: Any, seeker_http: An
 
 
 async def test_grace_period_over_ends_the_chat_for_the_volunteer(
-        aiohttp_client: Any, tmp_path: Any) -> None:
+        aiohttp_client: Any, tmp_path: Any, database: Any) -> None:
     from server.config import load_config
     from tests.conftest import INSECURE_TEST_ENV
     config = load_config(env={**INSECURE_TEST_ENV, "OOR_CHAT_GRACE_SECONDS": "1"},
-                         overrides={"data_dir": str(tmp_path / "var")})
+                         overrides={"data_dir": str(tmp_path / "var"), "database_url": database.url})
     relay = await aiohttp_client(create_app(config))
     async with aiohttp.ClientSession(base_url=str(relay.make_url(""))) as http:
         volunteer = await volunteer_on_duty(relay)

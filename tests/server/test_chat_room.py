@@ -2,7 +2,7 @@
 
 The part tests (test_chat_relay_part.py, test_chat_assignment.py, test_chat_readalong.py,
 test_chat_handover_part.py) drive each part through its own API with real objects: a
-real Config, a real Room, the real statistics on a real SQLite file. Only the sockets
+real Config, a real Room, the real statistics on a real database (both backends). Only the sockets
 are stand-ins: `Page` records what a page would receive, as aiohttp's WebSocketResponse
 would have sent it.
 """
@@ -15,7 +15,6 @@ import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from server.chat.queue import ChatState
 from server.chat.room import Chat, Room, VolunteerInfo, send
 from server.config import Config
 from server.stats import Stats
-from server.storage.sqlite import SQLiteStorage
+from server.storage import Storage, open_storage
 
 WALL = 1_800_000_000  # the statistics' wall clock (unix seconds): one fixed day
 
@@ -69,21 +68,21 @@ class Monotonic:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
-    db = SQLiteStorage(tmp_path / "oor.sqlite")
+async def storage(insecure_kdf_config: Config) -> AsyncIterator[Storage]:
+    db = open_storage(insecure_kdf_config)
     await db.open()
     yield db
     await db.close()
 
 
-def make_room(storage: SQLiteStorage | None, **settings: Any) -> Room:
+def make_room(storage: Storage | None, **settings: Any) -> Room:
     """A Room on a real Config (defaults, plus `settings`) with the real statistics."""
     stats = Stats(storage, lambda: WALL) if storage is not None else None
     return Room(dataclasses.replace(Config(), **settings), Monotonic(), stats)
 
 
 @pytest.fixture
-def room(storage: SQLiteStorage) -> Room:
+def room(storage: Storage) -> Room:
     return make_room(storage)
 
 
@@ -93,7 +92,7 @@ async def settled(room: Room) -> None:
         await asyncio.gather(*list(room.tasks), return_exceptions=True)
 
 
-async def counts(room: Room, storage: SQLiteStorage) -> dict[tuple[str, str], int]:
+async def counts(room: Room, storage: Storage) -> dict[tuple[str, str], int]:
     await settled(room)
     day = day_of(WALL)
     return {(metric, bucket): n for _, channel, metric, bucket, n in await storage.counts_between(day, day)
@@ -157,13 +156,13 @@ async def test_an_active_chat_needs_an_answer_and_the_help_seeker_connected(room
         room.active_chat(sanne, chat.id)
 
 
-async def test_counts_go_to_the_statistics_in_the_background(room: Room, storage: SQLiteStorage) -> None:
+async def test_counts_go_to_the_statistics_in_the_background(room: Room, storage: Storage) -> None:
     room.count("chat_offered")
     room.count("chat_answered", 42.0)
     assert await counts(room, storage) == {("offered", ""): 1, ("answered", "60"): 1}
 
 
-async def test_a_failing_count_is_logged_and_never_reaches_the_chat(room: Room, storage: SQLiteStorage,
+async def test_a_failing_count_is_logged_and_never_reaches_the_chat(room: Room, storage: Storage,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR, logger="oor.chat"):
         room.count("chat_handover", "no-such-outcome")  # the statistics refuse it with a ValueError

@@ -271,8 +271,9 @@ def open_file_limit(pid: int) -> tuple[int, int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="needs Linux /proc")
-def test_oor_serve_raises_its_file_limit_and_keeps_the_log_small_when_out_of_descriptors(tmp_path: Path) -> None:
-    server = start_live_server(tmp_path, rlimit_nofile=(256, 512))
+def test_oor_serve_raises_its_file_limit_and_keeps_the_log_small_when_out_of_descriptors(
+        tmp_path: Path, database: Any) -> None:
+    server = start_live_server(tmp_path, rlimit_nofile=(256, 512), database=database)
     sockets: list[socket.socket] = []
     try:
         assert open_file_limit(server.process.pid) == (512, 512)

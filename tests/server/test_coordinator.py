@@ -1,9 +1,8 @@
-"""The coordinator's live figures and volunteer management, through the real API and SQLite file."""
+"""The coordinator's live figures and volunteer management, through the real API and database (both backends)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from server.storage import LastCoordinator
 from tests.chatclient import Seeker, Volunteer
 from tests.helpers import clocked_client, cookie_sessions, PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer
+from tests.services.database import Database, written
 
 START = 1_800_000_000  # a whole hour (unix seconds)
 
@@ -45,9 +45,8 @@ def origin(client: Any) -> dict[str, str]:
     return {"Origin": str(client.make_url("")).rstrip("/")}
 
 
-def rows(database: Any, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(database) as db:
-        return db.execute(sql).fetchall()
+def rows(database: Database, sql: str) -> list[tuple[Any, ...]]:
+    return database.rows(sql)
 
 
 # -- live figures --------------------------------------------------------------------------------
@@ -111,8 +110,8 @@ async def test_live_figures_count_the_queue_and_open_mail_by_waiting_time(app_cl
 # -- invitations -----------------------------------------------------------------------------------
 
 
-async def test_invite_gives_a_link_that_enrols_with_the_existing_api(app_client: Any, sessions: Any,
-                                                                    insecure_kdf_config: Any) -> None:
+async def test_invite_gives_a_link_that_enrols_with_the_existing_api(
+        app_client: Any, sessions: Any, insecure_kdf_config: Any, database: Database) -> None:
     coordinator, newcomer = sessions[:2]
     await log_in(app_client, coordinator, "Carla", "coordinator")
     resp = await coordinator.post("/api/coordinator/invite",
@@ -132,16 +131,16 @@ async def test_invite_gives_a_link_that_enrols_with_the_existing_api(app_client:
     me = await (await newcomer.get("/api/me")).json()
     assert me == {"name": "Mentor Mo", "role": "mentor", "can_chat": True, "can_mail": False}
     # Only a hash of the token is stored; the link is not in any file.
-    stored = b"".join(p.read_bytes() for p in insecure_kdf_config.data_dir.iterdir() if p.is_file())
+    stored = written(insecure_kdf_config.data_dir, database)
     assert token.encode() not in stored
-    assert rows(insecure_kdf_config.database_path, "SELECT token_hash FROM invitations WHERE name = 'Mentor Mo'") == \
+    assert rows(database, "SELECT token_hash FROM invitations WHERE name = 'Mentor Mo'") == \
         [(crypto.hash_token(token),)]
     page = await (await coordinator.get("/coordinator")).text()
     assert '<tr data-name="Mentor Mo">' in page
 
 
 async def test_bad_invitations_get_a_clear_400_and_change_nothing(app_client: Any, sessions: Any,
-                                                                  insecure_kdf_config: Any) -> None:
+                                                                  database: Database) -> None:
     coordinator = sessions[0]
     await log_in(app_client, coordinator, "Carla", "coordinator")
     good = {"name": "Noor", "role": "volunteer", "can_chat": True, "can_mail": True}
@@ -158,14 +157,14 @@ async def test_bad_invitations_get_a_clear_400_and_change_nothing(app_client: An
     assert resp.status == 409 and (await resp.json())["field"] == "name"
     resp = await coordinator.post("/api/coordinator/invite", json=good, headers={"Origin": "https://elders.example"})
     assert resp.status == 403
-    assert rows(insecure_kdf_config.database_path, "SELECT name FROM invitations WHERE name != 'Carla'") == []
+    assert rows(database, "SELECT name FROM invitations WHERE name != 'Carla'") == []
 
 
 # -- deactivation and roles --------------------------------------------------------------------------
 
 
 async def test_deactivate_ends_the_sessions_and_cannot_hit_oneself(app_client: Any, sessions: Any,
-                                                                  insecure_kdf_config: Any) -> None:
+                                                                  database: Database) -> None:
     coordinator, volunteer = sessions[:2]
     await log_in(app_client, coordinator, "Carla", "coordinator")
     await log_in(app_client, volunteer, "Sanne")
@@ -175,7 +174,7 @@ async def test_deactivate_ends_the_sessions_and_cannot_hit_oneself(app_client: A
     assert (await resp.json()) == {"name": "Sanne", "role": "volunteer", "can_chat": True, "can_mail": True,
                                    "active": False, "enrolled_day": "2027-01-15"}
     assert (await volunteer.get("/api/me")).status == 401
-    assert rows(insecure_kdf_config.database_path,
+    assert rows(database,
                 "SELECT count(*) FROM sessions JOIN volunteers v ON v.id = volunteer_id"
                 " WHERE v.name = 'Sanne'") == [(0,)]
     relogin = await volunteer.post("/api/login", json=await login_body(volunteer, "Sanne", PASSPHRASE))
@@ -196,7 +195,7 @@ async def test_deactivate_ends_the_sessions_and_cannot_hit_oneself(app_client: A
 
 
 async def test_role_change_takes_effect_and_self_demotion_is_refused(app_client: Any, sessions: Any,
-                                                                    insecure_kdf_config: Any) -> None:
+                                                                    database: Database) -> None:
     coordinator, volunteer, second = sessions[:3]
     await log_in(app_client, coordinator, "Carla", "coordinator")
     await log_in(app_client, volunteer, "Sanne")
@@ -223,7 +222,7 @@ async def test_role_change_takes_effect_and_self_demotion_is_refused(app_client:
         resp = await coordinator.post("/api/coordinator/role", json=body)
         assert resp.status == status, body
         assert (await resp.json())["field"] == field
-    assert rows(insecure_kdf_config.database_path, "SELECT name, role FROM volunteers ORDER BY name") == \
+    assert rows(database, "SELECT name, role FROM volunteers ORDER BY name") == \
         [("Carla", "coordinator"), ("Sanne", "volunteer")]
     # A volunteer cannot use the management API at all.
     for path, body in (("/api/coordinator/role", {"name": "Sanne", "role": "coordinator"}),
@@ -232,11 +231,11 @@ async def test_role_change_takes_effect_and_self_demotion_is_refused(app_client:
                                                      "can_mail": True})):
         assert (await volunteer.post(path, json=body)).status == 403
         assert (await second.post(path, json=body)).status == 401
-    assert rows(insecure_kdf_config.database_path, "SELECT name, role, active FROM volunteers ORDER BY name") == \
+    assert rows(database, "SELECT name, role, active FROM volunteers ORDER BY name") == \
         [("Carla", "coordinator", 1), ("Sanne", "volunteer", 1)]
 
 
-async def test_two_coordinators_cannot_leave_none(app_client: Any, sessions: Any, insecure_kdf_config: Any) -> None:
+async def test_two_coordinators_cannot_leave_none(app_client: Any, sessions: Any, database: Database) -> None:
     """The storage refuses, inside its transaction, a change that would leave no active coordinator:
     two coordinators who demote or deactivate each other at the same moment keep one."""
     await log_in(app_client, sessions[0], "Anna", "coordinator")
@@ -245,9 +244,9 @@ async def test_two_coordinators_cannot_leave_none(app_client: Any, sessions: Any
     results = await asyncio.gather(storage.set_role("Anna", "volunteer"), storage.set_role("Bram", "volunteer"),
                                    return_exceptions=True)
     assert sorted(type(r).__name__ for r in results) == ["LastCoordinator", "bool"]
-    assert rows(insecure_kdf_config.database_path,
+    assert rows(database,
                 "SELECT count(*) FROM volunteers WHERE role = 'coordinator' AND active = 1") == [(1,)]
-    (left,) = rows(insecure_kdf_config.database_path, "SELECT name FROM volunteers WHERE role = 'coordinator'")[0]
+    (left,) = rows(database, "SELECT name FROM volunteers WHERE role = 'coordinator'")[0]
     with pytest.raises(LastCoordinator):
         await storage.set_active(left, False, keep_a_coordinator=True)
     assert await storage.set_active(left, False)  # the CLI (the operator's shell) may still do it

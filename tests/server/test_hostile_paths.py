@@ -234,9 +234,9 @@ def test_log_handler_drops_exception_messages_from_any_logger() -> None:
     assert TOKEN not in formatter.format(record)
 
 
-def test_live_server_output_never_holds_a_typed_path_query_method_or_header(tmp_path: Path) -> None:
+def test_live_server_output_never_holds_a_typed_path_query_method_or_header(tmp_path: Path, database: Any) -> None:
     """A real `oor serve`, its whole output (access log and every other logger) in a file."""
-    server = start_live_server(tmp_path)
+    server = start_live_server(tmp_path, database=database)
     try:
         host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
         targets = [f"/{TOKEN}", f"/{TOKEN_BARE}", f"/static/{TOKEN}", f"/static/js/{TOKEN}.js", f"/vendor/{TOKEN}",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sqlite3
 import statistics
 import threading
 import time
@@ -28,14 +27,16 @@ from server.guards import GUARD
 from server.keys import CONFIG
 from tests.conftest import INSECURE_TEST_ENV
 from tests.helpers import PASSPHRASE, clocked_client, enrolled, login_body
+from tests.services.database import Database
 
 WRONG = "verkeerde wachtwoordzin"
 START = 1_800_000_000
 
 
-async def client_with(aiohttp_client: Any, tmp_path: Path, **overrides: Any) -> Any:
-    """A real app on a real SQLite file in tmp_path, with a settable wall clock (`client.clock.now`)."""
-    config = load_config(env=INSECURE_TEST_ENV, overrides={"data_dir": str(tmp_path / "var"), **overrides})
+async def client_with(aiohttp_client: Any, tmp_path: Path, database: Database, **overrides: Any) -> Any:
+    """A real app on the test's database, with a settable wall clock (`client.clock.now`)."""
+    config = load_config(env=INSECURE_TEST_ENV, overrides={"data_dir": str(tmp_path / "var"),
+                                                           "database_url": database.url, **overrides})
     return await clocked_client(aiohttp_client, config, START)
 
 
@@ -68,8 +69,8 @@ def hash_calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
 # --- 1. Argon2 off the event loop ------------------------------------------------------------
 
 async def test_enrol_and_login_argon2_run_in_worker_threads_never_on_the_loop(
-        aiohttp_client: Any, tmp_path: Path, verify_calls: Calls, hash_calls: Calls) -> None:
-    client = await client_with(aiohttp_client, tmp_path)
+        aiohttp_client: Any, tmp_path: Path, database: Database, verify_calls: Calls, hash_calls: Calls) -> None:
+    client = await client_with(aiohttp_client, tmp_path, database)
     loop_thread = threading.get_ident()  # the test client and the server share this loop
     hash_calls.threads.clear()  # the dummy hash is made once at start-up, before anything is served
     await enrolled(client)
@@ -79,7 +80,8 @@ async def test_enrol_and_login_argon2_run_in_worker_threads_never_on_the_loop(
     assert loop_thread not in hash_calls.threads + verify_calls.threads
 
 
-async def test_logins_in_flight_do_not_stall_the_event_loop(aiohttp_client: Any, tmp_path: Path) -> None:
+async def test_logins_in_flight_do_not_stall_the_event_loop(
+        aiohttp_client: Any, tmp_path: Path, database: Database) -> None:
     """While 24 logins do production-cost Argon2id, the loop keeps ticking (and answers a health check).
 
     A ticker on the loop (the test client and the server share it) measures how long the
@@ -88,7 +90,7 @@ async def test_logins_in_flight_do_not_stall_the_event_loop(aiohttp_client: Any,
     about all 24 of them in a row; in worker threads for at most about one or two time
     slices of a busy machine.
     """
-    client = await client_with(aiohttp_client, tmp_path, login_per_minute=1000, login_free_attempts=1000)
+    client = await client_with(aiohttp_client, tmp_path, database, login_per_minute=1000, login_free_attempts=1000)
     await enrolled(client)
     stored = crypto.hash_auth_key(bytes(crypto.KEY_BYTES))
     verify_cost = statistics.median(_timed(crypto.verify_auth_key, stored, b"\1" * crypto.KEY_BYTES)
@@ -130,8 +132,8 @@ def _timed(fn: Any, *args: Any) -> float:
 # --- 2. Per-address limit before any Argon2 work ----------------------------------------------
 
 async def test_login_per_minute_answers_429_before_any_argon2_work_and_only_for_that_address(
-        aiohttp_client: Any, tmp_path: Path, verify_calls: Calls) -> None:
-    client = await client_with(aiohttp_client, tmp_path, client_address_header="X-Real-IP",
+        aiohttp_client: Any, tmp_path: Path, database: Database, verify_calls: Calls) -> None:
+    client = await client_with(aiohttp_client, tmp_path, database, client_address_header="X-Real-IP",
                                login_free_attempts=1000)
     limit = client.server.app[CONFIG].login_per_minute
     assert limit == 10  # the default
@@ -162,10 +164,11 @@ async def test_login_per_minute_answers_429_before_any_argon2_work_and_only_for_
     assert (await client.post("/api/login", json=right, headers=one)).status == 200
 
 
-async def test_an_office_behind_one_address_can_start_its_shift(aiohttp_client: Any, tmp_path: Path) -> None:
+async def test_an_office_behind_one_address_can_start_its_shift(
+        aiohttp_client: Any, tmp_path: Path, database: Database) -> None:
     """Successful logins are taken back from the per-address count: twenty volunteers logging in from
     one office address in a minute all get in, while failures from it still meet the limit."""
-    client = await client_with(aiohttp_client, tmp_path, client_address_header="X-Real-IP",
+    client = await client_with(aiohttp_client, tmp_path, database, client_address_header="X-Real-IP",
                                login_free_attempts=1000)
     office = {"X-Real-IP": "192.0.2.40"}
     limit = client.server.app[CONFIG].login_per_minute
@@ -178,9 +181,9 @@ async def test_an_office_behind_one_address_can_start_its_shift(aiohttp_client: 
     assert statuses == [401] * limit + [429]
 
 
-async def test_login_start_is_not_limited_per_address(aiohttp_client: Any, tmp_path: Path) -> None:
+async def test_login_start_is_not_limited_per_address(aiohttp_client: Any, tmp_path: Path, database: Database) -> None:
     """It does no Argon2 and no write; the browser asks it before every login."""
-    client = await client_with(aiohttp_client, tmp_path)
+    client = await client_with(aiohttp_client, tmp_path, database)
     for _ in range(3 * load_config(env=INSECURE_TEST_ENV).login_per_minute):
         assert (await client.post("/api/login/start", json={"name": "Niemand"})).status == 200
 
@@ -206,11 +209,11 @@ def _quartiles(samples: list[float]) -> tuple[float, float, float]:
 
 
 async def test_a_wrong_passphrase_and_an_unknown_name_take_the_same_time(
-        aiohttp_client: Any, tmp_path: Path, cheap_auth_hash: None) -> None:
-    client = await client_with(aiohttp_client, tmp_path, login_per_minute=100_000, login_free_attempts=100_000)
+        aiohttp_client: Any, tmp_path: Path, database: Database, cheap_auth_hash: None) -> None:
+    client = await client_with(aiohttp_client, tmp_path, database, login_per_minute=100_000,
+                               login_free_attempts=100_000)
     await enrolled(client)
-    with sqlite3.connect(client.server.app[CONFIG].database_path) as db:
-        assert db.execute("SELECT auth_hash FROM volunteers").fetchone()[0].startswith("$argon2id$v=19$m=8,t=1,")
+    assert database.rows("SELECT auth_hash FROM volunteers")[0][0].startswith("$argon2id$v=19$m=8,t=1,")
     bodies = {"known": await login_body(client, "Sanne", WRONG), "unknown": await login_body(client, "Niemand", WRONG)}
     times: dict[str, list[float]] = {"known": [], "unknown": []}
 
@@ -241,34 +244,38 @@ async def test_a_wrong_passphrase_and_an_unknown_name_take_the_same_time(
     assert difference < max(0.5 * spread, 0.1 * typical)
 
 
-def _database_files(config: Any) -> dict[str, str]:
-    path = Path(config.database_path)
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in (path, path.with_name(path.name + "-wal")) if p.exists()}
+def _what_is_written(config: Any, database: Database) -> Any:
+    """SQLite: the database file and its WAL, byte for byte. PostgreSQL: every row version of every
+    table with where it lies and the transactions that made and locked it (ctid, xmin, xmax): a
+    write of any kind, even a lock taken, changes one of them."""
+    if database.backend == "sqlite":
+        path = Path(config.database_path)
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in (path, path.with_name(path.name + "-wal")) if p.exists()}
+    tables = [t for (t,) in database.rows("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+    return {t: database.rows(f"SELECT ctid::text, xmin::text, xmax::text, * FROM {t} ORDER BY ctid") for t in tables}
 
 
 async def test_a_failed_login_writes_nothing_for_a_known_or_an_unknown_name(
-        aiohttp_client: Any, tmp_path: Path) -> None:
-    client = await client_with(aiohttp_client, tmp_path)
+        aiohttp_client: Any, tmp_path: Path, database: Database) -> None:
+    client = await client_with(aiohttp_client, tmp_path, database)
     config = client.server.app[CONFIG]
     await enrolled(client)
     bodies = [await login_body(client, "Sanne", WRONG), await login_body(client, "Niemand", WRONG)]
     await asyncio.sleep(0.2)  # the start-up purge (one pass, then every 10 minutes) is long done
-    with sqlite3.connect(config.database_path) as db:
-        row_before = db.execute("SELECT * FROM volunteers").fetchall()
-    files_before = _database_files(config)
+    row_before = database.rows("SELECT * FROM volunteers")
+    written_before = _what_is_written(config, database)
     for body in bodies * 3:
         assert (await client.post("/api/login", json=body)).status == 401
-    assert _database_files(config) == files_before
-    with sqlite3.connect(config.database_path) as db:
-        assert db.execute("SELECT * FROM volunteers").fetchall() == row_before
+    assert _what_is_written(config, database) == written_before
+    assert database.rows("SELECT * FROM volunteers") == row_before
 
 
 # --- 4. The slow-down per name still holds, alike for known and unknown names -----------------
 
 async def test_lockout_answers_alike_for_known_and_unknown_names_and_skips_argon2(
-        aiohttp_client: Any, tmp_path: Path, verify_calls: Calls) -> None:
-    client = await client_with(aiohttp_client, tmp_path, login_per_minute=1000)
+        aiohttp_client: Any, tmp_path: Path, database: Database, verify_calls: Calls) -> None:
+    client = await client_with(aiohttp_client, tmp_path, database, login_per_minute=1000)
     free = client.server.app[CONFIG].login_free_attempts
     await enrolled(client)
     answers = {}
@@ -289,8 +296,8 @@ async def test_lockout_answers_alike_for_known_and_unknown_names_and_skips_argon
     assert (await client.post("/api/login", json=await login_body(client, "Sanne", PASSPHRASE))).status == 200
 
 
-async def test_the_right_passphrase_clears_the_count(aiohttp_client: Any, tmp_path: Path) -> None:
-    client = await client_with(aiohttp_client, tmp_path, login_per_minute=1000)
+async def test_the_right_passphrase_clears_the_count(aiohttp_client: Any, tmp_path: Path, database: Database) -> None:
+    client = await client_with(aiohttp_client, tmp_path, database, login_per_minute=1000)
     free = client.server.app[CONFIG].login_free_attempts
     await enrolled(client)
     wrong, right = await login_body(client, "Sanne", WRONG), await login_body(client, "Sanne", PASSPHRASE)
@@ -303,9 +310,9 @@ async def test_the_right_passphrase_clears_the_count(aiohttp_client: Any, tmp_pa
 
 
 async def test_parallel_guesses_do_not_get_past_the_lockout(
-        aiohttp_client: Any, tmp_path: Path, verify_calls: Calls) -> None:
+        aiohttp_client: Any, tmp_path: Path, database: Database, verify_calls: Calls) -> None:
     """Each attempt is counted before its Argon2 work, so a burst cannot all slip in at once."""
-    client = await client_with(aiohttp_client, tmp_path, login_per_minute=1000)
+    client = await client_with(aiohttp_client, tmp_path, database, login_per_minute=1000)
     free = client.server.app[CONFIG].login_free_attempts
     await enrolled(client)
     for name in ("Sanne", "Niemand"):
@@ -318,19 +325,18 @@ async def test_parallel_guesses_do_not_get_past_the_lockout(
 
 
 async def test_the_slow_down_lives_in_memory_only_and_a_restart_forgets_it(
-        aiohttp_client: Any, tmp_path: Path) -> None:
+        aiohttp_client: Any, tmp_path: Path, database: Database) -> None:
     """The accepted trade-off of keeping no failure count on disk."""
-    client = await client_with(aiohttp_client, tmp_path, login_per_minute=1000)
+    client = await client_with(aiohttp_client, tmp_path, database, login_per_minute=1000)
     config = client.server.app[CONFIG]
     await enrolled(client)
     wrong = await login_body(client, "Sanne", WRONG)
     for _ in range(config.login_free_attempts):
         await client.post("/api/login", json=wrong)
     assert (await client.post("/api/login", json=wrong)).status == 429
-    with sqlite3.connect(config.database_path) as db:
-        assert db.execute("SELECT failed_logins, locked_until FROM volunteers").fetchone() == (0, 0)
+    assert database.rows("SELECT failed_logins, locked_until FROM volunteers") == [(0, 0)]
     await client.close()
-    again = await client_with(aiohttp_client, tmp_path)
+    again = await client_with(aiohttp_client, tmp_path, database)
     assert (await again.post("/api/login", json=await login_body(again, "Sanne", PASSPHRASE))).status == 200
 
 

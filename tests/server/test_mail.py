@@ -1,11 +1,9 @@
-"""Anonymous mail through the real API and SQLite file, with Python clients doing the real crypto."""
+"""Anonymous mail through the real API and database (both backends), with Python clients doing the real crypto."""
 
 from __future__ import annotations
 
 import base64
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,6 +15,7 @@ from server.keys import STORAGE
 from server.mail.desk import MAIL_DESK
 from tests.helpers import PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer
+from tests.services.database import Database, dead_rows, written
 
 FIRST = "Ik slaap al weken slecht en durf het niemand te vertellen"
 REPLY = "Wat goed dat je dit opschrijft. Hoe gaat het overdag met je?"
@@ -24,10 +23,6 @@ REPLY = "Wat goed dat je dit opschrijft. Hoe gaat het overdag met je?"
 
 def encodings(data: bytes) -> list[bytes]:
     return [data, data.hex().encode(), base64.b64encode(data), base64.urlsafe_b64encode(data).rstrip(b"=")]
-
-
-def folder_bytes(folder: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in folder.iterdir() if p.is_file())
 
 
 @pytest.fixture
@@ -57,7 +52,8 @@ async def sessions(app_client: Any) -> AsyncIterator[list[aiohttp.ClientSession]
         await s.close()
 
 
-async def test_write_read_reply_and_write_again(app_client: Any, sessions: Any, insecure_kdf_config: Any) -> None:
+async def test_write_read_reply_and_write_again(app_client: Any, sessions: Any, insecure_kdf_config: Any,
+                                                database: Database) -> None:
     v_http, s_http, s2_http = sessions[:3]
     volunteer = await mail_volunteer(app_client, v_http, "Sanne")
     seeker = MailSeeker(s_http)
@@ -75,7 +71,7 @@ async def test_write_read_reply_and_write_again(app_client: Any, sessions: Any, 
     assert (await back.write("Overdag gaat het wel")).status == 201
     _, texts = await volunteer.read(inbox[0]["thread"])
     assert texts[-1] == (1, "Overdag gaat het wel")
-    stored = folder_bytes(insecure_kdf_config.data_dir)
+    stored = written(insecure_kdf_config.data_dir, database)
     for secret in (FIRST.encode(), REPLY.encode(), seeker.token.encode(), seeker.box.lookup_key):
         assert all(form not in stored for form in encodings(secret))
 
@@ -93,7 +89,7 @@ async def test_wrong_and_unknown_codes_get_the_same_answer(app_client: Any, sess
 
 
 async def test_a_message_signed_by_someone_else_is_refused(app_client: Any, sessions: Any,
-                                                          insecure_kdf_config: Any) -> None:
+                                                          database: Database) -> None:
     v_http, s_http = sessions[:2]
     await mail_volunteer(app_client, v_http, "Sanne")
     seeker = MailSeeker(s_http)
@@ -106,8 +102,7 @@ async def test_a_message_signed_by_someone_else_is_refused(app_client: Any, sess
     from tests.mailclient import message_json
     resp = await s_http.post("/api/mail/write", json={**seeker.lookup, "message": message_json(2, sealed)})
     assert resp.status == 400 and (await resp.json())["field"] == "signature"
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        assert db.execute("SELECT count(*) FROM mail_messages").fetchone()[0] == 1
+    assert database.rows("SELECT count(*) FROM mail_messages") == [(1,)]
 
 
 async def test_handover_moves_the_thread_and_the_old_volunteer_loses_it(app_client: Any, sessions: Any) -> None:
@@ -185,34 +180,42 @@ async def test_unopened_thread_needs_a_new_volunteer_after_the_pickup_time(
     assert seeker.thread["reassign"] is None  # nobody else is available: the page says so
 
 
+def assert_deleted_for_good(insecure_kdf_config: Any, database: Database, body: bytes) -> None:
+    """SQLite (secure_delete, then the WAL checkpointed): the ciphertext is gone from every file.
+    PostgreSQL has no secure_delete: no row is left, live or dead (VACUUM ran), and what is left of
+    the bytes on disk is shown, and said, in test_storage_postgres.py."""
+    assert database.rows("SELECT count(*) FROM mail_messages") == [(0,)]
+    if database.backend == "sqlite":
+        stored = written(insecure_kdf_config.data_dir, database)
+        assert body[:64] not in stored and body[-64:] not in stored
+    else:
+        assert dead_rows(database, "mail_messages") == 0 and dead_rows(database, "mail_threads") == 0
+
+
 async def test_expired_thread_is_gone_from_the_database_file(
-        app_client: Any, sessions: Any, clock: Any, insecure_kdf_config: Any) -> None:
+        app_client: Any, sessions: Any, clock: Any, insecure_kdf_config: Any, database: Database) -> None:
     a_http, s_http = sessions[:2]
     await mail_volunteer(app_client, a_http, "Anna")
     seeker = MailSeeker(s_http)
     await seeker.send_first(FIRST)
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        body = db.execute("SELECT body FROM mail_messages").fetchone()[0]
-    assert body in folder_bytes(insecure_kdf_config.data_dir)
+    ((body,),) = database.rows("SELECT body FROM mail_messages")
+    assert body in written(insecure_kdf_config.data_dir, database)
     clock.now += (insecure_kdf_config.mail_retention_days + 1) * 86400
     await app_client.server.app[MAIL_DESK].housekeeping()
     assert (await seeker.open()).status == 404
-    stored = folder_bytes(insecure_kdf_config.data_dir)
-    assert body[:64] not in stored and body[-64:] not in stored
+    assert_deleted_for_good(insecure_kdf_config, database, body)
 
 
 async def test_delete_is_immediate_and_leaves_no_ciphertext(app_client: Any, sessions: Any,
-                                                            insecure_kdf_config: Any) -> None:
+                                                            insecure_kdf_config: Any, database: Database) -> None:
     a_http, s_http = sessions[:2]
     await mail_volunteer(app_client, a_http, "Anna")
     seeker = MailSeeker(s_http)
     await seeker.send_first(FIRST)
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        body = db.execute("SELECT body FROM mail_messages").fetchone()[0]
+    ((body,),) = database.rows("SELECT body FROM mail_messages")
     assert (await s_http.post("/api/mail/delete", json=seeker.lookup)).status == 200
     assert (await seeker.open()).status == 404
-    stored = folder_bytes(insecure_kdf_config.data_dir)
-    assert body[:64] not in stored and body[-64:] not in stored
+    assert_deleted_for_good(insecure_kdf_config, database, body)
 
 
 async def test_no_mail_volunteer_gets_a_clear_answer(app_client: Any, sessions: Any) -> None:
@@ -243,14 +246,13 @@ async def test_mail_proof_of_work_rises_with_the_load(app_client: Any, sessions:
 
 
 async def test_open_thread_counts_follow_every_change(app_client: Any, sessions: Any,
-                                                      insecure_kdf_config: Any) -> None:
+                                                      database: Database) -> None:
     """The triggers behind fair assignment: create, handle, reopen, hand over and delete keep the counts."""
     a_http, b_http, s1, s2 = sessions
     anna = await mail_volunteer(app_client, a_http, "Anna")
 
     def counts() -> dict[str, int]:
-        with sqlite3.connect(insecure_kdf_config.database_path) as db:
-            return dict(db.execute("SELECT name, open_threads FROM volunteers"))
+        return dict(database.rows("SELECT name, open_threads FROM volunteers"))
     first = MailSeeker(s1)
     await first.send_first("een")
     await MailSeeker(s2).send_first("twee")

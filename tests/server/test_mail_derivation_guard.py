@@ -1,11 +1,10 @@
 """PROTOCOL.md [M-12.2-1]: the settings that turn return codes into keys cannot change under
-existing threads. A real `oor serve` on a real SQLite file, a thread made by a real SMTP client."""
+existing threads. A real `oor serve` on a real database (both backends), a thread made by a real SMTP client."""
 
 from __future__ import annotations
 
 import asyncio
 import smtplib
-import sqlite3
 from pathlib import Path
 
 import aiohttp
@@ -14,6 +13,7 @@ import pytest
 import crypto
 from tests.conftest import start_live_server, stop_live_server
 from tests.helpers import PASSPHRASE, enrolment_body, login_body
+from tests.services.database import Database
 
 
 def one_mail(port: int) -> None:
@@ -22,15 +22,16 @@ def one_mail(port: int) -> None:
                         b"From: iemand@example.org\r\nSubject: vraag\r\n\r\nIk wil graag praten.\r\n")
 
 
-def threads(data: Path) -> int:
-    with sqlite3.connect(data / "oor.sqlite3") as db:
-        return db.execute("SELECT count(*) FROM mail_threads").fetchone()[0]
+def threads(database: Database) -> int:
+    return database.rows("SELECT count(*) FROM mail_threads")[0][0]
 
 
-async def test_a_changed_deployment_id_or_kdf_is_refused_while_threads_exist(tmp_path: Path) -> None:
+async def test_a_changed_deployment_id_or_kdf_is_refused_while_threads_exist(tmp_path: Path,
+                                                                             database: Database) -> None:
     # No threads yet: a change is taken (and recorded).
-    stop_live_server(start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "eerste"}))
-    server = start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "tweede", "OOR_SMTP_RELAY": "127.0.0.1:9"})
+    stop_live_server(start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "eerste"}, database=database))
+    server = start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "tweede", "OOR_SMTP_RELAY": "127.0.0.1:9"},
+                               database=database)
     try:
         async with aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             token = server.invite("Sanne").split("#uitnodiging=", 1)[1]
@@ -41,14 +42,14 @@ async def test_a_changed_deployment_id_or_kdf_is_refused_while_threads_exist(tmp
             await asyncio.get_running_loop().run_in_executor(None, one_mail, server.smtp_port)
     finally:
         stop_live_server(server)
-    assert threads(server.data_dir) == 1
+    assert threads(database) == 1
 
     for changed in ({"OOR_DEPLOYMENT_ID": "derde"}, {"OOR_DEPLOYMENT_ID": "tweede", "OOR_KDF_OPSLIMIT": "2"}):
         with pytest.raises(RuntimeError) as refused:
-            start_live_server(tmp_path, changed)
+            start_live_server(tmp_path, changed, database=database)
         output = str(refused.value)
         assert "configuration error" in output and "deployment_id" in output and "'tweede'" in output, output
         assert "1 mail threads exist" in output
     # The values the thread was made with still start, and the thread is still there.
-    stop_live_server(start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "tweede"}))
-    assert threads(server.data_dir) == 1
+    stop_live_server(start_live_server(tmp_path, {"OOR_DEPLOYMENT_ID": "tweede"}, database=database))
+    assert threads(database) == 1

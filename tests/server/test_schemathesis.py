@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 import crypto
 from server.openapi import openapi_description
-from tests.conftest import LiveServer, start_live_server, stop_live_server
+from tests.conftest import LiveServer, new_database, start_live_server, stop_live_server
 from tests.helpers import PASSPHRASE, enrolment_body
 from tests.mailclient import KDF, b64, checked_x25519, message_json
 
@@ -65,13 +65,17 @@ ON_A_THREAD = [pytest.param(m, p, id=f"{m.upper()} {p}") for m, p, op in OPERATI
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live(request: pytest.FixtureRequest, backend: str,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # Its own server: the fuzzer's traffic (rate limits, toggled availability) stays out of other tests.
     # The address comes from X-Real-IP, which the fuzzer never sends, so the volunteer below can log
     # in from an address of its own after the fuzzer has used up that of no header (login_per_minute).
-    server = start_live_server(tmp_path_factory.mktemp("fuzz"), {"OOR_CLIENT_ADDRESS_HEADER": "X-Real-IP"})
+    tmp = tmp_path_factory.mktemp(f"fuzz-{backend}")
+    store = new_database(request, backend, tmp / "var")
+    server = start_live_server(tmp, {"OOR_CLIENT_ADDRESS_HEADER": "X-Real-IP"}, database=store)
     yield server
     stop_live_server(server)
+    store.drop()
     output = server.read_output()
     assert "Traceback" not in output and "internal error" not in output, output[-4000:]
 

@@ -1,4 +1,4 @@
-"""Coordinator statistics: a synthetic day of contacts through `Stats` on a real SQLite file.
+"""Coordinator statistics: a synthetic day of contacts through `Stats` on a real database (both backends).
 
 The figures on the page and in the CSV are checked against what was recorded; small counts
 and percentiles of few observations must read "<5" in both; the statistics tables must be
@@ -27,6 +27,7 @@ from server.stats import (AGE_BANDS, HANDOVER_OUTCOMES, LENGTH_EDGES_MIN, OVERFL
 from tests.chatclient import Seeker, Volunteer
 from tests.helpers import clocked_client, cookie_sessions, PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer
+from tests.services.database import Database
 
 WEDNESDAY = int(datetime(2027, 3, 10, 9, 0, tzinfo=timezone.utc).timestamp())
 TUESDAY = WEDNESDAY - 86_400
@@ -329,19 +330,17 @@ def test_one_suppression_rule_and_percentiles_from_buckets() -> None:
     assert quantile({"10": 2, "60": 2, "+": 1}, WAIT_EDGES_S, 0.9) == Quantile("ok", OVERFLOW)
 
 
-async def test_a_bad_handover_outcome_is_refused_and_records_nothing(app_client: Any, insecure_kdf_config: Any) -> None:
+async def test_a_bad_handover_outcome_is_refused_and_records_nothing(app_client: Any, database: Database) -> None:
     with pytest.raises(ValueError):
         await app_client.server.app[STATS].chat_handover("vanished")
     assert set(HANDOVER_OUTCOMES) == {"accepted", "declined", "expired"}
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        assert db.execute("SELECT count(*) FROM stats_counts").fetchone()[0] == 0
+    assert database.rows("SELECT count(*) FROM stats_counts") == [(0,)]
 
 
 # -- recorded by the real chat ------------------------------------------------------------------------
 
 
-async def test_a_real_chat_over_websockets_is_counted(app_client: Any, sessions: Any,
-                                                      insecure_kdf_config: Any) -> None:
+async def test_a_real_chat_over_websockets_is_counted(app_client: Any, sessions: Any, database: Database) -> None:
     """The hub in the app records its events: one chat answered and ended, one left while waiting."""
     origin = {"Origin": str(app_client.make_url("")).rstrip("/")}
     identity = await log_in(app_client, sessions[0], "Sanne", "volunteer")
@@ -366,9 +365,8 @@ async def test_a_real_chat_over_websockets_is_counted(app_client: Any, sessions:
     # The hub writes its counts in the background: wait (bounded) until all four have landed.
     counts: dict[tuple[str, str, str], int] = {}
     for _ in range(100):
-        with sqlite3.connect(insecure_kdf_config.database_path) as db:
-            counts = {(c, m, b): n for _, c, m, b, n in
-                      db.execute("SELECT day, channel, metric, bucket, count FROM stats_counts")}
+        counts = {(c, m, b): n for _, c, m, b, n in
+                  database.rows("SELECT day, channel, metric, bucket, count FROM stats_counts")}
         if sum(counts.values()) >= 5:
             break
         await asyncio.sleep(0.05)
@@ -380,9 +378,12 @@ async def test_a_real_chat_over_websockets_is_counted(app_client: Any, sessions:
 # -- nothing that identifies ---------------------------------------------------------------------------
 
 
-async def test_statistics_tables_hold_no_identifier(app_client: Any, sessions: Any, insecure_kdf_config: Any) -> None:
+async def test_statistics_tables_hold_no_identifier(app_client: Any, sessions: Any, insecure_kdf_config: Any,
+                                                    database: Database) -> None:
     """Real mail through the API and a synthetic day: the statistics tables have exactly the declared
-    columns, no rowid, and every value they hold is a day, a word from a fixed list, or a count."""
+    columns, no rowid, and every value they hold is a day, a word from a fixed list, or a count.
+    After a purge nothing tells in which order the counts went up (SQLite: an empty WAL;
+    PostgreSQL: one transaction id on every row, and the rows in primary-key order)."""
     volunteer_http, seeker_http = sessions[1], sessions[2]
     identity = await log_in(app_client, volunteer_http, "Sanne", "volunteer")
     volunteer = MailVolunteer(volunteer_http, identity)
@@ -401,17 +402,11 @@ async def test_statistics_tables_hold_no_identifier(app_client: Any, sessions: A
     await synthetic_day(app_client)
     await app_client.server.app[STORAGE].purge(WEDNESDAY, 0, 0)
 
-    with sqlite3.connect(insecure_kdf_config.database_path) as db:
-        def columns(table: str) -> list[str]:
-            return [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
-        assert columns("stats_counts") == ["day", "channel", "metric", "bucket", "count"]
-        assert columns("chat_wrapups") == ["day", "topic", "age_band", "handed_over", "count"]
-        assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'stats_counts'").fetchone()[0]
-        with pytest.raises(sqlite3.OperationalError):
-            db.execute("SELECT rowid FROM stats_counts")
-        rows = db.execute("SELECT day, channel, metric, bucket, count FROM stats_counts").fetchall()
-        wrapups = db.execute("SELECT day, topic, age_band, handed_over, count FROM chat_wrapups").fetchall()
-        mail = {(m, b): n for d, c, m, b, n in rows if d == "2027-03-10" and c == "mail"}
+    assert database.columns("stats_counts") == ["day", "channel", "metric", "bucket", "count"]
+    assert database.columns("chat_wrapups") == ["day", "topic", "age_band", "handed_over", "count"]
+    rows = database.rows("SELECT day, channel, metric, bucket, count FROM stats_counts")
+    wrapups = database.rows("SELECT day, topic, age_band, handed_over, count FROM chat_wrapups")
+    mail = {(m, b): n for d, c, m, b, n in rows if d == "2027-03-10" and c == "mail"}
     assert mail[("offered", "")] == 9 + 1 and mail[("first_reply", "4")] == 1 + 1  # the real thread: 3 hours
     buckets = {"", *HANDOVER_OUTCOMES, OVERFLOW, *map(str, WAIT_EDGES_S + LENGTH_EDGES_MIN + REPLY_EDGES_H)}
     metrics = {"offered", "answered", "abandoned", "finished", "handover", "first_reply"}
@@ -427,8 +422,18 @@ async def test_statistics_tables_hold_no_identifier(app_client: Any, sessions: A
     stored = repr(rows + wrapups).encode()
     for secret in (thread_id, thread_id.hex().encode(), thread_key.encode(), *(n.encode() for n in VOLUNTEER_NAMES)):
         assert secret not in stored
-    wal = insecure_kdf_config.database_path.with_name(insecure_kdf_config.database_path.name + "-wal")
-    assert not wal.exists() or wal.stat().st_size == 0
+    if database.backend == "sqlite":
+        assert "WITHOUT ROWID" in database.rows("SELECT sql FROM sqlite_master WHERE name = 'stats_counts'")[0][0]
+        with pytest.raises(sqlite3.OperationalError):
+            database.rows("SELECT rowid FROM stats_counts")
+        wal = insecure_kdf_config.database_path.with_name(insecure_kdf_config.database_path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+    else:
+        for table, key in (("stats_counts", "day, channel, metric, bucket"),
+                           ("chat_wrapups", "day, topic, age_band, handed_over")):
+            assert len(database.rows(f"SELECT DISTINCT xmin::text FROM {table}")) == 1, table
+            assert database.rows(f"SELECT {key} FROM {table} ORDER BY ctid") == \
+                database.rows(f"SELECT {key} FROM {table} ORDER BY {key}"), table
 
 
 # -- who may look ------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Real servers the tests start themselves from Debian's packages, in temporary folders on free ports."""
