@@ -28,6 +28,8 @@ import logging
 import multiprocessing
 import os
 import resource
+import select
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -48,8 +50,9 @@ RETRY_LATER = "451 4.3.0 Tijdelijk probleem; probeer het later / Temporary probl
 CANNOT_READ = "554 5.6.0 Dit bericht kunnen we niet lezen / This message cannot be read"
 
 
-def _limit_worker(address_space: int) -> None:
+def _limit_worker(address_space: int, server_pid: int) -> None:
     """Runs once in each new worker, before any message reaches it."""
+    _exit_with(server_pid)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = address_space if hard == resource.RLIM_INFINITY else min(address_space, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
@@ -57,6 +60,38 @@ def _limit_worker(address_space: int) -> None:
     # e-mail with the sender's address and the text, written to disk. No core, ever.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _not_dumpable()
+
+
+def _exit_with(server_pid: int) -> None:
+    """End this worker as soon as the server that started the pool is gone, even when it was killed.
+
+    A worker is the child of the forkserver, not of the server, and holds both ends of its own job
+    queue, so it never sees the server die; the forkserver in turn lives while any worker holds the
+    pipe that tells it the server is alive. Without this, every crash of the gateway (SIGKILL, the
+    OOM killer) would leave the forkserver and its workers running for good. A pidfd (opened while
+    the server is certainly alive: it is starting this worker) becomes readable when the server
+    exits, and cannot be fooled by a reused process id."""
+    try:
+        pidfd = os.pidfd_open(server_pid)
+    except (AttributeError, OSError):  # not Linux 5.3+, or the server is gone already
+        if not _alive(server_pid):
+            os._exit(0)
+        return
+
+    def watch() -> None:
+        select.select([pidfd], [], [])
+        os._exit(0)
+    threading.Thread(target=watch, name="exit-with-server", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, as another user
+        pass
+    return True
 
 
 def _not_dumpable() -> None:
@@ -117,7 +152,7 @@ class ParsePool:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["mailgate.parse"])
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_limit_worker,
-                                   initargs=(self.address_space,))
+                                   initargs=(self.address_space, os.getpid()))
 
     async def start(self) -> None:
         """Start the workers now, so the first message does not pay for it."""

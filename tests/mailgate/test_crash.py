@@ -53,6 +53,8 @@ async def test_sigkill_during_intake_loses_nothing_that_got_250(tmp_path: Path, 
     deadline = time.monotonic() + 20
     while len(accepted) < 20 and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    parse_processes = descendants(server.process.pid)  # the forkserver and its parse workers
+    assert len(parse_processes) >= 2
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
     stop.set()
@@ -60,6 +62,11 @@ async def test_sigkill_during_intake_loses_nothing_that_got_250(tmp_path: Path, 
         w.join(timeout=10)
     got_250 = len(accepted)
     assert got_250 >= 20
+    # A killed server leaves no parse process behind (mailgate/isolation.py, _exit_with).
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in parse_processes) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not [pid for pid in parse_processes if Path(f"/proc/{pid}").exists()]
 
     restarted = start_live_server_again(server, tmp_path)
     try:
@@ -73,6 +80,24 @@ async def test_sigkill_during_intake_loses_nothing_that_got_250(tmp_path: Path, 
                 assert len(texts) == 1 and "ik wil graag met iemand praten" in texts[0][1]
     finally:
         stop_live_server(restarted)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, p in parents.items() if p == parent]
+        found += children
+        todo += children
+    return found
 
 
 def start_live_server_again(old: Any, tmp_path: Path) -> Any:
