@@ -15,6 +15,7 @@ import traceback
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Protocol
 
 ROLES = ("volunteer", "mentor", "partner", "coordinator")
@@ -209,3 +210,27 @@ def answer_futures(futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool
                 future.set_exception(value)
         except Exception:  # one odd exception must not leave the others waiting
             future.set_exception(StorageError("storing the thread failed"))
+
+
+# The columns both implementations read, in the order their row converters expect.
+VOLUNTEER_COLUMNS = (
+    "id, name, role, can_chat, can_mail, active, enrolled_day, kdf_salt, kdf_opslimit, "
+    "kdf_memlimit, auth_hash, x25519_public, ed25519_public, wrapped_identity, "
+    "failed_logins, locked_until, x25519_certificate, mail_available"
+)
+THREAD_COLUMNS = (
+    "id, lookup_hash, seeker_x25519_public, seeker_ed25519_public, volunteer_id, state, assigned_hour, "
+    "opened, waiting_since_hour, unread_volunteer, unread_seeker, last_activity_day"
+)
+# What update_thread may change.
+THREAD_FIELDS = frozenset({"state", "opened", "unread_volunteer", "unread_seeker", "last_activity_day",
+                           "waiting_since_hour"})
+
+
+def migration_scripts(folder: str) -> list[tuple[int, str]]:
+    """The numbered SQL scripts in server/storage/<folder>/ (NNNN_name.sql), in order."""
+    found = []
+    for entry in resources.files(__package__).joinpath(folder).iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)

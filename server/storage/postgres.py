@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any, TypeVar
 
 import asyncpg
 
 from .interface import (Count, Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken,
-                        NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames)
+                        NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames,
+                        migration_scripts, THREAD_COLUMNS, THREAD_FIELDS, VOLUNTEER_COLUMNS)
 
 T = TypeVar("T")
 Make = Callable[[Volunteer], tuple[MailThread, MailMessage]]
@@ -59,27 +59,12 @@ SCHEMA_VERSION_KEY = "schema-version"
 _ATTEMPTS = 5
 POOL_MIN, POOL_MAX = 1, 10
 
-_VOLUNTEER_COLUMNS = (
-    "id, name, role, can_chat, can_mail, active, enrolled_day, kdf_salt, kdf_opslimit, "
-    "kdf_memlimit, auth_hash, x25519_public, ed25519_public, wrapped_identity, "
-    "failed_logins, locked_until, x25519_certificate, mail_available"
-)
-_THREAD_COLUMNS = (
-    "id, lookup_hash, seeker_x25519_public, seeker_ed25519_public, volunteer_id, state, assigned_hour, "
-    "opened, waiting_since_hour, unread_volunteer, unread_seeker, last_activity_day"
-)
 _MESSAGE_COLUMNS = "thread_id, seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap"
-_THREAD_FIELDS = {"state", "opened", "unread_volunteer", "unread_seeker", "last_activity_day",
-                  "waiting_since_hour"}
 
 
 def migrations() -> list[tuple[int, str]]:
     """The numbered SQL scripts in `migrations_postgres/`, in order (the same numbers as SQLite's)."""
-    found = []
-    for entry in resources.files(__package__).joinpath("migrations_postgres").iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return migration_scripts("migrations_postgres")
 
 
 async def schema_version(c: asyncpg.Connection) -> int:
@@ -138,7 +123,7 @@ async def _fewest_threads(c: asyncpg.Connection, exclude: int | None) -> Volunte
 
     `open_threads` is kept by triggers (migration 0005), so this costs the same at any load."""
     row = await c.fetchrow(
-        f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers"
+        f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers"
         " WHERE active = 1 AND can_mail = 1 AND mail_available = 1"
         " AND x25519_certificate IS NOT NULL AND id IS DISTINCT FROM $1"
         " ORDER BY open_threads, id LIMIT 1", exclude)
@@ -154,7 +139,7 @@ async def _add_count(c: asyncpg.Connection, count: Count) -> None:
 async def _insert_thread(c: asyncpg.Connection, thread: MailThread, first: MailMessage, count: Count | None) -> None:
     """Inside a transaction: the thread, its first message, and the statistics count."""
     await c.execute(
-        f"INSERT INTO mail_threads({_THREAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        f"INSERT INTO mail_threads({THREAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         thread.id, thread.lookup_hash, thread.seeker_x25519_public, thread.seeker_ed25519_public,
         thread.volunteer_id, thread.state, thread.assigned_hour, int(thread.opened), thread.waiting_since_hour,
         int(thread.unread_volunteer), int(thread.unread_seeker), thread.last_activity_day)
@@ -349,16 +334,16 @@ class PostgresStorage:
     # -- volunteers ------------------------------------------------------------------
 
     async def volunteer_by_name(self, name: str) -> Volunteer | None:
-        row = await self._opened().fetchrow(f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers WHERE name = $1", name)
+        row = await self._opened().fetchrow(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE name = $1", name)
         return _volunteer(row) if row else None
 
     async def volunteer_by_id(self, volunteer_id: int) -> Volunteer | None:
-        row = await self._opened().fetchrow(f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers WHERE id = $1",
+        row = await self._opened().fetchrow(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE id = $1",
                                             volunteer_id)
         return _volunteer(row) if row else None
 
     async def list_volunteers(self) -> list[Volunteer]:
-        rows = await self._opened().fetch(f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers ORDER BY name")
+        rows = await self._opened().fetch(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers ORDER BY name")
         return [_volunteer(r) for r in rows]
 
     async def set_active(self, name: str, active: bool, *, keep_a_coordinator: bool = False) -> bool:
@@ -555,12 +540,12 @@ class PostgresStorage:
                 _answer_batch(batch, outcomes)
 
     async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None:
-        row = await self._opened().fetchrow(f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE lookup_hash = $1",
+        row = await self._opened().fetchrow(f"SELECT {THREAD_COLUMNS} FROM mail_threads WHERE lookup_hash = $1",
                                             lookup_hash)
         return _thread(row) if row else None
 
     async def thread_by_id(self, thread_id: bytes) -> MailThread | None:
-        row = await self._opened().fetchrow(f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE id = $1", thread_id)
+        row = await self._opened().fetchrow(f"SELECT {THREAD_COLUMNS} FROM mail_threads WHERE id = $1", thread_id)
         return _thread(row) if row else None
 
     async def messages(self, thread_id: bytes) -> list[MailMessage]:
@@ -623,7 +608,7 @@ class PostgresStorage:
         await self._transaction(run)
 
     async def update_thread(self, thread_id: bytes, **fields: object) -> None:
-        unknown = set(fields) - _THREAD_FIELDS
+        unknown = set(fields) - THREAD_FIELDS
         if unknown or not fields:
             raise StorageError(f"cannot update {unknown or 'nothing'}")
         assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(fields, start=1))
@@ -633,7 +618,7 @@ class PostgresStorage:
 
     async def inbox(self, volunteer_id: int) -> list[MailThread]:
         rows = await self._opened().fetch(
-            f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE volunteer_id = $1 AND state = 'open'"
+            f"SELECT {THREAD_COLUMNS} FROM mail_threads WHERE volunteer_id = $1 AND state = 'open'"
             " ORDER BY waiting_since_hour IS NULL, waiting_since_hour, id", volunteer_id)
         return [_thread(r) for r in rows]
 

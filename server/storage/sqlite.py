@@ -14,35 +14,19 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .interface import (Count, Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken,
-                        NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames)
+                        NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames,
+                        migration_scripts, THREAD_COLUMNS, THREAD_FIELDS, VOLUNTEER_COLUMNS)
 
 T = TypeVar("T")
-
-_VOLUNTEER_COLUMNS = (
-    "id, name, role, can_chat, can_mail, active, enrolled_day, kdf_salt, kdf_opslimit, "
-    "kdf_memlimit, auth_hash, x25519_public, ed25519_public, wrapped_identity, "
-    "failed_logins, locked_until, x25519_certificate, mail_available"
-)
-_THREAD_COLUMNS = (
-    "id, lookup_hash, seeker_x25519_public, seeker_ed25519_public, volunteer_id, state, assigned_hour, "
-    "opened, waiting_since_hour, unread_volunteer, unread_seeker, last_activity_day"
-)
-_THREAD_FIELDS = {"state", "opened", "unread_volunteer", "unread_seeker", "last_activity_day",
-                  "waiting_since_hour"}
 
 
 def migrations() -> list[tuple[int, str]]:
     """The numbered SQL scripts in `migrations/`, in order."""
-    found = []
-    for entry in resources.files(__package__).joinpath("migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return migration_scripts("migrations")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -113,7 +97,7 @@ def _fewest_threads(c: sqlite3.Connection, exclude: int | None) -> Volunteer | N
 
     `open_threads` is kept by triggers (migration 0005), so this costs the same at any load."""
     row = c.execute(
-        f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers"
+        f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers"
         " WHERE active = 1 AND can_mail = 1 AND mail_available = 1"
         " AND x25519_certificate IS NOT NULL AND id IS NOT ?"
         " ORDER BY open_threads, id LIMIT 1", (exclude,)).fetchone()
@@ -128,7 +112,7 @@ def _add_count(c: sqlite3.Connection, count: Count) -> None:
 
 def _insert_thread(c: sqlite3.Connection, thread: MailThread, first: MailMessage, count: Count | None) -> None:
     """Inside a transaction: the thread, its first message, and the statistics count."""
-    c.execute(f"INSERT INTO mail_threads({_THREAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    c.execute(f"INSERT INTO mail_threads({THREAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               (thread.id, thread.lookup_hash, thread.seeker_x25519_public, thread.seeker_ed25519_public,
                thread.volunteer_id, thread.state, thread.assigned_hour, int(thread.opened),
                thread.waiting_since_hour, int(thread.unread_volunteer), int(thread.unread_seeker),
@@ -249,20 +233,20 @@ class SQLiteStorage:
 
     async def volunteer_by_name(self, name: str) -> Volunteer | None:
         def run(c: sqlite3.Connection) -> Volunteer | None:
-            row = c.execute(f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers WHERE name = ?", (name,)).fetchone()
+            row = c.execute(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE name = ?", (name,)).fetchone()
             return _volunteer(row) if row else None
         return await self._run(run)
 
     async def volunteer_by_id(self, volunteer_id: int) -> Volunteer | None:
         def run(c: sqlite3.Connection) -> Volunteer | None:
-            row = c.execute(f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers WHERE id = ?",
+            row = c.execute(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE id = ?",
                             (volunteer_id,)).fetchone()
             return _volunteer(row) if row else None
         return await self._run(run)
 
     async def list_volunteers(self) -> list[Volunteer]:
         def run(c: sqlite3.Connection) -> list[Volunteer]:
-            rows = c.execute(f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers ORDER BY name").fetchall()
+            rows = c.execute(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers ORDER BY name").fetchall()
             return [_volunteer(r) for r in rows]
         return await self._run(run)
 
@@ -483,14 +467,14 @@ class SQLiteStorage:
 
     async def thread_by_lookup(self, lookup_hash: bytes) -> MailThread | None:
         def run(c: sqlite3.Connection) -> MailThread | None:
-            row = c.execute(f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE lookup_hash = ?",
+            row = c.execute(f"SELECT {THREAD_COLUMNS} FROM mail_threads WHERE lookup_hash = ?",
                             (lookup_hash,)).fetchone()
             return _thread(row) if row else None
         return await self._run(run)
 
     async def thread_by_id(self, thread_id: bytes) -> MailThread | None:
         def run(c: sqlite3.Connection) -> MailThread | None:
-            row = c.execute(f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE id = ?", (thread_id,)).fetchone()
+            row = c.execute(f"SELECT {THREAD_COLUMNS} FROM mail_threads WHERE id = ?", (thread_id,)).fetchone()
             return _thread(row) if row else None
         return await self._run(run)
 
@@ -565,7 +549,7 @@ class SQLiteStorage:
         await self._run(run)
 
     async def update_thread(self, thread_id: bytes, **fields: object) -> None:
-        unknown = set(fields) - _THREAD_FIELDS
+        unknown = set(fields) - THREAD_FIELDS
         if unknown or not fields:
             raise StorageError(f"cannot update {unknown or 'nothing'}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
@@ -574,7 +558,7 @@ class SQLiteStorage:
 
     async def inbox(self, volunteer_id: int) -> list[MailThread]:
         def run(c: sqlite3.Connection) -> list[MailThread]:
-            rows = c.execute(f"SELECT {_THREAD_COLUMNS} FROM mail_threads WHERE volunteer_id = ?"
+            rows = c.execute(f"SELECT {THREAD_COLUMNS} FROM mail_threads WHERE volunteer_id = ?"
                              " AND state = 'open' ORDER BY waiting_since_hour IS NULL, waiting_since_hour, id",
                              (volunteer_id,)).fetchall()
             return [_thread(r) for r in rows]
