@@ -2,11 +2,22 @@
 
     .venv/bin/python bench/chat_relay.py            # full run: 1000 chats, about 105 s on 2 cores
     .venv/bin/python bench/chat_relay.py --quick    # smoke run: 50 chats, 2-3 s phases, about 30 s
+    .venv/bin/python bench/chat_relay.py --cluster  # and the relay across two web nodes through Redis
 
 Both relays run as subprocesses on 127.0.0.1, one after the other, and are
 driven by this process with the same clients, the same frames and the same
-schedule. The clients take their protocol steps from the protocol client
-(client/) and do the real crypto: signed offers checked by the help-seeker,
+schedule. With --cluster a third target follows, `cluster`: PostgreSQL and
+Redis started by this run, two `oor serve --only web` nodes sharing the chat
+through Redis (server/chat/cluster.py), node A leading the hub and holding the
+help-seekers' sockets, node B holding the volunteers' (enrolled and logged in
+through B; the sessions are in the shared database). Every message crosses
+Redis twice: the sender's node publishes it to the leader, the leader publishes
+it to the receiver's node. Its server CPU is that of node A, node B and
+redis-server together (PostgreSQL is idle while a phase runs: it is counted
+among the other processes), and so is its memory.
+
+The clients take their protocol steps from the protocol client (client/) and
+do the real crypto: signed offers checked by the help-seeker,
 crypto.ChatSession seal/open for every message, proof-of-work (at 0 bits). The
 load generator shares the machine's cores, so work is counted per *server*
 CPU-second (utime+stime of the relay process from /proc/PID/stat), never per
@@ -40,9 +51,17 @@ each); the bare relay (bench/support/bare_relay.py) pairs one websocket per side
 per chat by chat id and forwards every text frame verbatim. Both are sent the
 same frames, {"t":"msg","seq":n,"ct":...} (plus "chat" from the volunteer side).
 A "WARNING" line says when other processes used the CPU during a phase: such
-figures are not comparable. The last line of output is
+figures are not comparable. After the targets, bench/queue_events.py runs as a
+subprocess (with --quick if this run has it) for the cost of one queue event.
+The last line of output is
 
     ratio <relay msgs per server CPU-s / bare> p99_ms <relay p99> kib_per_idle_conn <relay KiB>
+        cluster_ratio <cluster msgs per server CPU-s / relay> queue_event_ms_500 <queue_events.py's Q>
+
+(one line), `-` for a figure not measured (no --cluster; bench/queue_events.py
+absent or failed). cluster_ratio compares the cluster with the one-node relay
+of the same run, throughput phase; the line `cluster (...)` adds the cluster
+against the bare relay, and its p99 against both.
 """
 
 from __future__ import annotations
@@ -57,6 +76,7 @@ import math
 import os
 import platform
 import random
+import re
 import resource
 import secrets
 import signal
@@ -168,12 +188,22 @@ class RelayProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @classmethod
+    def watching(cls, name: str, proc: subprocess.Popen[bytes], log_path: Path) -> "RelayProcess":
+        """A process started elsewhere (redis-server, by tests/services/redis.py): read, never started here."""
+        watched = cls(name, [], {}, log_path, 0)
+        watched.proc = proc
+        return watched
+
     def cpu_seconds(self) -> float:
         """User + system CPU time of the whole relay process (all threads)."""
         assert self.proc is not None
         with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime (fields 14 and 15)
+
+    def cpu_parts(self) -> dict[str, float]:
+        return {self.name: self.cpu_seconds()}
 
     def rss_kib(self) -> int:
         assert self.proc is not None
@@ -198,6 +228,48 @@ class RelayProcess:
             return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no output)"
+
+
+class ProcessGroup:
+    """Several processes counted as one server (a cluster's nodes and its Redis): CPU and RSS are
+    summed, `cpu_parts` tells them apart. Only the `owned` ones are stopped here."""
+
+    def __init__(self, name: str, owned: list[RelayProcess], watched: list[RelayProcess]) -> None:
+        self.name, self.owned, self.parts = name, owned, owned + watched
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return next((p.proc for p in self.owned if p.proc is not None), None)
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_parts().values())
+
+    def cpu_parts(self) -> dict[str, float]:
+        return {p.name: p.cpu_seconds() for p in self.parts}
+
+    def rss_kib(self) -> int:
+        return sum(p.rss_kib() for p in self.parts)
+
+    def alive(self) -> bool:
+        return all(p.alive() for p in self.parts)
+
+    def stop(self) -> None:
+        for p in self.owned:
+            p.stop()
+
+    def log_tail(self, lines: int = 30) -> str:
+        """Each part's last lines, headed by how many ERROR lines it logged and the first of them
+        (in a cluster the first failure often brings others on other nodes)."""
+        out = []
+        for p in self.parts:
+            try:
+                errors = [line for line in p.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+                          if " ERROR " in line]
+            except OSError:
+                errors = []
+            first = f"; the first: {errors[0]}" if errors else ""
+            out.append(f"--- {p.name}: {len(errors)} ERROR lines{first} ---\n{p.log_tail(lines)}")
+        return "\n".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +396,7 @@ class Target:
     """A relay under test: its process, its chats, and how to set them up."""
 
     name = ""
-    process: RelayProcess
+    process: RelayProcess | ProcessGroup
     stats: Stats
     chats: list[ChatPair]
     down_share = 1  # chats that share the connection carrying the volunteer side (pacing)
@@ -344,6 +416,9 @@ class Target:
     async def close(self) -> None:
         raise NotImplementedError
 
+    def stop(self) -> None:
+        self.process.stop()
+
 
 # ---------------------------------------------------------------------------------------------
 # The real relay: `python -m server.cli serve`
@@ -360,7 +435,7 @@ class RealVolunteer:
         self.first_queue: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def enrol_and_connect(self, token: str) -> None:
-        base = self.relay.base
+        base = self.relay.volunteer_base
         self.http = aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True),
                                           timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT_S))
         # Enrolment and login bodies from the protocol client, so that this benchmark follows the
@@ -466,20 +541,21 @@ class RealSeeker:
 class RealRelay(Target):
     name = "relay"
 
-    def __init__(self, workdir: Path, chats: int, volunteers: int, database_url: str = "") -> None:
+    def __init__(self, workdir: Path, chats: int, volunteers: int, database_url: str = "",
+                 hub_url: str = "") -> None:
         self.stats = Stats()
+        self.workdir = workdir
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.data = workdir / "relay-data"
+        self.base = f"http://127.0.0.1:{self.port}"  # where the help-seekers connect
+        self.volunteer_base = self.base              # where the volunteers enrol, log in and connect
+        self.data = workdir / f"{self.name}-data"
         self.n_volunteers = volunteers
         self.capacity = math.ceil(chats / volunteers) + 4
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **SERVER_ENV,
                     "OOR_CHAT_MAX_PER_VOLUNTEER": str(self.capacity), "OOR_PUBLIC_URL": self.base,
-                    "PYTHONUNBUFFERED": "1", **({"OOR_DATABASE_URL": database_url} if database_url else {})}
-        # As deployed, mail gateway included (it shares the process), on a free port of its own.
-        argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data),
-                "--http", f"127.0.0.1:{self.port}", "--smtp", f"127.0.0.1:{free_port()}"]
-        self.process = RelayProcess("oor serve", argv, self.env, workdir / "relay.log", self.port)
+                    "PYTHONUNBUFFERED": "1", **({"OOR_DATABASE_URL": database_url} if database_url else {}),
+                    **({"OOR_HUB_URL": hub_url} if hub_url else {})}
+        self.process: RelayProcess | ProcessGroup = self._node(self.name, self.port, self.base)
         self.chats: list[ChatPair] = []
         self.volunteers: list[RealVolunteer] = []
         self.pending: dict[str, ChatPair] = {}
@@ -487,6 +563,14 @@ class RealRelay(Target):
         self.readers: list[asyncio.Task[Any]] = []
         self.http: aiohttp.ClientSession | None = None
         self.down_share = math.ceil(chats / volunteers)
+
+    def _node(self, label: str, port: int, public_url: str) -> RelayProcess:
+        """`oor serve` as deployed alone: the mail gateway included (it shares the process), on a
+        free port of its own."""
+        argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(self.workdir / f"{label}-data"),
+                "--http", f"127.0.0.1:{port}", "--smtp", f"127.0.0.1:{free_port()}"]
+        return RelayProcess("oor serve", argv, {**self.env, "OOR_PUBLIC_URL": public_url},
+                            self.workdir / f"{label}.log", port)
 
     async def _invitations(self, names: list[str]) -> list[str]:
         """Invitations as `oor volunteer invite NAME --chat` makes them, written before the server starts."""
@@ -509,7 +593,7 @@ class RealRelay(Target):
     async def start(self) -> None:
         names = [f"Bank {_letters(i)}" for i in range(self.n_volunteers)]
         tokens = await self._invitations(names)
-        self.process.start()
+        await self._start_servers()
         self.http = aiohttp.ClientSession(self.base, connector=aiohttp.TCPConnector(limit=0),
                                           timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT_S))
         self.volunteers = [RealVolunteer(self, i, name) for i, name in enumerate(names)]
@@ -520,6 +604,14 @@ class RealRelay(Target):
                 await vol.enrol_and_connect(token)
         await asyncio.gather(*(one(v, t) for v, t in zip(self.volunteers, tokens)))
         await asyncio.sleep(0.5)
+        await self._until_available()
+
+    async def _start_servers(self) -> None:
+        assert isinstance(self.process, RelayProcess)
+        self.process.start()
+
+    async def _until_available(self) -> None:
+        """Alone, the hub that took the volunteers' `available` is the one that answers the status."""
 
     async def _new_chat(self, index: int) -> ChatPair:
         pair = ChatPair(index, Channel(self.stats), Channel(self.stats))
@@ -575,6 +667,74 @@ class RealRelay(Target):
         for s in sessions:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(s.close(), 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# The relay across two web nodes through Redis (server/chat/cluster.py)
+# ---------------------------------------------------------------------------------------------
+
+class RealCluster(RealRelay):
+    """The real relay's clients, split over two `oor serve --only web` nodes that share the chat
+    through Redis: help-seekers on node A, which leads the hub, volunteers on node B. A frame goes
+    page -> its node -> Redis -> the leader -> Redis -> the other page's node -> page, both ways."""
+
+    name = "cluster"
+
+    def __init__(self, workdir: Path, chats: int, volunteers: int, database_url: str, redis: Any) -> None:
+        super().__init__(workdir, chats, volunteers, database_url, hub_url=redis.url)
+        self.redis = redis  # tests/services/redis.py RedisServer, started and stopped by main_async
+        assert isinstance(self.process, RelayProcess)
+        self.node_a = self.process
+        self.node_a.name = "node A"
+        port_b = free_port()
+        self.volunteer_base = f"http://127.0.0.1:{port_b}"
+        self.node_b = self._node(f"{self.name}-b", port_b, self.volunteer_base)
+        self.node_b.name = "node B"
+        self.process = ProcessGroup("2 oor serve --only web + redis-server", [self.node_a, self.node_b],
+                                    [RelayProcess.watching("redis-server", redis.process, redis.log)])
+
+    def _node(self, label: str, port: int, public_url: str) -> RelayProcess:
+        """A web node as a cluster runs it: no SMTP listener (the gateway would be a process of its own)."""
+        argv = [sys.executable, "-m", "server.cli", "serve", "--only", "web",
+                "--data", str(self.workdir / f"{label}-data"), "--http", f"127.0.0.1:{port}"]
+        return RelayProcess("oor serve --only web", argv, {**self.env, "OOR_PUBLIC_URL": public_url},
+                            self.workdir / f"{label}.log", port)
+
+    async def _start_servers(self) -> None:
+        """Node A first, alone, so that it takes the hub's lease; node B once A leads and has written
+        the queue's status into Redis (the leader's write loop does so about once a second)."""
+        from server.chat.cluster import LEADER_KEY, STATUS_KEY
+
+        self.node_a.start()
+        await self._until("node A leads the chat hub",
+                          lambda: bool(self.redis.client.exists(LEADER_KEY) and self.redis.client.exists(STATUS_KEY)))
+        self.node_b.start()
+
+    async def _until_available(self) -> None:
+        """The volunteers' `available` reached the leader through Redis; the status that node B answers
+        comes from Redis too, written by the leader about once a second: wait until both nodes say
+        a volunteer is available, as a help-seeker's page would see it before opening a chat."""
+        assert self.http is not None
+        for base in (self.volunteer_base, self.base):
+            async def available(url: str = base + "/api/chat/status") -> bool:
+                assert self.http is not None
+                async with self.http.get(url) as resp:
+                    return resp.status == 200 and bool((await resp.json())["available"])
+            await self._until(f"{base}/api/chat/status answers available: true", available)
+
+    async def _until(self, what: str, condition: Callable[[], Any], timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            done = condition()
+            if asyncio.iscoroutine(done):
+                done = await done
+            if done:
+                return
+            if any(node.proc is not None and not node.alive() for node in (self.node_a, self.node_b)):
+                raise RuntimeError(f"a cluster process exited while waiting until {what} (its output is below)")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not within {timeout:g} s: {what}")
+            await asyncio.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -720,11 +880,13 @@ class Snapshot:
     generator: float
     machine: float
     delivered: int
+    parts: dict[str, float] = field(default_factory=dict)  # the server's CPU by process
 
     @classmethod
     def take(cls, target: Target) -> "Snapshot":
-        return cls(time.perf_counter(), target.process.cpu_seconds(), time.process_time(), machine_busy_seconds(),
-                   target.stats.delivered)
+        parts = target.process.cpu_parts()
+        return cls(time.perf_counter(), sum(parts.values()), time.process_time(), machine_busy_seconds(),
+                   target.stats.delivered, parts)
 
 
 @dataclass
@@ -736,12 +898,14 @@ class PhaseResult:
     gen_cpu_s: float = 0.0
     other_cpu_s: float = 0.0  # everything else on the machine: should be near 0
     latencies: list[float] = field(default_factory=list)
+    cpu_parts: dict[str, float] = field(default_factory=dict)  # cpu_s by process
 
     @classmethod
     def between(cls, a: Snapshot, b: Snapshot, lost: int, latencies: list[float] | None = None) -> "PhaseResult":
         server, generator = b.server - a.server, b.generator - a.generator
         other = max(0.0, (b.machine - a.machine) - server - generator)
-        return cls(b.delivered - a.delivered, lost, b.wall - a.wall, server, generator, other, latencies or [])
+        parts = {name: b.parts[name] - a.parts.get(name, 0.0) for name in b.parts}
+        return cls(b.delivered - a.delivered, lost, b.wall - a.wall, server, generator, other, latencies or [], parts)
 
     def add(self, other: "PhaseResult") -> None:
         self.delivered += other.delivered
@@ -751,6 +915,8 @@ class PhaseResult:
         self.gen_cpu_s += other.gen_cpu_s
         self.other_cpu_s += other.other_cpu_s
         self.latencies += other.latencies
+        for name, cpu in other.cpu_parts.items():
+            self.cpu_parts[name] = self.cpu_parts.get(name, 0.0) + cpu
 
     def share(self, seconds: float) -> float:
         """CPU seconds as a percentage of one core over the phase."""
@@ -920,60 +1086,117 @@ async def bench_target(target: Target, chats: int, latency_s: float, throughput_
 # Report
 # ---------------------------------------------------------------------------------------------
 
-def report(relay: TargetResult, bare: TargetResult, args: argparse.Namespace, elapsed: float) -> list[str]:
-    def n(x: float, digits: int = 0) -> str:
-        return f"{x:,.{digits}f}"
+QUEUE_EVENTS = REPO / "bench" / "queue_events.py"
+QUEUE_EVENTS_TIMEOUT_S = 300.0
+QUEUE_EVENTS_LINE = re.compile(r"queue_event_ms_500 (\S+) cpu_share_1000x10 (\S+)")
 
-    rows: list[tuple[str, str, str, str]] = [
-        ("setup: chats opened", n(relay.chats), n(bare.chats), ""),
-        ("setup: seconds (not measured)", n(relay.setup_s, 1), n(bare.setup_s, 1), ""),
-        ("idle: connections added", n(relay.connections_added), n(bare.connections_added), ""),
-        ("idle: RSS growth MiB", n((relay.rss_idle_kib - relay.rss_before_kib) / 1024, 1),
-         n((bare.rss_idle_kib - bare.rss_before_kib) / 1024, 1), ""),
-        ("idle: KiB per idle connection", n(relay.kib_per_idle_conn, 1), n(bare.kib_per_idle_conn, 1),
-         n(relay.kib_per_idle_conn / bare.kib_per_idle_conn, 2)),
-        ("idle: KiB per idle chat", n(relay.kib_per_idle_chat, 1), n(bare.kib_per_idle_chat, 1),
-         n(relay.kib_per_idle_chat / bare.kib_per_idle_chat, 2)),
+
+@dataclass
+class QueueEvents:
+    """bench/queue_events.py's last line, or why there is none."""
+    command: str
+    q: str = "-"
+    share: str = "-"
+    why: str = ""
+
+
+def queue_events(quick: bool, say: Callable[[str], None]) -> QueueEvents:
+    """Run bench/queue_events.py (with --quick for a quick run) after the relays, alone on the
+    machine, and read Q and S from its last line. A subprocess with a timeout, so that this
+    benchmark reports `-` instead of failing when the script is absent, broken or hangs."""
+    argv = [sys.executable, str(QUEUE_EVENTS), *(["--quick"] if quick else [])]
+    found = QueueEvents(" ".join(["bench/queue_events.py", *argv[2:]]))
+    if not QUEUE_EVENTS.exists():
+        found.why = "bench/queue_events.py does not exist"
+        return found
+    say(f"[queue events] {found.command}")
+    try:
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=QUEUE_EVENTS_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    except subprocess.TimeoutExpired:
+        found.why = f"no answer within {QUEUE_EVENTS_TIMEOUT_S:g} s"
+        return found
+    lines = done.stdout.strip().splitlines()
+    for line in lines:
+        say(f"[queue events] {line}")
+    match = QUEUE_EVENTS_LINE.fullmatch(lines[-1].strip()) if lines else None
+    if done.returncode != 0 or match is None:
+        tail = "; ".join((done.stderr.strip().splitlines() or ["no output"])[-3:])
+        found.why = f"exit status {done.returncode}, no last line `queue_event_ms_500 Q cpu_share_1000x10 S` ({tail})"
+        return found
+    found.q, found.share = match.groups()
+    return found
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def _rows(t: TargetResult) -> list[tuple[str, float, int, str]]:
+    """The table's rows for one target: (label, value, digits, which ratios: "" none, "all"
+    relay/bare and cluster/relay, "cluster" only cluster/relay)."""
+    rows: list[tuple[str, float, int, str]] = [
+        ("setup: chats opened", t.chats, 0, ""),
+        ("setup: seconds (not measured)", t.setup_s, 1, ""),
+        ("idle: connections added", t.connections_added, 0, ""),
+        ("idle: RSS growth MiB", (t.rss_idle_kib - t.rss_before_kib) / 1024, 1, ""),
+        ("idle: KiB per idle connection", t.kib_per_idle_conn, 1, "all"),
+        ("idle: KiB per idle chat", t.kib_per_idle_chat, 1, "all"),
     ]
-    phases = (("burst", relay.burst, bare.burst), ("latency", relay.latency, bare.latency),
-              ("throughput", relay.throughput, bare.throughput))
-    for label, r, b in phases:
+    for label in ("burst", "latency", "throughput"):
+        p: PhaseResult = getattr(t, label)
         rows += [
-            (f"{label}: messages delivered", n(r.delivered), n(b.delivered), ""),
-            (f"{label}: msgs per wall s", n(r.delivered / r.wall_s), n(b.delivered / b.wall_s), ""),
+            (f"{label}: messages delivered", p.delivered, 0, ""),
+            (f"{label}: msgs per wall s", _ratio(p.delivered, p.wall_s), 0, ""),
         ]
         if label == "latency":
             rows += [
-                ("latency: messages sampled", n(len(r.latencies)), n(len(b.latencies)), ""),
-                ("latency: p50 ms", n(r.pct(0.50), 2), n(b.pct(0.50), 2), ""),
-                ("latency: p99 ms", n(r.pct(0.99), 2), n(b.pct(0.99), 2), ""),
-                ("latency: max ms", n(r.pct(1.0), 2), n(b.pct(1.0), 2), ""),
+                ("latency: messages sampled", len(p.latencies), 0, ""),
+                ("latency: p50 ms", p.pct(0.50), 2, "cluster"),
+                ("latency: p99 ms", p.pct(0.99), 2, "cluster"),
+                ("latency: max ms", p.pct(1.0), 2, ""),
             ]
         rows += [
-            (f"{label}: server CPU %", n(r.share(r.cpu_s)), n(b.share(b.cpu_s)), ""),
-            (f"{label}: generator CPU %", n(r.share(r.gen_cpu_s)), n(b.share(b.gen_cpu_s)), ""),
-            (f"{label}: other processes CPU %", n(r.share(r.other_cpu_s)), n(b.share(b.other_cpu_s)), ""),
-            (f"{label}: server us per message", n(1e6 / r.per_cpu_s, 1), n(1e6 / b.per_cpu_s, 1), ""),
-            (f"{label}: msgs per server CPU-s", n(r.per_cpu_s), n(b.per_cpu_s), n(r.per_cpu_s / b.per_cpu_s, 2)),
+            (f"{label}: server CPU %", p.share(p.cpu_s), 0, ""),
+            (f"{label}: generator CPU %", p.share(p.gen_cpu_s), 0, ""),
+            (f"{label}: other processes CPU %", p.share(p.other_cpu_s), 0, ""),
+            (f"{label}: server us per message", _ratio(1e6, p.per_cpu_s), 1, ""),
+            (f"{label}: msgs per server CPU-s", p.per_cpu_s, 0, "all"),
         ]
     rows += [
-        ("after traffic: RSS growth KiB/chat", n(relay.kib_per_chat_after_traffic, 1),
-         n(bare.kib_per_chat_after_traffic, 1), ""),
-        ("lost messages (all phases)", n(sum(p.lost for p in (relay.burst, relay.latency, relay.throughput))),
-         n(sum(p.lost for p in (bare.burst, bare.latency, bare.throughput))), ""),
+        ("after traffic: RSS growth KiB/chat", t.kib_per_chat_after_traffic, 1, ""),
+        ("lost messages (all phases)", sum(p.lost for p in (t.burst, t.latency, t.throughput)), 0, ""),
     ]
+    return rows
+
+
+def report(relay: TargetResult, bare: TargetResult, args: argparse.Namespace, elapsed: float,
+           cluster: TargetResult | None = None, queue: QueueEvents | None = None) -> list[str]:
+    def n(x: float, digits: int = 0) -> str:
+        return f"{x:,.{digits}f}"
+
+    flags = ", ".join(name for name, on in (("--quick", args.quick), ("--cluster", cluster is not None)) if on)
     lines = [
-        f"chat relay benchmark{' (--quick)' if args.quick else ''}: {relay.chats} chats, {args.volunteers} "
+        f"chat relay benchmark{f' ({flags})' if flags else ''}: {relay.chats} chats, {args.volunteers} "
         f"volunteers; {os.cpu_count()} CPUs; Python {platform.python_version()}, aiohttp {aiohttp.__version__}; "
         f"{time.strftime('%Y-%m-%d %H:%M')}; {elapsed:.0f} s",
-        f"{'':36} {'relay':>12} {'bare':>12} {'relay/bare':>11}",
+        f"{'':36} {'relay':>12} {'bare':>12} {'relay/bare':>11}"
+        + (f" {'cluster':>12} {'cluster/relay':>14}" if cluster else ""),
     ]
-    lines += [f"{a:36} {b:>12} {c:>12} {d:>11}" for a, b, c, d in rows]
-    for r in (relay, bare):
+    columns = [_rows(relay), _rows(bare)] + ([_rows(cluster)] if cluster else [])
+    for i, (label, r, digits, kind) in enumerate(columns[0]):
+        b = columns[1][i][1]
+        line = f"{label:36} {n(r, digits):>12} {n(b, digits):>12} {n(_ratio(r, b), 2) if kind == 'all' else '':>11}"
+        if cluster:
+            c = columns[2][i][1]
+            line += f" {n(c, digits):>12} {n(_ratio(c, r), 2) if kind else '':>14}"
+        lines.append(line)
+    targets = [relay, bare] + ([cluster] if cluster else [])
+    for r in targets:
         if r.errors:
             lines.append(f"{r.name} errors: {r.errors}")
-    busy = [(f"{t.name} {label}", t.burst if label == "burst" else getattr(t, label))
-            for t in (relay, bare) for label, _, _ in phases]
+    phases = ("burst", "latency", "throughput")
+    busy = [(f"{t.name} {label}", getattr(t, label)) for t in targets for label in phases]
     noisy = [name for name, p in busy if p.share(p.other_cpu_s) > 15]
     if noisy:
         lines.append(f"WARNING: other processes used more than 15% of a core during: {', '.join(noisy)}; "
@@ -981,35 +1204,70 @@ def report(relay: TargetResult, bare: TargetResult, args: argparse.Namespace, el
     ratio = relay.throughput.per_cpu_s / bare.throughput.per_cpu_s
     p99 = relay.latency.pct(0.99)
     kib = relay.kib_per_idle_conn
+    bare_p99 = bare.latency.pct(0.99)
+    if cluster:
+        lines.append("cluster server CPU, % of a core: node A (leads the hub, help-seekers' sockets) + node B "
+                     "(volunteers' sockets) + redis-server; PostgreSQL counts as other processes: "
+                     + "; ".join(f"{label} " + " + ".join(f"{name} {n(p.share(cpu))}"
+                                                         for name, cpu in p.cpu_parts.items())
+                                 for label in phases for p in [getattr(cluster, label)]))
+        c_relay = cluster.throughput.per_cpu_s / relay.throughput.per_cpu_s
+        c_bare = cluster.throughput.per_cpu_s / bare.throughput.per_cpu_s
+        c_p99 = cluster.latency.pct(0.99)
+        fields = (f"{c_relay:.2f}", f"{c_bare:.2f}", f"{c_p99:.2f}", f"{c_p99 / p99:.2f}", f"{c_p99 / bare_p99:.2f}")
+    else:
+        fields = ("-",) * 5
+    lines.append(f"cluster (2 web nodes through Redis{'' if cluster else '; run with --cluster'}): "
+                 f"msgs per server CPU-s {fields[0]} x relay, {fields[1]} x bare; "
+                 f"p99 {fields[2]} ms (relay {p99:.2f}, bare {bare_p99:.2f}) = {fields[3]} x relay, {fields[4]} x bare")
+    queue = queue or QueueEvents("bench/queue_events.py", why="not run")
+    lines.append(f"queue events ({queue.command}): queue_event_ms_500 {queue.q} cpu_share_1000x10 {queue.share}"
+                 + (f" ({queue.why})" if queue.why else ""))
     lines.append(f"targets: ratio >= 0.6 {'met' if ratio >= 0.6 else 'MISSED'} ({ratio:.2f}); "
                  f"p99 <= 5 ms {'met' if p99 <= 5 else 'MISSED'} ({p99:.2f}); "
                  f"KiB per idle connection <= 32 {'met' if kib <= 32 else 'MISSED'} ({kib:.1f})")
-    lines.append(f"ratio {ratio:.2f} p99_ms {p99:.2f} kib_per_idle_conn {kib:.1f}")
+    lines.append(f"ratio {ratio:.2f} p99_ms {p99:.2f} kib_per_idle_conn {kib:.1f} "
+                 f"cluster_ratio {fields[0]} queue_event_ms_500 {queue.q}")
     return lines
 
 
 async def main_async(args: argparse.Namespace) -> int:
     begun = time.perf_counter()
     say = (lambda text: print(text, file=sys.stderr, flush=True))
-    postgres = None
-    if args.postgres:  # a real cluster, PostgreSQL's default durability (as in production)
-        from tests.services.postgres import start_postgres
-        postgres = await asyncio.to_thread(start_postgres, durable=True)
+    postgres = redis = None
     try:
-        return await _run_targets(args, begun, say, postgres.url(postgres.create_database()) if postgres else "")
+        if args.postgres or args.cluster:  # a real cluster, PostgreSQL's default durability (as in production)
+            from tests.services.postgres import start_postgres
+            postgres = await asyncio.to_thread(start_postgres, durable=True)
+        if args.cluster:  # persistence off, as production must run it
+            from tests.services.redis import start_redis
+            redis = await asyncio.to_thread(start_redis)
+        # A database of its own for each target that uses PostgreSQL: nothing of one run meets the other.
+        relay_db = postgres.url(postgres.create_database()) if postgres and args.postgres else ""
+        cluster_db = postgres.url(postgres.create_database()) if postgres and args.cluster else ""
+        return await _run_targets(args, begun, say, relay_db, cluster_db, redis)
     finally:
+        if redis is not None:
+            from tests.services.redis import stop_redis
+            await asyncio.to_thread(stop_redis, redis)
         if postgres is not None:
             from tests.services.postgres import stop_postgres
             await asyncio.to_thread(stop_postgres, postgres)
 
 
-async def _run_targets(args: argparse.Namespace, begun: float, say: Any, database_url: str) -> int:
+async def _run_targets(args: argparse.Namespace, begun: float, say: Any, database_url: str, cluster_db: str,
+                       redis: Any) -> int:
     with tempfile.TemporaryDirectory(prefix="oor-bench-") as tmp:
         work = Path(tmp)
         results: dict[str, TargetResult] = {}
-        for cls in (RealRelay, BareRelay):
-            target = RealRelay(work, args.chats, args.volunteers, database_url) if cls is RealRelay else \
-                cls(work, args.chats, args.volunteers)
+        targets: list[Callable[[], Target]] = [
+            lambda: RealRelay(work, args.chats, args.volunteers, database_url),
+            lambda: BareRelay(work, args.chats, args.volunteers),
+        ]
+        if args.cluster:
+            targets.append(lambda: RealCluster(work, args.chats, args.volunteers, cluster_db, redis))
+        for make in targets:
+            target = make()
             try:
                 results[target.name] = await bench_target(target, args.chats, args.latency_seconds,
                                                           args.seconds, args.bursts, say)
@@ -1021,8 +1279,10 @@ async def _run_targets(args: argparse.Namespace, begun: float, say: Any, databas
                 raise
             finally:
                 await target.close()
-                target.process.stop()
-        for line in report(results["relay"], results["bare"], args, time.perf_counter() - begun):
+                target.stop()
+        queue = await asyncio.to_thread(queue_events, args.quick, say)
+        for line in report(results["relay"], results["bare"], args, time.perf_counter() - begun,
+                           results.get("cluster"), queue):
             print(line, flush=True)
     return 0
 
@@ -1037,6 +1297,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-seconds", type=float, help="latency phase length (default 11; 3 with --quick)")
     parser.add_argument("--postgres", action="store_true",
                         help="the real relay stores in PostgreSQL (a cluster this run starts) instead of SQLite")
+    parser.add_argument("--cluster", action="store_true",
+                        help="add a third target: two `oor serve --only web` nodes sharing the chat through Redis "
+                             "(PostgreSQL and Redis started by this run), help-seekers on one, volunteers on the other")
     args = parser.parse_args(argv)
     args.chats = args.chats or (50 if args.quick else 1000)
     args.volunteers = args.volunteers or (5 if args.quick else 100)

@@ -166,8 +166,8 @@ class Gateway:
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         # Per address and per network (/24, /56): many addresses in one network count as one source.
         limit = self.config.smtp_per_minute
-        per_address = self.guard.allow("smtp", self.guard.tags(peer), limit, 60)
-        per_network = self.guard.allow("smtp-net", self.guard.tags(network_of(peer)), limit, 60)
+        per_address = await self.guard.allow("smtp", self.guard.tags(peer), limit, 60)
+        per_network = await self.guard.allow("smtp-net", self.guard.tags(network_of(peer)), limit, 60)
         if not (per_address and per_network):
             return "451 4.7.1 Te veel berichten; probeer het later / Too many messages, try again later"
         envelope.mail_from = address
@@ -236,7 +236,7 @@ class Gateway:
         sender = envelope.mail_from or ""
         # At most smtp_returns_per_day codes to one address: a forged sender gets a few mails, not a flood.
         # Past it the mail is still taken (the person may be real and write again), but no code is sent.
-        if not self.recipients.allow_recent("return", self.recipients.tags(sender.lower()),
+        if not await self.recipients.allow_recent("return", self.recipients.tags(sender.lower()),
                                             self.config.smtp_returns_per_day, DAY_SECONDS):
             return NO_CODE_AGAIN.format(url=f"{self.config.base_url}/mail")
         self.outbox.append(ReturnMail(sender, token, incoming.attachments, self.desk.expires_on(thread),

@@ -15,6 +15,12 @@ through the facade.
 
 Plain classes, with no web framework: the application holds them under the
 keys of `server/guards.py`, which also turns a request into its tags.
+
+Two implementations of each interface (`Guard`, `Gate`): the in-process ones here
+(`AddressGuard`, `PowGate`: the embedded default), and the Redis ones in
+`server/live/abuse.py`, which several web nodes share (`hub_url`). The stateful
+methods are coroutines in both, so that callers need not know which one they hold;
+`tags` is not, because a node computes tags from keys it holds in memory either way.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import ipaddress
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import crypto
 
@@ -32,9 +38,50 @@ from .errors import TooManyRequests
 
 CHALLENGE_TTL_SECONDS = 120.0
 MAX_OUTSTANDING_CHALLENGES = 20_000
+POW_PURPOSES = ("chat", "mail")
+MAX_COUNTED_TAGS = 100_000  # per kind of table: past it, forget rather than grow (bounded memory under a flood)
+
+
+class Guard(Protocol):
+    """Keyed, rotating address tags with blocks and rate limits (see the module's docstring)."""
+
+    def tags(self, address: str) -> tuple[bytes, bytes]: ...
+    async def refresh(self) -> None: ...
+    async def block(self, tags: tuple[bytes, bytes], seconds: float) -> None: ...
+    async def is_blocked(self, tags: tuple[bytes, bytes]) -> bool: ...
+    async def allow(self, kind: str, tags: tuple[bytes, bytes], limit: int, window: float) -> bool: ...
+    async def refund(self, kind: str, tags: tuple[bytes, bytes]) -> None: ...
+    async def allow_recent(self, kind: str, tags: tuple[bytes, bytes], limit: int, window: float) -> bool: ...
+
+
+class Gate(Protocol):
+    """Single-use proof-of-work challenges, each for one purpose (see `PowGate`)."""
+
+    async def issue(self, waiting: int, purpose: str = "chat") -> dict[str, Any]: ...
+    async def redeem(self, challenge: str, nonce: bytes, purpose: str = "chat") -> bool: ...
+
+
+def pow_bits(base_bits: int, max_bits: int, waiting: int) -> int:
+    """The difficulty for a new challenge: one bit more per 20 waiting, up to the maximum."""
+    return min(max_bits, base_bits + waiting // 20)
+
+
+def check_purpose(purpose: str) -> None:
+    if purpose not in POW_PURPOSES:
+        raise ValueError(f"unknown proof-of-work purpose {purpose!r}")
+
+
+def pow_valid(challenge: str, nonce: bytes, bits: int) -> bool:
+    """Whether `nonce` solves `challenge` at `bits` (through the crypto facade: PROTOCOL.md 11)."""
+    try:
+        return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)
+    except crypto.InvalidInput:
+        return False
 
 
 class AddressGuard:
+    """The in-process `Guard`: keys, blocks and counters in this process's memory only."""
+
     def __init__(self, period_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.period = period_seconds
         self.clock = clock
@@ -67,16 +114,20 @@ class AddressGuard:
         raw = address.encode("utf-8", "replace")
         return self._tag_with(self._keys[0], raw), self._tag_with(self._keys[1], raw)
 
-    def block(self, tags: tuple[bytes, bytes], seconds: float) -> None:
+    async def refresh(self) -> None:
+        """Rotate the key if its period has passed (`tags` does so too; the Redis guard needs this)."""
+        self._rotate()
+
+    async def block(self, tags: tuple[bytes, bytes], seconds: float) -> None:
         until = self.clock() + seconds
         for tag in tags:
             self._blocked[tag] = until
 
-    def is_blocked(self, tags: tuple[bytes, bytes]) -> bool:
+    async def is_blocked(self, tags: tuple[bytes, bytes]) -> bool:
         now = self.clock()
         return any(self._blocked.get(tag, 0) > now for tag in tags)
 
-    def allow(self, kind: str, tags: tuple[bytes, bytes], limit: int, window: float) -> bool:
+    async def allow(self, kind: str, tags: tuple[bytes, bytes], limit: int, window: float) -> bool:
         """Count one event of `kind` for this address; False once `limit` is passed within `window`."""
         self._rotate()
         now = self.clock()
@@ -86,12 +137,11 @@ class AddressGuard:
             start, count = now, 0
         count += 1
         self._counts[key] = (start, count)
-        if len(self._counts) > 100_000:  # bounded memory under a flood
+        if len(self._counts) > MAX_COUNTED_TAGS:  # bounded memory under a flood
             self._counts.clear()
         return count <= limit
 
-
-    def refund(self, kind: str, tags: tuple[bytes, bytes]) -> None:
+    async def refund(self, kind: str, tags: tuple[bytes, bytes]) -> None:
         """Take back one event of `kind` counted by `allow` (a login that succeeded: only failures and
         attempts still in flight should use up an address's allowance)."""
         key = (kind, tags[0])
@@ -99,7 +149,7 @@ class AddressGuard:
             start, count = self._counts[key]
             self._counts[key] = (start, max(0, count - 1))
 
-    def allow_recent(self, kind: str, tags: tuple[bytes, bytes], limit: int, window: float) -> bool:
+    async def allow_recent(self, kind: str, tags: tuple[bytes, bytes], limit: int, window: float) -> bool:
         """A strict sliding window: True, and the event counted, only while fewer than `limit` events
         of `kind` for these tags happened in the last `window` seconds (`window` at most the rotation
         period: events under the previous key are counted too, so a rotation does not reset the limit)."""
@@ -109,7 +159,7 @@ class AddressGuard:
         times = [t for t in self._recent.get(key, []) + self._recent_previous.get(previous, []) if now - t < window]
         if len(times) >= limit:
             return False
-        if len(self._recent) > 100_000:  # bounded memory under a flood: forget rather than grow
+        if len(self._recent) > MAX_COUNTED_TAGS:  # bounded memory under a flood: forget rather than grow
             self._recent.clear()
         self._recent[key] = [t for t in self._recent.get(key, []) if now - t < window] + [now]
         return True
@@ -149,35 +199,31 @@ class TokenBucket:
 
 
 class PowGate:
-    """Issues single-use proof-of-work challenges; difficulty rises with the queue.
+    """The in-process `Gate`: issues single-use proof-of-work challenges; difficulty rises with the queue.
 
     A challenge is issued for one purpose ("chat": opening a chat, "mail": a mail assignment) and
     redeems only for it (PROTOCOL.md [M-11-1]): work done for one cannot be spent on the other."""
 
-    PURPOSES = ("chat", "mail")
+    PURPOSES = POW_PURPOSES
 
     def __init__(self, base_bits: int, max_bits: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.base_bits, self.max_bits, self.clock = base_bits, max_bits, clock
         self.outstanding: dict[str, tuple[float, int, str]] = {}
 
-    def issue(self, waiting: int, purpose: str = "chat") -> dict[str, Any]:
-        if purpose not in self.PURPOSES:
-            raise ValueError(f"unknown proof-of-work purpose {purpose!r}")
+    async def issue(self, waiting: int, purpose: str = "chat") -> dict[str, Any]:
+        check_purpose(purpose)
         now = self.clock()
         if len(self.outstanding) >= MAX_OUTSTANDING_CHALLENGES:
             self.outstanding = {c: v for c, v in self.outstanding.items() if v[0] > now}
             if len(self.outstanding) >= MAX_OUTSTANDING_CHALLENGES:
                 raise TooManyRequests()
-        bits = min(self.max_bits, self.base_bits + waiting // 20)
+        bits = pow_bits(self.base_bits, self.max_bits, waiting)
         challenge = crypto.new_token(24)
         self.outstanding[challenge] = (now + CHALLENGE_TTL_SECONDS, bits, purpose)
         return {"challenge": challenge, "bits": bits}
 
-    def redeem(self, challenge: str, nonce: bytes, purpose: str = "chat") -> bool:
+    async def redeem(self, challenge: str, nonce: bytes, purpose: str = "chat") -> bool:
         expiry, bits, issued_for = self.outstanding.pop(challenge, (0.0, 0, ""))
         if expiry <= self.clock() or issued_for != purpose:
             return False
-        try:
-            return crypto.pow_check(crypto.b64decode(challenge), nonce, bits)
-        except crypto.InvalidInput:
-            return False
+        return pow_valid(challenge, nonce, bits)

@@ -72,7 +72,7 @@ def _set_session_cookie(request: web.Request, response: web.Response, token: str
                         max_age=config.session_max_hours * 3600)
 
 
-def _limit_logins(request: web.Request) -> tuple[bytes, bytes]:
+async def _limit_logins(request: web.Request) -> tuple[bytes, bytes]:
     """At most `login_per_minute` attempts per address tag, refused before the body is even read.
 
     Each attempt costs the server an Argon2id verification (tens of milliseconds of a core);
@@ -83,7 +83,7 @@ def _limit_logins(request: web.Request) -> tuple[bytes, bytes]:
     """
     app = request.app
     tags = client_tags(request)
-    if not app[GUARD].allow("login", tags, app[CONFIG].login_per_minute, LOGIN_WINDOW_SECONDS):
+    if not await app[GUARD].allow("login", tags, app[CONFIG].login_per_minute, LOGIN_WINDOW_SECONDS):
         raise TooManyRequests("login_network_limit", retry_after=LOGIN_WINDOW_SECONDS)
     return tags
 
@@ -91,13 +91,13 @@ def _limit_logins(request: web.Request) -> tuple[bytes, bytes]:
 @routes.post("/api/login")
 async def login(request: web.Request) -> web.Response:
     app = request.app
-    tags = _limit_logins(request)
+    tags = await _limit_logins(request)
     payload = await read_json(request)
     # A new login replaces the session this browser had, if any.
     await accounts.logout(app[STORAGE], request.cookies.get(accounts.SESSION_COOKIE))
     volunteer, token = await accounts.login(app[STORAGE], app[CONFIG], payload, app[CLOCK](),
                                             app[DUMMY_AUTH_HASH], app[LOGIN_THROTTLE])
-    app[GUARD].refund("login", tags)
+    await app[GUARD].refund("login", tags)
     response = web.json_response(accounts.identity_payload(volunteer))
     _set_session_cookie(request, response, token)
     return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,12 +22,14 @@ from .api import LOGIN_THROTTLE
 from .assets import WEB_ROOT, AssetRegistry
 from .chat import limits as chat_limits
 from .chat import ws as chat_ws
+from .chat.cluster import CLUSTER, cluster_ctx
 from .chat.hub import CHAT_HUB, ChatHub, FrameObserver
 from .config import Config
 from .errors import ConfigError
 from .guards import GUARD, POW, make_guard
 from .http import error_middleware, same_origin_middleware, security_headers
-from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, SERVER_SECRET, STORAGE
+from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, LIVE, SERVER_SECRET, STORAGE
+from .live import live_ctx
 from .mail import api as mail_api
 from .mail.desk import MAIL_DESK, MailDesk, guard_mail_derivation
 from .stats import STATS, Stats
@@ -41,9 +44,10 @@ def wall_clock() -> int:
 
 
 def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
-               frame_observer: FrameObserver | None = None) -> web.Application:
+               frame_observer: FrameObserver | None = None, chat: bool = True) -> web.Application:
     """Build the application. `frame_observer` sees every relayed chat frame (tests use it
-    to prove that the relay only ever handles ciphertext)."""
+    to prove that the relay only ever handles ciphertext). `chat=False` (the gateway alone,
+    `oor serve --only smtp`) keeps the process out of a cluster's chat: it never leads it."""
     app = web.Application(
         middlewares=[error_middleware, same_origin_middleware],
         client_max_size=config.max_request_kib * 1024,
@@ -65,7 +69,14 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
     async def add_wrapup(topic: str, age_band: str, handed_over: bool) -> None:
         await app[STORAGE].add_wrapup(day_of(app[CLOCK]()), topic, age_band, handed_over)
 
-    app[CHAT_HUB] = ChatHub(config, add_wrapup=add_wrapup, observer=frame_observer, stats=app[STATS])
+    def make_hub() -> ChatHub:
+        return ChatHub(config, add_wrapup=add_wrapup, observer=frame_observer, stats=app[STATS])
+
+    # With `hub_url`, this process's hub stays empty: the cluster's leader runs one (chat/cluster.py).
+    app[CHAT_HUB] = make_hub()
+    app.cleanup_ctx.append(live_ctx)
+    if config.hub_url and chat:
+        app.cleanup_ctx.append(functools.partial(_cluster_ctx, make_hub=make_hub))
     app.on_shutdown.append(_end_chats)
     app.add_routes(pages.routes)
     app.add_routes(api.routes)
@@ -76,7 +87,17 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
 
 
 async def _end_chats(app: web.Application) -> None:
-    await app[CHAT_HUB].shutdown()
+    """A stop: in a cluster the node drains (its pages resume on another node); alone, every chat ends."""
+    cluster = app.get(CLUSTER)
+    if cluster is not None:
+        await cluster.drain()
+    else:
+        await app[CHAT_HUB].shutdown()
+
+
+async def _cluster_ctx(app: web.Application, make_hub: Callable[[], ChatHub]) -> AsyncIterator[None]:
+    async for _ in cluster_ctx(app, app[LIVE].redis, make_hub):
+        yield
 
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -182,6 +182,9 @@ def _invite_line(config: Config, name: str, role: str, can_chat: bool, can_mail:
     return work
 
 
+SHUTDOWN_SECONDS = 2.0
+
+
 def no_core_dumps() -> None:
     """A core dump of the server would hold what lives only in its memory: an e-mail's text and
     sender while the gateway encrypts it, session tokens, return codes waiting to be mailed."""
@@ -208,11 +211,13 @@ async def _serve(config: Config, demo: bool, only: str | None = None) -> None:
     # The gateway needs what the application builds at start-up (storage, mail desk, address guard,
     # counts), so it is always the application's cleanup_ctx; with --only smtp the application
     # starts and stops as usual, but no HTTP site is opened.
-    app = create_app(config)
+    app = create_app(config, chat=web_part)
     if smtp_part:
         from mailgate import gateway_context  # the gateway shares this process, event loop and storage
         app.cleanup_ctx.append(gateway_context)
-    runner = web.AppRunner(app, access_log_class=PrivateAccessLogger,
+    # A stop must be quick whatever the load (a deploy waits for it): the chats are ended or, in a
+    # cluster, drained (chat/cluster.py) before this; what is left of a request gets two seconds.
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_SECONDS, access_log_class=PrivateAccessLogger,
                            access_log=logging.getLogger("oor.access") if config.access_log else None)
     await runner.setup()
     if web_part:

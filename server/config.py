@@ -63,6 +63,11 @@ class Config:
     # Empty: the SQLite file data_dir/oor.sqlite3. Otherwise a postgresql:// URL, which may hold a
     # password: it is left out of the repr, and never shown in an error or a log line.
     database_url: str = dataclasses.field(default="", repr=False)
+    # Empty: the live chat state (queue, pairings, backlogs, challenges, abuse tags) in this process's
+    # memory. Otherwise the redis://, rediss:// or unix:// URL of a Redis that keeps nothing on disk,
+    # shared by several web nodes; it may hold a password, so, like database_url, it is left out of the
+    # repr and never shown in an error or a log line.
+    hub_url: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
     deployment_id: str = "luisterend-oor-dev"
     kdf_opslimit: int = PRODUCTION_MIN_OPSLIMIT
@@ -189,6 +194,12 @@ def _coerce(key: str, value: Any) -> Any:
         if not isinstance(value, str) or (value and not value.startswith(("postgresql://", "postgres://"))):
             # The value itself is not repeated: it may hold a password.
             raise ConfigError(f"{key}: expected empty (SQLite in data_dir) or a postgresql:// or postgres:// URL")
+        return value
+    if key == "hub_url":
+        if not isinstance(value, str) or (value and not value.startswith(("redis://", "rediss://", "unix://"))):
+            # The value itself is not repeated: it may hold a password.
+            raise ConfigError(f"{key}: expected empty (live state in this process) or a redis://, rediss:// "
+                              "or unix:// URL of a Redis with persistence off")
         return value
     if key == "data_dir":
         if not isinstance(value, str) or not value:

@@ -18,10 +18,12 @@ from aiohttp import web
 if TYPE_CHECKING:
     from .assets import AssetRegistry
     from .config import Config
+    from .live.connection import Live
     from .storage import Storage
 
 CONFIG: web.AppKey["Config"] = web.AppKey("config")
 STORAGE: web.AppKey["Storage"] = web.AppKey("storage")
+LIVE: web.AppKey["Live"] = web.AppKey("live")  # the live state's connection (server/live/): none, or Redis
 ASSETS: web.AppKey["AssetRegistry"] = web.AppKey("assets")
 CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock")
 SERVER_SECRET: web.AppKey[bytes] = web.AppKey("server_secret")

@@ -200,3 +200,29 @@ def live_server(request: pytest.FixtureRequest, backend: str,
     yield server
     stop_live_server(server)
     store.drop()
+
+
+# -- Redis (tests/services/redis.py): the live state several nodes share --------------------------
+
+if TYPE_CHECKING:
+    from tests.services.redis import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis (persistence off) for the whole session. Missing Redis fails the tests: they must
+    run, not skip (`make test` installs Debian's redis-server)."""
+    from tests.services.redis import RedisMissing, start_redis, stop_redis
+    try:
+        server = start_redis()
+    except RedisMissing as exc:
+        pytest.fail(str(exc))
+    yield server
+    stop_redis(server)
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied for this test: what `hub_url` says to reach it."""
+    redis_server.flush()
+    return redis_server.url

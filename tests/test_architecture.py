@@ -31,12 +31,12 @@ MODULE_FLOORS = {
     "server": GROUND,
     "server.errors": GROUND, "server.config": GROUND, "server.i18n": GROUND, "server.assets": GROUND,
     "server.abuse": GROUND, "server.keys": GROUND,
-    "server.accounts": DOMAIN, "server.stats": DOMAIN, "server.guards": DOMAIN,
+    "server.accounts": DOMAIN, "server.stats": DOMAIN, "server.guards": DOMAIN, "server.live": DOMAIN,
     "server.http": WEB, "server.pages": WEB, "server.charts": WEB, "server.api": WEB, "server.coordinator": WEB,
     "server.openapi": WEB, "server.chat.ws": WEB, "server.mail.api": WEB,
     "server.app": PROCESS, "server.audit": PROCESS, "server.cli": PROCESS, "server.backup": PROCESS,
 }
-PACKAGE_FLOORS = {"server.storage": GROUND, "server.chat": DOMAIN, "server.mail": DOMAIN}
+PACKAGE_FLOORS = {"server.storage": GROUND, "server.chat": DOMAIN, "server.mail": DOMAIN, "server.live": GROUND}
 # Ground-floor modules hold plain classes and values: no aiohttp (keys.py exists to name AppKeys).
 GROUND_MAY_USE_AIOHTTP = {"server.keys"}
 # What mailgate may import from server: one module, named in mailgate/__init__.py.

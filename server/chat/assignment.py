@@ -40,7 +40,7 @@ class Assignment:
     # -- figures ----------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        waiting = len(self.room.queue.waiting())
+        waiting = self.room.queue.waiting_count()
         return {"available": self.room.queue.available_volunteers() > 0, "waiting": waiting,
                 "estimate_s": self.estimate(waiting + 1)}
 

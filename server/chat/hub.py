@@ -24,11 +24,15 @@ from aiohttp import web
 import crypto
 
 from ..config import Config
+from .announce import announcer
 from .assignment import AddWrapup, Assignment
 from .handover import Handover, Handovers
 from .readalong import ReadAlong, ReadAlongs
 from .relay import FrameObserver, Relay
-from .room import CLOSE_REPLACED, TO_SEEKER, TO_VOLUNTEER, Chat, Room, VolunteerInfo, close, send
+from .room import (CLOSE_REPLACED, TO_SEEKER, TO_VOLUNTEER, TOLD_SEEKER_AWAY, TOLD_VOLUNTEER_AWAY, Chat, Room,
+                   VolunteerInfo, chat_key, close, send)
+
+AWAY_NOTICE_SECONDS = 3.0  # a page back sooner (a blip, a node's drain) is not announced to the other side
 
 __all__ = ["CHAT_HUB", "Chat", "ChatHub", "FrameObserver", "VolunteerInfo", "send"]
 
@@ -96,18 +100,23 @@ class ChatHub:
             return None
         old, chat.seeker, chat.seeker_away = chat.seeker, ws, None
         room.cancel(chat, "seeker")
+        room.cancel(chat, "seeker-away")
         if old is not None and old is not ws:
             room.spawn(close(old, CLOSE_REPLACED, b"resumed elsewhere"))
         entry = room.queue.entries.get(chat.id)
         state = entry.state.value if entry else "ended"
-        await send(ws, {"t": "resumed", "state": state, "position": room.queue.position(chat.id) or 0})
         received = frame["received"]
         if former and chat.handed_over_frame is not None:
-            # Handed over while the page was away: it resumes with the old id and must hear of the new chat.
+            # Handed over while the page was away: it resumes with the old id and must hear of the new
+            # chat first (its unsent frames belong to the old session: the page drops them).
             await send(ws, chat.handed_over_frame)
             received = 0
+        # `acked`: the page's own messages the relay has; the page sends the later ones again.
+        await send(ws, {"t": "resumed", "state": state, "position": room.queue.position(chat.id) or 0,
+                        "acked": chat.sent[TO_VOLUNTEER]})
         await self.relay.replay(chat, TO_SEEKER, ws, received)
-        if chat.volunteer_id is not None:
+        if chat.volunteer_id is not None and chat.away_told & TOLD_SEEKER_AWAY:
+            chat.away_told &= ~TOLD_SEEKER_AWAY
             await send(room.socket_of(chat.volunteer_id), {"t": "peer-back", "chat": chat.key})
         return chat
 
@@ -116,9 +125,19 @@ class ChatHub:
         if chat.seeker is not ws or chat.id not in room.chats:
             return
         chat.seeker, chat.seeker_away = None, room.clock()
-        if chat.volunteer_id is not None:
-            room.spawn(send(room.socket_of(chat.volunteer_id), {"t": "peer-away", "chat": chat.key}))
+        self.seeker_away(chat)
+
+    def seeker_away(self, chat: Chat) -> None:
+        """The help-seeker's page is gone: the grace period runs; the volunteer hears of it only if
+        it is not back within AWAY_NOTICE_SECONDS (a reconnect after a node's drain takes less)."""
+        room = self.room
+        room.later(chat, "seeker-away", AWAY_NOTICE_SECONDS, self._tell_seeker_away)
         room.later(chat, "seeker", self.config.chat_grace_seconds, self._seeker_grace_over)
+
+    async def _tell_seeker_away(self, chat: Chat) -> None:
+        if chat.seeker is None and chat.volunteer_id is not None and chat.id in self.room.chats:
+            chat.away_told |= TOLD_SEEKER_AWAY
+            await send(self.room.socket_of(chat.volunteer_id), {"t": "peer-away", "chat": chat.key})
 
     async def _seeker_grace_over(self, chat: Chat) -> None:
         if chat.seeker is None and chat.id in self.room.chats:
@@ -146,9 +165,19 @@ class ChatHub:
         self.handover.staff_gone(info.id)
         for chat in room.chats_of(info.id):
             chat.volunteer_away = room.clock()
-            await send(chat.seeker, {"t": "peer-away"})
-            room.later(chat, "volunteer", self.config.chat_grace_seconds, self._volunteer_grace_over)
+            self.volunteer_away(chat)
         await self.queue_changed()
+
+    def volunteer_away(self, chat: Chat) -> None:
+        """The volunteer's page is gone: as `seeker_away`, the other way round."""
+        room = self.room
+        room.later(chat, "volunteer-away", AWAY_NOTICE_SECONDS, self._tell_volunteer_away)
+        room.later(chat, "volunteer", self.config.chat_grace_seconds, self._volunteer_grace_over)
+
+    async def _tell_volunteer_away(self, chat: Chat) -> None:
+        if chat.volunteer_away is not None and chat.id in self.room.chats:
+            chat.away_told |= TOLD_VOLUNTEER_AWAY
+            await send(chat.seeker, {"t": "peer-away"})
 
     async def _volunteer_grace_over(self, chat: Chat) -> None:
         if chat.volunteer_away is not None and chat.id in self.room.chats:
@@ -157,13 +186,21 @@ class ChatHub:
     async def resume_volunteer(self, info: VolunteerInfo, held: list[dict[str, Any]]) -> None:
         """The volunteer's page (back after a blip) says which chats it still holds keys for."""
         holding = {item["chat"]: item["received"] for item in held}
-        for chat in self.room.chats_of(info.id):
+        mine = self.room.chats_of(info.id)
+        for chat_id in holding.keys() - {chat.id for chat in mine}:
+            # A chat the page holds that is gone here (ended while the page was away): say so.
+            await send(info.ws, {"t": "ended", "chat": chat_key(chat_id), "reason": "unknown", "wrapup": False})
+        for chat in mine:
             if chat.id not in holding:
                 await self.end_chat(chat, "volunteer-left")  # the page lost its keys (reload): end cleanly
                 continue
             chat.volunteer_away = None
             self.room.cancel(chat, "volunteer")
-            await send(chat.seeker, {"t": "peer-back"})
+            self.room.cancel(chat, "volunteer-away")
+            if chat.away_told & TOLD_VOLUNTEER_AWAY:
+                chat.away_told &= ~TOLD_VOLUNTEER_AWAY
+                await send(chat.seeker, {"t": "peer-back"})
+            await send(info.ws, {"t": "resumed", "chat": chat.key, "acked": chat.sent[TO_SEEKER]})
             await self.relay.replay(chat, TO_VOLUNTEER, info.ws, holding[chat.id])
         await self.send_queue(info)
 
@@ -238,35 +275,25 @@ class ChatHub:
         await self.queue_changed()
 
     async def queue_changed(self) -> None:
-        """Tell waiting help-seekers their position and volunteers the queue."""
-        waiting = self.room.queue.waiting()
-        for position, entry in enumerate(waiting, start=1):
-            chat = self.room.chats.get(entry.chat_id)
-            if chat is not None:
-                await send(chat.seeker, {"t": "position", "position": position,
-                                         "estimate_s": self.assignment.estimate(position)})
-        for info in list(self.room.volunteers.values()):
-            if info.ws is not None:
-                await self.send_queue(info, waiting)
+        """Tell waiting help-seekers their position and volunteers the queue, coalesced (announce.py):
+        at most one frame per page per 250 ms, the first change after a quiet spell at once and the
+        rest merged into one frame at the window's end, built from the state of that moment. A queue
+        frame carries `colleagues` only when that list changed for the page (always in the first frame
+        on a connection); a frame without it means the page's list is still right. A help-seeker gets
+        a `position` frame only when its position or estimate changed."""
+        await announcer(self).changed()
 
-    async def send_queue(self, info: VolunteerInfo, waiting: list[Any] | None = None) -> None:
-        queue = self.room.queue
-        waiting = queue.waiting() if waiting is None else waiting
-        now = self.room.clock()
-        slot = queue.slot(info.id)
-        partner = info.role == "partner"
-        await send(info.ws, {
-            "t": "queue", "available": info.id in self.handover.partner_available if partner else slot.available,
-            "waiting": [] if partner else [int(now - e.arrived) for e in waiting],
-            "handovers": self.handover.waiting_for(info, now),
-            "holding": len(slot.chats), "capacity": queue.capacity,
-            "partners": self.handover.partner_choices(),
-            "colleagues": [{"id": v.id, "name": v.name, "mentor": v.role == "mentor"}
-                           for v in self.room.volunteers.values()
-                           if v.id != info.id and v.ws is not None and v.role in ("volunteer", "mentor")]})
+    async def send_queue(self, info: VolunteerInfo) -> None:
+        """This volunteer's queue frame (after a resume), in turn with every other page's (announce.py)."""
+        await announcer(self).refresh(info)
 
     async def shutdown(self) -> None:
-        """A restart ends every chat: tell both sides plainly, then close."""
+        """A restart ends every chat: tell both sides plainly, then close.
+
+        The queue's picture is not announced for every chat that ends (with n chats that made a
+        restart O(n²)): the announcer is closed first, its pending window cancelled, and the
+        pages are told only that the chat ended."""
+        announcer(self).close()
         for chat in list(self.room.chats.values()):
             await self.end_chat(chat, "restart")
         for info in self.room.volunteers.values():

@@ -86,6 +86,8 @@ class Relay:
             if away:
                 return False
             backlog.popleft()
+        if self.room.replica is not None:
+            self.room.replica.appended(chat, direction, seq, text, len(backlog))
         await self.emit(direction, text, target)
         return True
 

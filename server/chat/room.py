@@ -30,6 +30,7 @@ log = logging.getLogger("oor.chat")
 
 TO_VOLUNTEER, TO_SEEKER = 1, 2  # directions, as in the AEAD associated data
 CLOSE_REPLACED = 4001  # close codes of 4000 and up tell a page not to reconnect
+TOLD_SEEKER_AWAY, TOLD_VOLUNTEER_AWAY = 1, 2  # Chat.away_told: whom the other side was told is away
 
 # What a part calls when the queue's picture changed (the hub tells every page).
 Notify = Callable[[], Awaitable[None]]
@@ -72,6 +73,7 @@ class Chat:
     key: str = ""  # the id in base64, computed once: it goes into every frame to the volunteer
     answered_at: float | None = None
     handed_over_frame: str | None = None  # repeated if the help-seeker resumes with the former id
+    away_told: int = 0  # TOLD_* bits: a "peer-away" went out, so a "peer-back" must follow
 
     def __post_init__(self) -> None:
         self.key = chat_key(self.id)
@@ -95,6 +97,8 @@ class Room:
         self.chats: dict[bytes, Chat] = {}
         self.volunteers: dict[int, VolunteerInfo] = {}  # everyone who connected since the start
         self.tasks: set[asyncio.Task[None]] = set()
+        # In a cluster, the leader's copy of this picture in Redis (chat/cluster.py `Replica`).
+        self.replica: Any = None
 
     # -- who and what -------------------------------------------------------------------------
 

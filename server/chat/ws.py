@@ -10,7 +10,9 @@ Help-seeker  (GET /ws/chat, no account, no cookie)
   -> {t: "end"}
   <- {t: "ended", reason: "seeker"|"volunteer"|"timeout"|"blocked"|"restart"|"volunteer-left"|"unknown"}
   -> {t: "resume", chat: b64(16), resume: str, received: int}      after a dropped connection
-  <- {t: "resumed", state: "waiting"|"offered"|"active", position: int}
+  <- {t: "resumed", state: "waiting"|"offered"|"active", position: int, acked: int}
+                                                                    `acked`: the last of its own msgs the relay has;
+                                                                    the page sends the later ones again
   <- {t: "peer-away"} / {t: "peer-back"}                            the volunteer's connection dropped / is back
   Read-along (crypto/PROTOCOL.md 10.11):
   <- {t: "mentor-request"}                                          a mentor is invited: make a key for them
@@ -40,8 +42,14 @@ Volunteer    (GET /ws/volunteer, session cookie, role with chat)
   -> {t: "wrapup", chat: b64(16), topic: str, age: str, handed_over: bool}
   <- {t: "wrapped", chat: b64(16)}
   -> {t: "resume", chats: [{chat: b64(16), received: int}]}         after a reconnect: the chats this page holds
+  <- {t: "resumed", chat: b64(16), acked: int}  per held chat: the page sends its messages after `acked` again
+  <- {t: "ended", chat, reason: "unknown", wrapup: false}  for a held chat this server no longer knows
   <- {t: "peer-away", chat} / {t: "peer-back", chat}
-  The queue frame also lists `handovers` waiting for this account, `partners` and online `colleagues`.
+  The queue frame also lists `handovers` waiting for this account and `partners`, and online `colleagues`
+  only when that list changed for this page (always in the first queue frame on a connection): a queue
+  frame without `colleagues` means the last list still holds. A page gets at most one `queue` or
+  `position` frame per 250 ms, and a help-seeker a `position` frame only when its position or estimate
+  changed (server/chat/announce.py).
   Read-along (inviting volunteer V, mentor M; `link` is the staff link, PROTOCOL.md 10.11):
   V -> {t: "mentor-invite", chat, mentor: account id, link: b64(16), pub, sig}   V's signed link key
   V <- {t: "mentor-asked", chat, link}
@@ -62,6 +70,10 @@ Volunteer    (GET /ws/volunteer, session cookie, role with chat)
   V -> {t: "lmsg", link, seq: 1, ct}                                the handover note (the link's one message)
   <- {t: "error", code: str, message: {nl, en}}
 
+Close code 1012 from the server: this node is going away (a drain, or the cluster's lead moved:
+chat/cluster.py); the page reconnects at once and resumes. An incoming msg whose seq the page
+opened already is a duplicate (a re-send after a node's crash): dropped unseen (PROTOCOL.md 10.7).
+
 Every frame is parsed inside the error path (`frames.parse`, size-capped first);
 a bad frame gets an error frame and the chat stays as it was. The handlers only
 parse, call the hub and write: a refusal anywhere (`ChatRefused` from the hub and
@@ -79,24 +91,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
 
-import crypto
-
 from .. import accounts
-from ..abuse import TokenBucket
 from ..errors import Forbidden, TooManyRequests
 from ..guards import GUARD, POW, client_tags
 from ..http import same_origin
-from ..i18n import message
 from ..keys import CLOCK, CONFIG, STORAGE
+from .cluster import CLUSTER
 from .errors import ChatRefused
-from .frames import MAX_FRAME_BYTES, SEEKER_FRAMES, VOLUNTEER_FRAMES, FrameError, parse
-from .hub import CHAT_HUB, Chat, ChatHub, VolunteerInfo, send
-from .limits import SocketSlot, socket_limits
+from .frames import MAX_FRAME_BYTES
+from .hub import CHAT_HUB, VolunteerInfo, send
+from .limits import socket_limits
+from .sessions import Connection, SeekerSession, VolunteerSession, error_frame
+
+__all__ = ["error_frame", "routes"]
 
 log = logging.getLogger("oor.chat")
 routes = web.RouteTableDef()
@@ -104,39 +115,30 @@ HEARTBEAT_SECONDS = 20.0
 SESSION_CHECK_SECONDS = 30.0
 CLOSE_OPEN_TIMEOUT = 4008  # 4000+: the page gives up instead of reconnecting (web/js/chatcore.js)
 
-# What a frame may meet on its way that is answered with an error frame; anything else is a bug
-# and ends the socket.
-REFUSALS = (ChatRefused, FrameError, crypto.CryptoError)
-
-
-def error_frame(exc: ChatRefused | FrameError | crypto.CryptoError) -> dict[str, Any]:
-    """The error frame for a refusal: {t: "error", code, message: {nl, en}}; nothing changed.
-
-    A CryptoError is answered generically, as a bad frame: its message is for the log of a
-    developer, never for the page (crypto/errors.py)."""
-    if isinstance(exc, crypto.CryptoError):
-        return {"t": "error", "code": "bad-frame", "message": message("chat_bad_input")}
-    return {"t": "error", "code": exc.code, "message": message(exc.key, **exc.values)}
-
-
 def check_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin is None or not same_origin(request, origin):
         raise Forbidden("chat_other_site")
 
 
+async def _status(app: web.Application) -> dict[str, Any]:
+    """The queue's figures: from this process's hub, or as the cluster's leader last wrote them."""
+    cluster = app.get(CLUSTER)
+    return app[CHAT_HUB].status() if cluster is None else await cluster.status()
+
+
 @routes.get("/api/chat/status")
 async def chat_status(request: web.Request) -> web.Response:
-    return web.json_response(request.app[CHAT_HUB].status())
+    return web.json_response(await _status(request.app))
 
 
 @routes.post("/api/chat/challenge")
 async def chat_challenge(request: web.Request) -> web.Response:
     app = request.app
     tags = client_tags(request)
-    if not app[GUARD].allow("challenge", tags, limit=app[CONFIG].chat_challenges_per_minute, window=60):
+    if not await app[GUARD].allow("challenge", tags, limit=app[CONFIG].chat_challenges_per_minute, window=60):
         raise TooManyRequests()
-    return web.json_response(app[POW].issue(len(app[CHAT_HUB].queue.waiting()), "chat"))
+    return web.json_response(await app[POW].issue((await _status(app))["waiting"], "chat"))
 
 
 @routes.get("/ws/chat")
@@ -147,78 +149,27 @@ async def seeker_socket(request: web.Request) -> web.WebSocketResponse:
     # Counted before the upgrade: a refusal is a plain 429/503 and costs no websocket (chat/limits.py).
     slot = socket_limits(app).admit(tags[0])
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
-    bucket = TokenBucket(rate=5, burst=30)
-    seeker = _Seeker(app, app[CHAT_HUB], ws, tags, slot)
+    cluster = app.get(CLUSTER)
+    session: Connection | None = None
     try:
         await ws.prepare(request)
+        # Where the hub runs: here (the embedded default), or on the node that leads (chat/cluster.py).
+        session = SeekerSession(app, app[CHAT_HUB], ws, tags, slot) if cluster is None \
+            else cluster.seeker(ws, tags, slot)
         # The page solves the proof-of-work before it connects, so a real `open` comes at once;
         # a socket without a chat is only allowed to wait this long for it.
         idle_until = asyncio.get_running_loop().time() + app[CONFIG].chat_open_timeout_seconds
         while (msg := await _next_message(ws, idle_until if slot.idle else None)) is not None:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
-            try:
-                if not bucket.take():
-                    raise ChatRefused("slow-down", "chat_slow_down")
-                if not await seeker.frame(parse(msg.data, SEEKER_FRAMES)):
-                    break
-            except REFUSALS as exc:
-                await send(ws, error_frame(exc))
+            if not await session.message(msg.data):
+                break
     finally:
         # Every exit (close, timeout, an exception, a cancelled handler) gives the slot back.
         slot.release()
-        if seeker.chat is not None:
-            seeker.hub.seeker_left(seeker.chat, ws)
+        if session is not None:
+            await session.left()
     return ws
-
-
-@dataclass
-class _Seeker:
-    """One help-seeker socket: the chat it holds (none until `open` or `resume`)."""
-    app: web.Application
-    hub: ChatHub
-    ws: web.WebSocketResponse
-    tags: tuple[bytes, bytes]
-    slot: SocketSlot
-    chat: Chat | None = None
-
-    async def frame(self, frame: dict[str, Any]) -> bool:
-        """Hand one parsed frame to the hub; False once the socket is done."""
-        hub, kind = self.hub, frame["t"]
-        if kind in ("open", "resume"):
-            if self.chat is not None:
-                raise ChatRefused("already-open", "chat_already_open")
-            if kind == "open":
-                self._admit(frame)
-                self.chat = await hub.open_chat(self.ws, frame["pub"], self.tags)
-            else:
-                self.chat = await hub.resume_seeker(self.ws, frame)
-                if self.chat is None:
-                    return False
-            self.slot.opened()
-            return True
-        chat = self.chat
-        if chat is None or chat.id not in hub.chats:
-            raise ChatRefused("no-chat", "chat_no_chat")
-        if kind == "msg":
-            await hub.seeker_message(chat, frame)
-        elif kind == "mmsg":
-            await hub.seeker_mentor_message(chat, frame)
-        elif kind == "mentor-key":
-            await hub.mentor_key(chat, frame)
-        elif kind in ("handover-accept", "handover-decline"):
-            await hub.handover_answer(chat, frame)
-        elif kind == "end":
-            await hub.end_chat(chat, "seeker")
-            return False
-        return True
-
-    def _admit(self, frame: dict[str, Any]) -> None:
-        """The gate before a new chat: a blocked browser, and a wrong or spent proof-of-work."""
-        if self.app[GUARD].is_blocked(self.tags):
-            raise ChatRefused("blocked", "chat_blocked")
-        if not self.app[POW].redeem(frame["challenge"], frame["nonce"], "chat"):
-            raise ChatRefused("bad-pow", "chat_bad_pow")
 
 
 async def _next_message(ws: web.WebSocketResponse, idle_until: float | None) -> WSMessage | None:
@@ -245,26 +196,21 @@ async def volunteer_socket(request: web.Request) -> web.WebSocketResponse:
     check_origin(request)
     app = request.app
     volunteer = await accounts.logged_in(request, chat=True)  # 401 without a session, 403 if not set up for chat
-    hub: ChatHub = app[CHAT_HUB]
     info = VolunteerInfo(volunteer.id, volunteer.name, volunteer.ed25519_public, role=volunteer.role)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
-    await hub.volunteer_connected(info, ws)
-    bucket = TokenBucket(rate=20, burst=60)
+    cluster = app.get(CLUSTER)
+    session: Connection = VolunteerSession(app, app[CHAT_HUB], info, ws) if cluster is None \
+        else cluster.volunteer(ws, info)
     watch = asyncio.ensure_future(_watch_session(request, ws))
     try:
+        await session.message(None)  # connected: the hub hears of it before any frame
         async for msg in ws:
-            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                continue
-            try:
-                if not bucket.take():
-                    raise ChatRefused("slow-down", "chat_slow_down")
-                await _volunteer_frame(request, hub, info, parse(msg.data, VOLUNTEER_FRAMES))
-            except REFUSALS as exc:
-                await send(ws, error_frame(exc))
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                await session.message(msg.data)
     finally:
         watch.cancel()
-        await hub.volunteer_left(info, ws)
+        await session.left()
     return ws
 
 
@@ -279,39 +225,3 @@ async def _watch_session(request: web.Request, ws: web.WebSocketResponse) -> Non
             await send(ws, error_frame(ChatRefused("session-ended", "chat_session_ended")))
             await ws.close(code=4003, message=b"session ended")
             return
-
-
-async def _volunteer_frame(request: web.Request, hub: ChatHub, info: VolunteerInfo, frame: dict[str, Any]) -> None:
-    kind = frame["t"]
-    if kind == "available":
-        await hub.set_available(info, frame["chat"])
-    elif kind == "pickup":
-        await hub.pick_up(info)
-    elif kind == "accept":
-        await hub.accept(info, frame)
-    elif kind == "msg":
-        await hub.volunteer_message(info, frame)
-    elif kind == "end":
-        await hub.end_chat(hub.chat_of(info, frame["chat"]), "volunteer")
-    elif kind == "block":
-        chat = hub.chat_of(info, frame["chat"])
-        request.app[GUARD].block(chat.address_tags, request.app[CONFIG].chat_block_minutes * 60)
-        await hub.end_chat(chat, "blocked")
-    elif kind == "wrapup":
-        await hub.wrapup(info, frame)
-    elif kind == "resume":
-        await hub.resume_volunteer(info, frame["chats"])
-    elif kind == "lmsg":
-        await hub.link_message(info, frame)
-    elif kind == "mentor-invite":
-        await hub.invite_mentor(info, frame)
-    elif kind == "mentor-accept":
-        await hub.mentor_accept(info, frame)
-    elif kind in ("mentor-decline", "mentor-end"):
-        await hub.mentor_stop(info, frame, "declined" if kind == "mentor-decline" else "ended")
-    elif kind == "handover":
-        await hub.request_handover(info, frame)
-    elif kind == "handover-cancel":
-        await hub.cancel_handover(info, frame)
-    elif kind == "accept-handover":
-        await hub.accept_handover(info, frame)

@@ -38,13 +38,13 @@ routes = web.RouteTableDef()
 MISS_DELAY_SECONDS = 0.5  # a wrong or unknown code answers slowly; guessing needs Argon2id per try anyway
 
 
-def _limited(request: web.Request, kind: str, limit: int) -> None:
-    if not request.app[GUARD].allow(kind, client_tags(request), limit=limit, window=60):
+async def _limited(request: web.Request, kind: str, limit: int) -> None:
+    if not await request.app[GUARD].allow(kind, client_tags(request), limit=limit, window=60):
         raise TooManyRequests()
 
 
 async def _seeker_thread(request: web.Request, payload: dict) -> object:
-    _limited(request, "mail-open", 20)
+    await _limited(request, "mail-open", 20)
     try:
         return await request.app[MAIL_DESK].seeker_thread(payload)
     except NotFound:
@@ -54,8 +54,8 @@ async def _seeker_thread(request: web.Request, payload: dict) -> object:
 
 @routes.post("/api/mail/challenge")
 async def challenge(request: web.Request) -> web.Response:
-    _limited(request, "challenge", request.app[CONFIG].chat_challenges_per_minute)
-    return web.json_response(request.app[POW].issue(request.app[MAIL_DESK].load(), "mail"))
+    await _limited(request, "challenge", request.app[CONFIG].chat_challenges_per_minute)
+    return web.json_response(await request.app[POW].issue(request.app[MAIL_DESK].load(), "mail"))
 
 
 @routes.post("/api/mail/assign")
@@ -65,7 +65,7 @@ async def assign(request: web.Request) -> web.Response:
     # A malformed nonce is refused like a wrong one, and leaves the challenge unspent.
     with crypto_refusal(BadRequest, "pow_failed", field="nonce"):
         nonce_bytes = crypto.b64decode(nonce, length=crypto.POW_NONCE_BYTES) if isinstance(nonce, str) else b""
-    if not isinstance(chal, str) or not nonce_bytes or not request.app[POW].redeem(chal, nonce_bytes, "mail"):
+    if not isinstance(chal, str) or not nonce_bytes or not await request.app[POW].redeem(chal, nonce_bytes, "mail"):
         raise BadRequest("pow_failed", field="nonce")
     token, thread_id, volunteer = await request.app[MAIL_DESK].assign()
     return web.json_response({"assignment": token, "thread": crypto.b64encode(thread_id),

@@ -11,7 +11,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +19,7 @@ import crypto
 
 from ..config import Config
 from ..errors import BadRequest, ConfigError, Conflict, NotFound, OorError, crypto_refusal, decode_field
+from ..live.assignments import Assignment, Assignments, LocalAssignments
 from ..stats import Stats
 from ..storage import Count, MailMessage, MailThread, Storage, ThreadConflict, Volunteer
 
@@ -105,13 +105,6 @@ def message_json(m: MailMessage, wrap: str) -> dict[str, Any]:
             "wrap": crypto.b64encode(m.seeker_wrap if wrap == "seeker" else m.volunteer_wrap)}
 
 
-@dataclass
-class Assignment:
-    thread_id: bytes
-    volunteer_id: int
-    expires: float
-
-
 MAIL_DERIVATION_KEY = "mail-derivation"
 
 
@@ -144,10 +137,13 @@ async def guard_mail_derivation(storage: Storage, config: Config) -> None:
 
 class MailDesk:
     def __init__(self, storage: Storage, config: Config, clock: Callable[[], int],
-                 monotonic: Callable[[], float] = time.monotonic, *, stats: Stats | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, *, stats: Stats | None = None,
+                 assignments: Assignments | None = None) -> None:
         self.storage, self.config, self.clock, self.monotonic = storage, config, clock, monotonic
         self.stats = stats  # anonymous daily counts: a new thread, a thread's first reply
-        self.assignments: dict[str, Assignment] = {}
+        # Assignments in progress: in this process (the default), or in Redis when several nodes
+        # share the work (`server.live.live_ctx` puts a RedisAssignments here).
+        self.assignments: Assignments = assignments if assignments is not None else LocalAssignments(monotonic)
         self.recent: deque[float] = deque()  # when recent threads were made (memory only): the load
         self.nobody_for_mail: float | None = None  # when the gateway last found no mail volunteer
 
@@ -175,19 +171,16 @@ class MailDesk:
         volunteer = await self.storage.mail_volunteer_with_fewest_threads()
         if volunteer is None:
             raise NoMailVolunteer()
-        now = self.monotonic()
-        self.assignments = {k: a for k, a in self.assignments.items() if a.expires > now}
-        if len(self.assignments) > 50_000:
-            raise NoMailVolunteer()
         token = crypto.new_token(24)
         thread_id = secrets.token_bytes(THREAD_ID_BYTES)
-        self.assignments[token] = Assignment(thread_id, volunteer.id, now + ASSIGNMENT_SECONDS)
+        if not await self.assignments.add(token, thread_id, volunteer.id, ASSIGNMENT_SECONDS):
+            raise NoMailVolunteer()  # as many in progress as memory allows: try again later
         return token, thread_id, volunteer
 
     async def create(self, payload: dict[str, Any]) -> MailThread:
         token = payload.get("assignment")
-        assignment = self.assignments.get(token) if isinstance(token, str) else None
-        if assignment is None or assignment.expires <= self.monotonic():
+        assignment: Assignment | None = await self.assignments.get(token) if isinstance(token, str) else None
+        if assignment is None:
             raise BadRequest("assignment_expired", field="assignment")
         lookup = b64_field(payload, "lookup_key", 32)
         x_pub = b64_field(payload, "seeker_x25519_public", 32)
@@ -195,9 +188,16 @@ class MailDesk:
         first = message_from(payload.get("message"), AUTHOR_SEEKER, ed_pub, assignment.thread_id)
         if first.seq != 1:
             raise BadRequest("seq_invalid", field="seq")
-        thread = await self.store_new_thread(assignment.thread_id, assignment.volunteer_id, lookup, x_pub, ed_pub, first)
-        self.assignments.pop(token, None)
-        return thread
+        # Spent only now, once the request is known to be good: a malformed one leaves it for a retry.
+        # `take` is atomic, so of two requests with one token (on any node), one goes on.
+        if await self.assignments.take(token) is None:
+            raise BadRequest("assignment_expired", field="assignment")
+        try:
+            return await self.store_new_thread(assignment.thread_id, assignment.volunteer_id, lookup, x_pub, ed_pub,
+                                               first)
+        except Exception:
+            await self.assignments.put_back(token, assignment)  # not stored: the help-seeker may try again
+            raise
 
     def _new_thread(self, thread_id: bytes, volunteer_id: int, lookup_key: bytes, x_pub: bytes,
                     ed_pub: bytes) -> MailThread:

@@ -3,8 +3,13 @@
 The site (`deploy/nginx/luisterend-oor.conf`) and the upstream (`deploy/nginx/oor-upstream.conf`)
 are used as the operator installs them, with only the lines an operator (or a test) must change
 rewritten by exact string: the ports, the certificate paths, the server name, the ACME folder
-and the web node's port. Each replacement must match exactly as often as expected, so a change
+and the web nodes' ports. Each replacement must match exactly as often as expected, so a change
 to a deploy file that the test no longer covers fails loudly instead of being tested half.
+
+The upstream lists two nodes (8080 and 8081). Only their ports are rewritten; their parameters
+(`max_fails`, `fail_timeout`) stay as deployed, so that the cluster tests (tests/deploy/cluster.py)
+roll nodes through the failover an operator gets. A test with one node gives one port, and both
+lines point at it: nginx then has the same node twice, which changes nothing for it.
 
 The main nginx.conf written here is Debian's in the parts that matter for privacy: an access log
 and gzip for the whole http block, TLS 1.0 and 1.1 allowed there, and an error log at `info`
@@ -18,6 +23,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +85,17 @@ class Nginx:
         return sorted(p for p in self.temp.rglob("*") if p.is_file() and p.stat().st_size)
 
 
-def start_nginx(folder: Path, upstream_port: int, https_port: int, http_port: int) -> Nginx:
+def start_nginx(folder: Path, upstream_port: int | Sequence[int], https_port: int, http_port: int, *,
+                worker_connections: int = 512) -> Nginx:
+    """nginx with the deploy site in `folder`, passing to the web node(s) on `upstream_port`: one port
+    (both upstream lines point at it) or two (the first and the second node). `worker_connections`
+    bounds the open connections (every proxied websocket holds two: the client's and the node's);
+    a load test raises it, as an operator does in nginx.conf."""
+    ports = [upstream_port] if isinstance(upstream_port, int) else list(upstream_port)
+    if len(ports) == 1:
+        ports *= 2
+    if len(ports) != 2:
+        raise AssertionError(f"the upstream file lists two nodes; got {len(ports)} ports")
     if not NGINX.exists():
         raise AssertionError(f"{NGINX} is missing: `make test` installs Debian's nginx")
     for sub in ("logs", "temp", "conf.d", "sites-enabled", "tls", "acme/.well-known/acme-challenge"):
@@ -98,7 +114,9 @@ def start_nginx(folder: Path, upstream_port: int, https_port: int, http_port: in
         ("root /var/www/html;", f"root {folder / 'acme'};", 1),
     ])
     upstream = rewrite(UPSTREAM.read_text(encoding="utf-8"), UPSTREAM.name, [
-        ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream_port};", 1),
+        # The trailing space: the parameters after the address are kept as deployed.
+        ("server 127.0.0.1:8080 ", f"server 127.0.0.1:{ports[0]} ", 1),
+        ("server 127.0.0.1:8081 ", f"server 127.0.0.1:{ports[1]} ", 1),
     ])
     (folder / "sites-enabled" / SITE.name).write_text(site, encoding="utf-8")
     (folder / "conf.d" / UPSTREAM.name).write_text(upstream, encoding="utf-8")
@@ -110,7 +128,8 @@ daemon off;
 {user}worker_processes 1;
 pid {folder}/nginx.pid;
 error_log {folder}/logs/error.log info;
-events {{ worker_connections 512; }}
+worker_rlimit_nofile {worker_connections * 2 + 64};
+events {{ worker_connections {worker_connections}; }}
 http {{
     client_body_temp_path {temp}/body;
     proxy_temp_path {temp}/proxy;

@@ -160,7 +160,8 @@ def test_the_sample_configuration_loads_and_matches_the_units_and_nginx() -> Non
     assert str(cfg.data_dir) == DATA_DIR  # the units' ReadWritePaths and StateDirectory
     assert cfg.http == HostPort("127.0.0.1", 8080)
     upstream = (DEPLOY / "nginx" / "oor-upstream.conf").read_text(encoding="utf-8")
-    assert f"\n    server {cfg.http};\n" in upstream
+    assert f"\n    server {cfg.http} " in upstream  # the first node; oor-web@8081 is the second
+    assert "\n    server 127.0.0.1:8081 " in upstream
     # The gateway listens unprivileged; port 25 is redirected to it (README), no capability needed.
     assert cfg.smtp.port > 1024 and cfg.smtp_tls_cert and cfg.smtp_relay is not None
     assert not cfg.insecure_kdf and cfg.kdf_memlimit_kib >= 65536

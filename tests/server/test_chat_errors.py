@@ -82,8 +82,9 @@ def test_the_hub_and_its_parts_raise_domain_errors_and_write_no_error_frame() ->
             a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
         assert "FrameError" not in names, name
         assert '"t": "error"' not in source, name
-    ws = (CHAT / "ws.py").read_text(encoding="utf-8")
-    assert ws.count('"t": "error"') == 2  # both in error_frame
+    sessions = (CHAT / "sessions.py").read_text(encoding="utf-8")
+    assert sessions.count('"t": "error"') == 2  # both in error_frame
+    assert '"t": "error"' not in (CHAT / "ws.py").read_text(encoding="utf-8")
 
 
 async def test_refusals_reach_the_pages_byte_for_byte(relay: Any, seeker_http: Any) -> None:

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 import crypto
+from client.chat import FRAME_TIMEOUT_S
 from server.app import create_app
 from server.chat.hub import CHAT_HUB
 from tests.chatclient import Seeker, SeekerExtras, Staff, read_content
@@ -48,15 +49,32 @@ async def http_for(relay: Any, stack: contextlib.AsyncExitStack) -> aiohttp.Clie
     return http
 
 
+class Member(Staff):
+    """A staff page that keeps the colleague list of the last queue frame that had one, as
+    web/js/workspace.js does: a queue frame lists `colleagues` only when they changed."""
+
+    def __init__(self, ws: Any, identity: crypto.Identity) -> None:
+        super().__init__(ws, identity)
+        self.colleagues: list[dict[str, Any]] = []
+
+    async def next(self, *types: str) -> dict[str, Any]:
+        while True:
+            frame = await self.ws.receive_json(timeout=FRAME_TIMEOUT_S)
+            if frame["t"] == "queue" and "colleagues" in frame:
+                self.colleagues = frame["colleagues"]
+            if not types or frame["t"] in types or frame["t"] == "error":
+                return frame
+
+
 async def staff(relay: Any, stack: contextlib.AsyncExitStack, name: str, role: str = "volunteer",
-                available: bool = True) -> Staff:
+                available: bool = True) -> Member:
     http = await http_for(relay, stack)
     identity = crypto.new_identity()
     resp = await http.post("/api/enrol", json=enrolment_body(await invite(relay, name, role), identity=identity))
     assert resp.status == 201, await resp.text()
     resp = await http.post("/api/login", json=await login_body(http, name, PASSPHRASE))
     assert resp.status == 200, await resp.text()
-    member = Staff(await http.ws_connect("/ws/volunteer", headers=origin(relay)), identity)
+    member = Member(await http.ws_connect("/ws/volunteer", headers=origin(relay)), identity)
     await member.next("queue")
     if available:
         await member.available(True)
@@ -72,12 +90,12 @@ async def chatting(relay: Any, stack: contextlib.AsyncExitStack, volunteer: Staf
     return SeekerExtras(s), chat_id
 
 
-async def account_id(member: Staff, name: str) -> int:
-    """An online colleague's account id, as the queue frame lists it."""
+async def account_id(member: Member, name: str) -> int:
+    """An online colleague's account id, as the page's colleague list (from the queue frames) has it."""
     await member.ws.send_json({"t": "available", "chat": True})
-    queue = await member.next("queue")
-    assert any(c["name"] == name for c in queue["colleagues"]), repr(queue)
-    return next(c["id"] for c in queue["colleagues"] if c["name"] == name)
+    await member.next("queue")
+    assert any(c["name"] == name for c in member.colleagues), repr(member.colleagues)
+    return next(c["id"] for c in member.colleagues if c["name"] == name)
 
 
 async def test_read_along_mentor_reads_both_sides_and_hints_reach_only_the_volunteer(relay: Any, stack: Any) -> None:

@@ -73,3 +73,26 @@ def test_cli_stops_with_a_message_naming_the_bad_key(tmp_path: Path, capsys: pyt
     assert "kdf_memlimit_kib" in capsys.readouterr().err
     assert main(["serve", "--http", "nonsense", "--data", str(tmp_path)]) == 2
     assert "http" in capsys.readouterr().err
+
+
+def test_hub_url_names_a_redis_and_is_never_shown() -> None:
+    """`hub_url` (live state in Redis, shared by several nodes) may hold a password: it is accepted only
+    as a redis://, rediss:// or unix:// URL, left out of the repr, and not repeated in an error."""
+    assert load_config(env={}).hub_url == ""  # the default: live state in this process's memory
+    for url in ("redis://:geheim@127.0.0.1:6379/0", "rediss://oor:geheim@redis.example:6380/1",
+                "unix:///run/redis/redis.sock?db=0"):
+        cfg = load_config(env={"OOR_HUB_URL": url})
+        assert cfg.hub_url == url and "geheim" not in repr(cfg)
+    for bad in ("http://:geheim@127.0.0.1:6379", "geheim", "postgresql://u:geheim@h/db"):
+        with pytest.raises(ConfigError, match="hub_url") as refused:
+            load_config(env={"OOR_HUB_URL": bad})
+        assert "geheim" not in str(refused.value)
+
+
+def test_hub_url_from_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "oor.toml"
+    path.write_text('hub_url = "redis://127.0.0.1:6390/2"\n')
+    assert load_config(path, env={}).hub_url == "redis://127.0.0.1:6390/2"
+    path.write_text("hub_url = 6379\n")
+    with pytest.raises(ConfigError, match="hub_url"):
+        load_config(path, env={})

@@ -2,13 +2,17 @@
 // the resume secret and the conversation live in this page's memory only.
 import * as oc from "./crypto.js";
 import { api, charCounter, el, error, explain, LANG, setting, status, t } from "./ui.js";
-import { appendMessage, Channel, decodeContent, downloadTranscript, encodeContent, typingNotifier } from "./chatcore.js";
+import { alreadyOpened, appendMessage, Channel, decodeContent, downloadTranscript, encodeContent, Outbox,
+  typingNotifier } from "./chatcore.js";
 
 const MAX = setting("max_chars");
 const log = el("berichten");
 const composer = el("schrijven");
 const field = el("bericht");
 const counter = charCounter(field, MAX);
+/** How long, after a resume during a handover this page agreed to, it waits for `handed-over` before it sends
+ * its outbox again (see resumed()): the server sends that frame right behind `resumed`, if at all. */
+const HANDOVER_CHECK_MS = 500;
 
 /** Everything this conversation holds, in one place; wipe() and end() empty it. */
 const chat = {
@@ -17,13 +21,16 @@ const chat = {
   id: null,
   resume: null,
   session: null,
+  outbox: null, // the sealed `msg` frames the server may not have yet (chatcore.js Outbox)
+  held: null, // {acked, timer} while the outbox waits to learn whether a handover happened meanwhile
+  down: false, // the person was told the connection is gone
   name: "",
   pending: [],
   transcript: [],
   channel: null,
   typingTimer: null,
   history: [], // the earlier conversation as {w, b}, passed on at a handover only if the help-seeker agrees
-  mentor: null, // {keys, session, name} while a mentor reads along (the notice is shown exactly then)
+  mentor: null, // {keys, session, outbox, name} while a mentor reads along (the notice is shown exactly then)
   handover: null, // {to, keys, history} while a handover is asked or under way
 };
 
@@ -84,13 +91,25 @@ async function start() {
       if (!reconnected) {
         chat.channel.send({ t: "open", challenge: challenge.challenge, nonce: oc.b64encode(nonce),
           pub: oc.b64encode(chat.keys.publicKey) });
+      } else if (chat.id === null) {
+        // Dropped between `open` and `queued` (a node going away at that moment): nothing to resume.
+        backToStart(t("chat_connect_refused"));
       } else {
+        // Nothing new may overtake what the server lost: the outboxes wait for `resumed` (this one's: a hold
+        // from an earlier resume is void, that server's `acked` is out of date).
+        if (chat.held) clearTimeout(chat.held.timer);
+        chat.held = null;
+        chat.outbox?.hold();
+        chat.mentor?.outbox?.hold();
         chat.channel.send({ t: "resume", chat: oc.b64encode(chat.id), resume: chat.resume,
           received: chat.session ? chat.session.received : 0 });
       }
     },
     onFrame,
-    onDown: () => status(t("chat_reconnecting"), { busy: true }),
+    onDown: () => {
+      chat.down = true;
+      status(t("chat_reconnecting"), { busy: true });
+    },
     // Never queued: the server refused the connection (too busy) or it did not come up. Back to the start.
     // A refused upgrade (too many connections: 429/503) looks like any failed connection to a page,
     // which cannot read its status; so the words say both, with the crisis line.
@@ -100,6 +119,7 @@ async function start() {
 }
 
 function onFrame(frame) {
+  if (chat.held && frame.t !== "handed-over") releaseHeld(); // no handover happened meanwhile
   switch (frame.t) {
     case "queued":
       chat.id = oc.b64decode(frame.chat, oc.CHAT_ID_BYTES);
@@ -120,8 +140,7 @@ function onFrame(frame) {
       received(frame);
       break;
     case "resumed":
-      status(t("chat_reconnected"));
-      if (frame.state === "waiting") showPosition({ position: frame.position, estimate_s: 60 });
+      resumed(frame);
       break;
     case "peer-away":
       appendMessage(log, "", t("chat_peer_away"), "note");
@@ -177,6 +196,7 @@ function mentorJoined(frame) {
     oc.verifyChatOffer(oc.b64decode(frame.identity, 32), mchat, chat.mentor.keys.publicKey, pub,
       oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
     chat.mentor.session = oc.ChatSession.forSeeker(mchat, chat.mentor.keys, pub);
+    chat.mentor.outbox = new Outbox(chat.channel);
   } catch {
     mentorEnded(false); // an offer that does not verify: nobody reads along
     return;
@@ -258,8 +278,11 @@ function handedOver(frame) {
     broken();
     return;
   }
-  // Nothing of the old session goes further: its keys are wiped here.
+  // Nothing of the old session goes further: its keys are wiped here, and what it had not delivered is dropped
+  // (a new session numbers from 1 again).
   mentorEnded(false);
+  chat.outbox?.clear();
+  if (chat.held) releaseHeld(); // the new session has sent nothing: only the hold ends
   chat.session?.wipe();
   chat.keys?.secretKey.fill(0);
   chat.keys = handover.keys;
@@ -284,7 +307,36 @@ function handedOver(frame) {
 
 function sealContent(bytes) {
   const { seq, ciphertext } = chat.session.seal(bytes);
-  chat.channel.send({ t: "msg", seq, ct: oc.b64encode(ciphertext) });
+  chat.outbox.put({ t: "msg", seq, ct: oc.b64encode(ciphertext) });
+}
+
+/** Back after a drop: say so if the person was told it was gone, and send what the server does not have. */
+function resumed(frame) {
+  if (chat.down) status(t("chat_reconnected"));
+  chat.down = false;
+  if (frame.state === "waiting") showPosition({ position: frame.position, estimate_s: 60 });
+  if (chat.handover?.keys) {
+    // This page agreed to a handover. If it was completed while the page was away, the server sends
+    // `handed-over` right behind this frame and `acked` counts the new session's messages: the old outbox
+    // must not go into the new session (its frames would be refused, or read as tampering). So wait for the
+    // next frame, or a moment.
+    chat.held = { acked: frame.acked, timer: setTimeout(releaseHeld, HANDOVER_CHECK_MS) };
+    return;
+  }
+  releaseOutboxes(frame.acked);
+}
+
+function releaseHeld() {
+  const { acked, timer } = chat.held;
+  clearTimeout(timer);
+  chat.held = null;
+  releaseOutboxes(acked);
+}
+
+function releaseOutboxes(acked) {
+  chat.outbox?.release(acked);
+  // The mentor's copies have no `acked` of their own: only those that never left the page go again.
+  chat.mentor?.outbox?.release(undefined);
 }
 
 function connected(frame) {
@@ -298,6 +350,7 @@ function connected(frame) {
     broken();
     return;
   }
+  chat.outbox = new Outbox(chat.channel);
   chat.name = String(frame.name).slice(0, 40);
   status("");
   show("active");
@@ -309,6 +362,7 @@ function connected(frame) {
 }
 
 function received(frame) {
+  if (alreadyOpened(chat.session, frame.seq)) return; // a resend after a reconnect: shown once already
   let content;
   try {
     content = decodeContent(chat.session.open(frame.seq, oc.b64decode(frame.ct)));
@@ -343,7 +397,7 @@ function sendText(text, { echoed = false } = {}) {
   sealContent(content);
   if (chat.mentor?.session) {
     const copy = chat.mentor.session.seal(content);
-    chat.channel.send({ t: "mmsg", seq: copy.seq, ct: oc.b64encode(copy.ciphertext) });
+    chat.mentor.outbox.put({ t: "mmsg", seq: copy.seq, ct: oc.b64encode(copy.ciphertext) });
   }
   chat.history.push({ w: "seeker", b: text });
   chat.transcript.push(`${t("chat_you")}: ${text}`);
@@ -365,11 +419,10 @@ function submit(event) {
   counter();
 }
 
+// The hint is sealed only while it can go at once: sent after a reconnect it would be stale, and a sealed
+// one must go (it has used a sequence number). Once sealed it goes through the outbox like any message.
 const typing = typingNotifier(() => {
-  if (chat.session) {
-    const { seq, ciphertext } = chat.session.seal(encodeContent("typing"));
-    chat.channel.send({ t: "msg", seq, ct: oc.b64encode(ciphertext) });
-  }
+  if (chat.session && chat.outbox?.ready) sealContent(encodeContent("typing"));
 });
 
 function backToStart(message) {
@@ -399,6 +452,9 @@ function wipe() {
   chat.history = [];
   chat.session?.wipe();
   chat.session = null;
+  chat.outbox?.clear();
+  if (chat.held) clearTimeout(chat.held.timer);
+  chat.held = null;
   chat.keys?.secretKey.fill(0);
   chat.resume = null;
 }

@@ -26,10 +26,22 @@ export function decodeContent(bytes) {
   throw new oc.InvalidInput("unknown chat content");
 }
 
+/** Close code 1012 (Service Restart): the server's node is going away (a deploy, a drain) and the chat lives on
+ * elsewhere, so the page comes back at once instead of waiting as after a network failure. */
+export const CLOSE_SERVICE_RESTART = 1012;
+/** A node that goes away closes every page at the same moment: each waits a random part of this, so that a
+ * thousand pages do not arrive at the next node in the same millisecond. */
+const RESTART_SPREAD_MS = 250;
+
 /**
  * A websocket to our own server that reconnects after a drop until the grace period is over.
  * onOpen(reconnected) runs on every (re)connection; onDown() when a drop begins; onGiveUp() when
  * the grace period passed without a connection.
+ *
+ * A close with CLOSE_SERVICE_RESTART is not a drop yet: the page reconnects after 0–250 ms, and only
+ * if that attempt fails does onDown() run and the usual backoff start. The grace period still counts from
+ * the close, so a restart that never comes back ends the same way as a long drop. Close codes of 4000
+ * and up mean "do not come back".
  */
 export class Channel {
   constructor(path, { onOpen, onFrame, onDown, onGiveUp, graceMs }) {
@@ -38,7 +50,13 @@ export class Channel {
     this.ws = null;
     this.closing = false;
     this.droppedAt = null;
+    this.told = false; // onDown() ran for the drop under way
     this.opened = false;
+  }
+
+  /** True while a frame given to send() goes out now. */
+  get open() {
+    return this.ws?.readyState === WebSocket.OPEN;
   }
 
   connect() {
@@ -48,6 +66,7 @@ export class Channel {
       const reconnected = this.opened;
       this.opened = true;
       this.droppedAt = null;
+      this.told = false;
       this.onOpen(reconnected);
     });
     ws.addEventListener("message", (event) => {
@@ -67,8 +86,17 @@ export class Channel {
         this.onGiveUp();
         return;
       }
-      if (this.droppedAt === null) {
-        this.droppedAt = Date.now();
+      const first = this.droppedAt === null;
+      if (first) this.droppedAt = Date.now();
+      if (first && event.code === CLOSE_SERVICE_RESTART) {
+        // Another node takes over: no backoff and, if this works, nothing to tell the person.
+        setTimeout(() => {
+          if (!this.closing) this.connect();
+        }, Math.random() * RESTART_SPREAD_MS);
+        return;
+      }
+      if (!this.told) {
+        this.told = true;
         this.onDown();
       }
       this.retry();
@@ -88,8 +116,9 @@ export class Channel {
     }, Math.min(5000, 1000 + waited / 4));
   }
 
+  /** Send a frame now; false (and nothing sent) while the socket is not open. */
   send(frame) {
-    if (this.ws?.readyState === WebSocket.OPEN) {
+    if (this.open) {
       this.ws.send(JSON.stringify(frame));
       return true;
     }
@@ -100,6 +129,77 @@ export class Channel {
     this.closing = true;
     this.ws?.close();
   }
+}
+
+/** At most this many sealed frames are kept per session: as many as the relay keeps for a page that is
+ * away (BACKLOG_MAX in server/chat/relay.py), so a chat that could still resume never loses one here. */
+export const OUTBOX_MAX = 512;
+
+/**
+ * The sealed frames of one session ({t: "msg"|"mmsg", seq, ct, ...}), exactly as sent or tried, kept
+ * until the server says it has them (issue 14: no message lost to a deploy or a crash).
+ *
+ * Why: a sealed frame has used its sequence number, and the relay and the other page accept only the
+ * next one, so a frame lost on the way would make every later one "out of order" for good. So every
+ * sealed frame goes through here. While the connection is live it is sent at once; while it is down it
+ * waits. After a reconnect the page calls hold() before it resumes, so that nothing new overtakes what
+ * must go first, and release(acked) once the server said the highest seq it accepted: the rest goes again,
+ * in order. The entries are never trimmed in between (the server acknowledges only at a resume), so the
+ * oldest are dropped beyond OUTBOX_MAX; by then they are hundreds of messages old and long accepted (a page
+ * that sealed more than that while away could not resume anyway: the relay ends such a chat).
+ */
+export class Outbox {
+  constructor(channel, limit = OUTBOX_MAX) {
+    this.channel = channel;
+    this.limit = limit;
+    this.entries = []; // {frame, handed}: handed = given to an open socket (which may still have lost it)
+    this.live = true;
+  }
+
+  /** True if a frame put now goes out at once (used to skip the "is typing" hint while it could not). */
+  get ready() {
+    return this.live && this.channel.open;
+  }
+
+  put(frame) {
+    const entry = { frame, handed: false };
+    this.entries.push(entry);
+    if (this.entries.length > this.limit) this.entries.shift();
+    if (this.live) entry.handed = this.channel.send(frame);
+  }
+
+  /** Keep what is put from now on, until release(). */
+  hold() {
+    this.live = false;
+  }
+
+  /**
+   * The server accepted every frame up to `acked`: send the later ones again, in order, then go live.
+   * A server from before issue 14 (a node not yet updated in a rolling deploy) sends no `acked`: then the
+   * frames already handed to a socket are taken as arrived, as pages always did, and only those that never
+   * left the page go (which that server cannot have, so they cannot be refused as out of order).
+   */
+  release(acked) {
+    const known = Number.isSafeInteger(acked) && acked >= 0;
+    this.entries = this.entries.filter((entry) => (known ? entry.frame.seq > acked : !entry.handed));
+    this.live = true;
+    for (const entry of this.entries) entry.handed = this.channel.send(entry.frame);
+  }
+
+  /** A new session (a handover): its numbering starts again and nothing of the old one may go. */
+  clear() {
+    this.entries = [];
+  }
+}
+
+/**
+ * True for a frame whose seq this session already opened: an honest resend after a reconnect (the relay
+ * may replay what it could not record as delivered before a crash). Dropped silently: never shown twice,
+ * never taken as tampering (crypto/PROTOCOL.md 10.7 [M-10.7-3]); the session is not touched. Anything else
+ * (a gap, a bad seq, a forged frame) still goes to open(), which refuses it.
+ */
+export function alreadyOpened(session, seq) {
+  return session != null && Number.isSafeInteger(seq) && seq >= 1 && seq <= session.received;
 }
 
 /** Offer the transcript as a text file, made here in the browser; nothing is uploaded or stored. */

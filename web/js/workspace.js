@@ -4,9 +4,14 @@
 // ciphertext. Staff links are specified in crypto/PROTOCOL.md 10.11.
 import * as oc from "./crypto.js";
 import { el, LANG, setting, statusLine, t } from "./ui.js";
-import { appendMessage, Channel, decodeContent, encodeContent, typingNotifier } from "./chatcore.js";
+import { alreadyOpened, appendMessage, Channel, decodeContent, encodeContent, Outbox, typingNotifier }
+  from "./chatcore.js";
 
 const MAX = setting("max_chars");
+/** After a reconnect the server answers `resume` with {t: "resumed", chat, acked} per chat it still holds. A node
+ * from before issue 14 (possible in a rolling deploy) sends none: after this long each chat's outbox goes as it
+ * would without `acked` (Outbox.release), rather than wait for good. */
+const RESUME_FALLBACK_MS = 3000;
 const say = statusLine("werkplek-status", "werkplek-fout");
 
 /** Everything the workspace holds between frames, in one place; startWorkspace fills it, stopWorkspace empties it. */
@@ -14,8 +19,9 @@ const desk = {
   account: null, // the unlocked account (its identity signs this page's chat and link keys)
   channel: null, // the websocket to /ws/volunteer
   panels: 0, // panels made so far: numbers their headings and keeps their element ids unique
-  roster: { partners: [], colleagues: [] }, // handover targets and colleagues online, from the last queue frame
-  /** chat id (b64) -> {session, panel, ended, from, mentor: {link, session, name} | null} */
+  roster: { partners: [], colleagues: [] }, // handover targets and colleagues online, from the last queue frames
+  resumeTimer: null, // RESUME_FALLBACK_MS after a reconnect
+  /** chat id (b64) -> {session, outbox, panel, ended, from, mentor: {link, session, name} | null} */
   chats: new Map(),
   /** link id (b64) -> {keys, chat, kind: "mentor"|"handover", note} : links this page invited, not yet joined */
   invited: new Map(),
@@ -42,7 +48,9 @@ function renderQueue(frame) {
   el("capaciteit").textContent = t("ws_capacity", { holding: frame.holding, capacity: frame.capacity });
   el("aannemen").disabled = !(frame.holding < frame.capacity
     && (handovers.length > 0 || (frame.available && frame.waiting.length > 0)));
-  desk.roster = { partners: frame.partners ?? [], colleagues: frame.colleagues ?? [] };
+  // The server leaves a list out when it did not change since its last queue frame: keep the one we have.
+  desk.roster = { partners: frame.partners ?? desk.roster.partners,
+    colleagues: frame.colleagues ?? desk.roster.colleagues };
   for (const chat of desk.chats.values()) fillChoices(chat.panel);
 }
 
@@ -103,7 +111,7 @@ function newPanel(key) {
       q(".schrijven").requestSubmit();
     }
   });
-  const typing = typingNotifier(() => seal(key, encodeContent("typing")));
+  const typing = typingNotifier(() => seal(key, encodeContent("typing"), { now: true }));
   q(".bericht").addEventListener("input", typing);
   q(".beeindigen").addEventListener("click", () => desk.channel.send({ t: "end", chat: key }));
   const block = q(".blokkeren");
@@ -145,11 +153,16 @@ function newPanel(key) {
   return panel;
 }
 
-function seal(key, bytes) {
+/**
+ * Seal for the help-seeker and send through the chat's outbox, which keeps it until the server has it.
+ * With `now` (the "is typing" hint) nothing is sealed unless it can go at once: a late hint would be stale,
+ * and once sealed it must go (it has used a sequence number).
+ */
+function seal(key, bytes, { now = false } = {}) {
   const chat = desk.chats.get(key);
-  if (!chat?.session) return;
+  if (!chat?.session || (now && !chat.outbox.ready)) return;
   const { seq, ciphertext } = chat.session.seal(bytes);
-  desk.channel.send({ t: "msg", chat: key, seq, ct: oc.b64encode(ciphertext) });
+  chat.outbox.put({ t: "msg", chat: key, seq, ct: oc.b64encode(ciphertext) });
 }
 
 function sealLink(link, session, bytes) {
@@ -192,7 +205,8 @@ function assigned(frame) {
   const publicKey = Uint8Array.from(mine.publicKey);
   const session = oc.ChatSession.forVolunteer(chatId, mine, peer);
   const panel = newPanel(frame.chat);
-  desk.chats.set(frame.chat, { session, panel, ended: false, from: frame.handover?.from ?? null, mentor: null });
+  desk.chats.set(frame.chat, { session, outbox: new Outbox(desk.channel), panel, ended: false,
+    from: frame.handover?.from ?? null, mentor: null });
   if (link) {
     const from = String(frame.handover.from).slice(0, 40);
     desk.joined.set(frame.handover.link, { session: link.session, kind: "handover-in", chat: frame.chat, name: from });
@@ -209,6 +223,7 @@ function assigned(frame) {
 function received(frame) {
   const chat = desk.chats.get(frame.chat);
   if (!chat || chat.ended) return;
+  if (alreadyOpened(chat.session, frame.seq)) return; // a resend after a reconnect: shown once already
   let content;
   try {
     content = decodeContent(chat.session.open(frame.seq, oc.b64decode(frame.ct)));
@@ -236,12 +251,21 @@ function received(frame) {
   appendMessage(list, t("ws_seeker"), content.text, "theirs");
 }
 
+/** The server holds this chat again and has the page's messages up to `acked`: the later ones go again. */
+function resumed(frame) {
+  const outbox = desk.chats.get(frame.chat)?.outbox;
+  // Only while it waits: once live (RESUME_FALLBACK_MS passed) what it sent since may be accepted already,
+  // and sending it again would only be refused.
+  if (outbox && !outbox.live) outbox.release(frame.acked);
+}
+
 function ended(frame) {
   const chat = desk.chats.get(frame.chat);
   if (!chat) return;
   chat.ended = true;
   chat.session?.wipe();
   chat.session = null;
+  chat.outbox?.clear();
   dropMentor(chat);
   const key = `ws_reason_${String(frame.reason).replaceAll("-", "_")}`;
   const reason = t(key) === key ? t("ws_reason_unknown") : t(key);
@@ -314,7 +338,7 @@ function linkMessage(frame) {
   const mine = desk.joined.get(frame.link);
   const chat = [...desk.chats.values()].find((c) => c.mentor?.link === frame.link);
   const session = mine?.session ?? chat?.mentor?.session;
-  if (!session) return;
+  if (!session || alreadyOpened(session, frame.seq)) return;
   let content;
   try {
     content = decodeContent(session.open(frame.seq, oc.b64decode(frame.ct)));
@@ -515,7 +539,7 @@ function startReadalong(frame) {
 
 function mentorCopy(frame) {
   const reading = desk.joined.get(frame.link);
-  if (!reading?.watch) return;
+  if (!reading?.watch || alreadyOpened(reading.watch, frame.seq)) return;
   let content;
   try {
     content = decodeContent(reading.watch.open(frame.seq, oc.b64decode(frame.ct)));
@@ -531,6 +555,7 @@ function onFrame(frame) {
     case "queue": renderQueue(frame); break;
     case "assigned": assigned(frame); break;
     case "msg": received(frame); break;
+    case "resumed": resumed(frame); break;
     case "ended": ended(frame); break;
     case "wrapped": removePanel(frame.chat); break;
     case "peer-away": note(frame.chat, t("ws_seeker_away")); break;
@@ -556,12 +581,20 @@ export function startWorkspace(unlocked) {
   el("chatwerk").hidden = false;
   desk.channel = new Channel("/ws/volunteer", {
     graceMs: setting("grace_seconds") * 1000,
-    onOpen: () => {
+    onOpen: (reconnected) => {
       say("");
       // Tell the server which chats this page still holds keys for (none after a reload).
-      const held = [...desk.chats.entries()].filter(([, c]) => !c.ended && c.session)
-        .map(([key, c]) => ({ chat: key, received: c.session.received }));
-      desk.channel.send({ t: "resume", chats: held });
+      const held = [...desk.chats.entries()].filter(([, c]) => !c.ended && c.session);
+      if (reconnected) {
+        // Nothing new may overtake what the server lost: each outbox waits for its chat's `resumed`.
+        for (const [, c] of held) c.outbox.hold();
+        clearTimeout(desk.resumeTimer);
+        desk.resumeTimer = setTimeout(() => {
+          for (const [, c] of held) if (!c.ended && !c.outbox.live) c.outbox.release(undefined);
+        }, RESUME_FALLBACK_MS);
+      }
+      const chats = held.map(([key, c]) => ({ chat: key, received: c.session.received }));
+      desk.channel.send({ t: "resume", chats });
       if (el("beschikbaar").checked) desk.channel.send({ t: "available", chat: true });
     },
     onFrame,
@@ -585,6 +618,7 @@ el("aannemen").addEventListener("click", () => {
 export function stopWorkspace() {
   desk.channel?.close();
   desk.channel = null;
+  clearTimeout(desk.resumeTimer);
   for (const chat of desk.chats.values()) {
     chat.session?.wipe();
     chat.mentor?.session?.wipe();
