@@ -27,8 +27,8 @@ from aiohttp import web
 
 from . import accounts
 from .charts import bar_chart
+from .chat.cluster import CLUSTER
 from .chat.hub import CHAT_HUB
-from .chat.queue import ChatState
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
 from .http import read_json
 from .keys import CLOCK, CONFIG, STORAGE
@@ -76,10 +76,8 @@ def _mail_band(hours: int) -> str:
 
 async def live_figures(app: web.Application) -> dict[str, Any]:
     """What is happening now, as counts: the chat queue (memory) and open mail threads (coarse hours)."""
-    hub = app[CHAT_HUB]
-    waiting = hub.queue.waiting()
-    longest = max(0, int(hub.clock() - waiting[0].arrived)) if waiting else None
-    in_progress = sum(1 for e in hub.queue.entries.values() if e.state is ChatState.ACTIVE)
+    cluster = app.get(CLUSTER)  # with several nodes, as the leading one last wrote them
+    chat = app[CHAT_HUB].figures() if cluster is None else await cluster.figures()
     storage = app[STORAGE]
     hour = app[CLOCK]() // 3600
     bands = dict.fromkeys(mail_band_keys(), 0)
@@ -92,8 +90,7 @@ async def live_figures(app: web.Application) -> dict[str, Any]:
         else:
             bands[_mail_band(max(0, hour - since))] += count
     return {
-        "chat": {"waiting": len(waiting), "longest_wait_s": longest, "in_progress": in_progress,
-                 "volunteers_available": hub.queue.available_volunteers()},
+        "chat": chat,
         "mail": {"volunteers_available": await storage.mail_volunteers_available(),
                  "waiting": [{"band": k, "threads": n} for k, n in bands.items()],
                  "needs_volunteer": needs_volunteer, "answered_open": answered_open},

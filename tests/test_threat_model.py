@@ -28,6 +28,7 @@ ELEMENTS = {
     "help-seeker browser": "HS", "volunteer browser": "VB", "HTTP API": "HTTP",
     "chat relay (websockets)": "RELAY", "mail desk": "DESK", "mail gateway (SMTP)": "GATE",
     "outbound relay": "OUT", "database (SQLite or PostgreSQL)": "DB", "logs": "LOG", "CLI": "CLI", "coordinator": "COORD",
+    "live state (Redis)": "LIVE",
 }
 # Security by STRIDE, privacy by LINDDUN, with the code each threat ID carries.
 FRAMEWORKS = {

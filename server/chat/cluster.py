@@ -358,7 +358,8 @@ class Leader:
         commands = self.replica.take()
         if self.status_due:
             self.status_due = False
-            status = json.dumps(self.hub.status(), separators=(",", ":")).encode()
+            status = json.dumps({"status": self.hub.status(), "figures": self.hub.figures()},
+                                separators=(",", ":")).encode()
             commands.append((b"SET", STATUS_KEY, status, b"PX", b"5000"))
         for node, items in self.outgoing.items():
             commands.append((b"PUBLISH", node_channel(node), b"".join(items)))
@@ -653,15 +654,24 @@ class Cluster:
                             "identity": crypto.b64encode(info.ed25519_public)}).encode()
         return EdgeConnection(self, ws, None, bytes([OPEN_VOLUNTEER]) + about)
 
-    async def status(self) -> dict[str, Any]:
-        """The queue's figures as the leader last wrote them (at most half a second old)."""
+    async def _snapshot(self) -> dict[str, Any]:
         at, cached = self.status_cache
         if time.monotonic() - at < STATUS_EVERY_SECONDS and cached:
             return cached
         raw = await self.redis.get(STATUS_KEY)
-        status = json.loads(raw) if raw else {"available": False, "waiting": 0, "estimate_s": 0}
-        self.status_cache = (time.monotonic(), status)
-        return status
+        snapshot = json.loads(raw) if raw else {  # nobody leads (yet): nobody can be answered
+            "status": {"available": False, "waiting": 0, "estimate_s": 0},
+            "figures": {"waiting": 0, "longest_wait_s": None, "in_progress": 0, "volunteers_available": 0}}
+        self.status_cache = (time.monotonic(), snapshot)
+        return snapshot
+
+    async def status(self) -> dict[str, Any]:
+        """The queue's figures for /api/chat/status, as the leader last wrote them (about a second old)."""
+        return dict((await self._snapshot())["status"])
+
+    async def figures(self) -> dict[str, Any]:
+        """The coordinator's live chat figures, as the leader last wrote them."""
+        return dict((await self._snapshot())["figures"])
 
     # the node's life -------------------------------------------------------------------------
 

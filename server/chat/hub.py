@@ -27,6 +27,7 @@ from ..config import Config
 from .announce import announcer
 from .assignment import AddWrapup, Assignment
 from .handover import Handover, Handovers
+from .queue import ChatState
 from .readalong import ReadAlong, ReadAlongs
 from .relay import FrameObserver, Relay
 from .room import (CLOSE_REPLACED, TO_SEEKER, TO_VOLUNTEER, TOLD_SEEKER_AWAY, TOLD_VOLUNTEER_AWAY, Chat, Room,
@@ -74,6 +75,15 @@ class ChatHub:
 
     def status(self) -> dict[str, Any]:
         return self.assignment.status()
+
+    def figures(self) -> dict[str, Any]:
+        """The coordinator's live chat figures: counts only."""
+        queue = self.room.queue
+        waiting = queue.waiting()
+        longest = max(0, int(self.clock() - waiting[0].arrived)) if waiting else None
+        in_progress = sum(1 for e in queue.entries.values() if e.state is ChatState.ACTIVE)
+        return {"waiting": len(waiting), "longest_wait_s": longest, "in_progress": in_progress,
+                "volunteers_available": queue.available_volunteers()}
 
     async def open_chat(self, ws: web.WebSocketResponse, seeker_public: bytes,
                         address_tags: tuple[bytes, bytes]) -> Chat:

@@ -127,3 +127,56 @@ async def test_a_chat_across_two_nodes_goes_through_redis_and_survives_the_leade
         await volunteer.say(chat_id, PLAIN[3])
         assert await s.hear() == PLAIN[3]
     assert all(text not in " ".join(frames) for text in PLAIN)
+
+
+async def test_a_leader_that_lost_its_lease_writes_and_delivers_nothing_more(nodes: Any, redis_server: Any) -> None:
+    """Fencing: every write of the leader checks its token in the same script. A leader whose lease
+    another holder took (a long stall, a partition) can no longer change the state in Redis or get a
+    frame to any page; it steps down, and the pages resume with whoever leads next."""
+    a, b, _ = nodes
+    identity = await logged_in_volunteer(a, "Sanne")
+    volunteer = Volunteer(await volunteer_ws(a, b), identity)
+    await volunteer.next("queue")
+    await volunteer.available(True)
+    async with aiohttp.ClientSession(base_url=str(a.make_url(""))) as http:
+        deadline = time.monotonic() + 5
+        while not (await (await http.get("/api/chat/status")).json())["available"]:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        s = Seeker(await http.ws_connect("/ws/chat", headers=origin(a)))
+        await s.open(http)
+        chat_id = await volunteer.pick_up()
+        await s.connected()
+        cluster = a.server.app[CLUSTER]
+        leader = cluster.leader
+        assert leader is not None
+        before = redis_server.dump_all()[CHATS_KEY]
+        # Someone else holds the lease now (as if this leader had stalled past it).
+        redis_server.client.set(LEADER_KEY, b"somebody-else", px=60_000)
+        await volunteer.say(chat_id, PLAIN[1])
+        with pytest.raises(asyncio.TimeoutError):
+            while True:  # nothing reaches the help-seeker: not the message, nothing else either
+                message = await s.ws.receive(timeout=2)
+                assert message.type is not aiohttp.WSMsgType.TEXT, message.data
+        await until(lambda: cluster.leader is not leader)
+        assert leader.deposed
+        assert redis_server.dump_all()[CHATS_KEY][2] == before[2]  # the chat's state is as it was
+        assert redis_server.client.get(LEADER_KEY) == b"somebody-else"
+
+
+async def test_every_node_answers_the_leaders_figures(nodes: Any) -> None:
+    """/api/chat/status and the coordinator's live figures on a node that does not lead come from
+    what the leader writes into Redis (about once a second), not from the node's own empty hub."""
+    a, b, _ = nodes
+    identity = await logged_in_volunteer(a, "Sanne")
+    volunteer = Volunteer(await volunteer_ws(a, a), identity)  # on the leading node
+    await volunteer.next("queue")
+    await volunteer.available(True)
+    from server.coordinator import live_figures
+    deadline = time.monotonic() + 5
+    while not (await (await b.get("/api/chat/status")).json())["available"]:
+        assert time.monotonic() < deadline, "node B never heard that a volunteer is available"
+        await asyncio.sleep(0.1)
+    figures = await live_figures(b.server.app)
+    assert figures["chat"]["volunteers_available"] == 1 and figures["chat"]["waiting"] == 0
+    assert b.server.app[CLUSTER].leader is None  # B does not lead: these came through Redis
