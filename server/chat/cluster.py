@@ -25,9 +25,10 @@ grace period). Nothing in Redis outlives the grace period without a leader renew
 
 When the lead moves (a drain, a crash, a lost lease), the new leader loads that picture and
 tells every node to close every page's socket with 1012; the pages reconnect at once and resume
-with their secrets, as after any blip. A handover or read-along under way is not carried over
-(they are seconds long; the pages are told it stopped). A node that dies without a word is
-noticed by its heartbeat key expiring: its pages count as gone and their grace periods run.
+with their secrets, as after any blip. A handover or read-along being set up is not carried over
+(they take seconds; the volunteer starts it again: a limit in the threat model). A node that dies
+without a word is noticed by its heartbeat key expiring: its pages count as gone and their grace
+periods run.
 """
 
 from __future__ import annotations
