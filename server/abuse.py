@@ -61,9 +61,16 @@ class Gate(Protocol):
     async def redeem(self, challenge: str, nonce: bytes, purpose: str = "chat") -> bool: ...
 
 
+# One bit more (twice the expected work) per this many waiting chats (for mail: threads made in the last ten
+# minutes). At the defaults (16 to 19 bits, config.py) the maximum comes at 60 waiting: a queue that long is a
+# flood or an exceptional evening, and even then an old phone solves it in an expected few seconds.
+POW_WAITING_PER_BIT = 20
+
+
 def pow_bits(base_bits: int, max_bits: int, waiting: int) -> int:
-    """The difficulty for a new challenge: one bit more per 20 waiting, up to the maximum."""
-    return min(max_bits, base_bits + waiting // 20)
+    """The difficulty for a new challenge: one bit more per `POW_WAITING_PER_BIT` waiting, never above the
+    maximum (which config.py keeps at most `POW_MAX_BITS_CEILING`), never below the base."""
+    return min(max_bits, base_bits + max(0, waiting) // POW_WAITING_PER_BIT)
 
 
 def check_purpose(purpose: str) -> None:

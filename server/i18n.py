@@ -112,6 +112,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "Someone is available. {n} people are waiting right now."),
     "chat_pow": ("Even geduld: we maken een veilige verbinding. Dit duurt een paar tellen.",
                  "Please wait: we are setting up a secure connection. This takes a few seconds."),
+    # The proof-of-work's progress bar (chat and mail pages): its label, and the words its live region says
+    # at most every few seconds (web/js/chat.js and mail.js).
+    "pow_label_chat": ("Verbinding voorbereiden", "Preparing the connection"),
+    "pow_progress": ("{percent}% klaar", "{percent}% done"),
     "chat_position": ("Je bent nummer {position} in de rij. Geschatte wachttijd: ongeveer {minutes} min.",
                       "You are number {position} in the queue. Estimated wait: about {minutes} min."),
     "chat_first_message": ("Je kunt alvast je eerste bericht typen. Het wordt verstuurd zodra iemand je gesprek aanneemt.",
@@ -276,6 +280,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "mail_send": ("Versturen", "Send"),
     "mail_working": ("Even geduld: we maken je persoonlijke code en versleutelen je bericht. Dit duurt een paar tellen.",
                      "Please wait: we are making your personal code and encrypting your message. This takes a few seconds."),
+    "pow_label_mail": ("Bericht voorbereiden", "Preparing your message"),
     "mail_empty": ("Schrijf eerst een bericht.", "Please write a message first."),
     "mail_code_title": ("Je persoonlijke code", "Your personal code"),
     "mail_code_intro": ("Bewaar deze code goed. Zonder code kan niemand je antwoord openen, ook wij niet. "

@@ -9,6 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from .assets import CODINGS, IMMUTABLE, REVALIDATE, Asset, accepted_coding
 from .i18n import pick_language, text
 from .keys import ASSETS, CONFIG
 from .stats import AGE_BANDS
@@ -62,13 +63,14 @@ def page_context(request: web.Request, page: str, **extra: Any) -> dict[str, Any
         # The language travels in the query string: no cookie for anonymous visitors.
         return f"{path}?lang=en" if lang == "en" else path
 
+    # Pages name every asset by its hashed URL, which the browser caches for good (server/assets.py).
     def script(name: str) -> dict[str, str]:
         src = f"/static/js/{name}"
-        return {"src": src, "integrity": assets.integrity(src)}
+        return {"src": assets.url_for(src), "integrity": assets.integrity(src)}
 
     def style(name: str) -> dict[str, str]:
         href = f"/static/css/{name}"
-        return {"href": href, "integrity": assets.integrity(href)}
+        return {"href": assets.url_for(href), "integrity": assets.integrity(href)}
 
     def js_texts(*keys: str, **values: object) -> Markup:
         # Texts (and settings) the page's script needs, as inert JSON (not executed, so CSP allows it).
@@ -80,7 +82,7 @@ def page_context(request: web.Request, page: str, **extra: Any) -> dict[str, Any
 
     other = "nl" if lang == "en" else "en"
     return {
-        "lang": lang, "t": t, "url": url, "script": script, "style": style, "page": page,
+        "lang": lang, "t": t, "url": url, "script": script, "style": style, "asset": assets.url_for, "page": page,
         "import_map": assets.import_map, "js_texts": js_texts,
         "switch_href": route_path(request) + ("?lang=en" if other == "en" else ""),
         "switch_lang": other,
@@ -130,11 +132,41 @@ async def volunteer_page(request: web.Request) -> dict[str, Any]:
 @routes.get("/static/{path:.+}", name="static")
 @routes.get("/vendor/{path:.+}", name="vendor")
 async def asset(request: web.Request) -> web.Response:
-    found = request.app[ASSETS].by_url.get(request.path)
+    """An asset from memory: at its hashed URL for a year, at its plain URL revalidated every time.
+
+    Compressed as the request's Accept-Encoding allows, from the copies made at start-up. This is
+    the one place the server compresses: these bytes are public and the same for everyone. Pages and
+    API answers go uncompressed, because a compressed answer that holds a secret next to text the
+    request chose tells the secret by its length (BREACH); nginx compresses nothing either
+    (deploy/nginx/luisterend-oor.conf). Range requests are not served (`Accept-Ranges: none`, and a
+    Range header gets the whole asset, as RFC 9110 allows): nothing of ours needs a part of a script.
+    """
+    found = request.app[ASSETS].find(request.path)
     if found is None:
         raise web.HTTPNotFound()
-    etag = '"' + found.integrity + '"'
-    headers = {"Cache-Control": "no-cache", "ETag": etag}
-    if request.headers.get("If-None-Match") == etag:
+    item, immutable = found
+    coding = accepted_coding(request.headers.get("Accept-Encoding", ""),
+                             [c for c in CODINGS if c in item.encoded])
+    etag = item.etag(coding)
+    headers = {"Cache-Control": IMMUTABLE if immutable else REVALIDATE, "ETag": etag,
+               # Every answer depends on Accept-Encoding, the uncompressed ones too: a cache must not
+               # hand a gzip-only client the brotli copy, nor a brotli client the larger identity one.
+               "Vary": "Accept-Encoding", "Accept-Ranges": "none"}
+    if _none_match(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=found.body, content_type=found.content_type, headers=headers)
+    return _asset_response(item, coding, headers)
+
+
+def _asset_response(item: Asset, coding: str | None, headers: dict[str, str]) -> web.Response:
+    if coding is None:
+        return web.Response(body=item.body, content_type=item.content_type, headers=headers)
+    return web.Response(body=item.encoded[coding], content_type=item.content_type,
+                        headers={**headers, "Content-Encoding": coding})
+
+
+def _none_match(header: str | None, etag: str) -> bool:
+    """If-None-Match (RFC 9110, 13.1.2): `*`, or a list of entity tags compared weakly."""
+    if header is None:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags

@@ -2,6 +2,7 @@
 // the resume secret and the conversation live in this page's memory only.
 import * as oc from "./crypto.js";
 import { api, charCounter, el, error, explain, LANG, setting, status, t } from "./ui.js";
+import { solveShowingProgress } from "./powprogress.js";
 import { alreadyOpened, appendMessage, Channel, decodeContent, downloadTranscript, encodeContent, Outbox,
   typingNotifier } from "./chatcore.js";
 
@@ -76,7 +77,7 @@ async function start() {
   try {
     await oc.ready();
     challenge = await api("/api/chat/challenge", {});
-    nonce = await oc.solvePow(oc.b64decode(challenge.challenge), challenge.bits);
+    nonce = await solveShowingProgress(challenge);
   } catch (err) {
     status("");
     error(explain(err));

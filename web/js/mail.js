@@ -5,6 +5,7 @@ import { b64encode as b64 } from "./crypto.js";
 import {
   api, charCounter, downloadText, el, error, explain, formatDay, paint, setting, status, t, wipeKeys,
 } from "./ui.js";
+import { solveShowingProgress } from "./powprogress.js";
 
 const MAX = setting("max_chars");
 const form = el("schrijven");
@@ -39,7 +40,7 @@ async function send(event) {
   try {
     await oc.ready();
     const challenge = await api("/api/mail/challenge", {});
-    const nonce = await oc.solvePow(oc.b64decode(challenge.challenge), challenge.bits);
+    const nonce = await solveShowingProgress(challenge);
     const assigned = await api("/api/mail/assign", { challenge: challenge.challenge, nonce: b64(nonce) });
     const volunteer = assigned.volunteer;
     const volunteerX = oc.b64decode(volunteer.x25519_public, 32);

@@ -18,6 +18,8 @@ export const POW_MAX_BITS = 32;
 // (say 2000 per chunk) would freeze slow phones longer and idle fast desktops.
 const POW_SLICE_MS = 15;
 const POW_BATCH = 256; // hashes between clock reads
+// What onProgress reports never reaches 1: the work is done only when a nonce passes.
+const POW_PROGRESS_CAP = 0.99;
 
 function powParams(challenge, bits) {
   requireBytes(challenge, undefined, "challenge");
@@ -45,11 +47,24 @@ export function powCheck(challenge, nonce, bits) {
 }
 
 /**
+ * How far a solve has come after `tried` hashes at `bits`, from 0 towards (never to) 1:
+ * 1 - e^(-tried / 2^bits), the chance that a solve would have ended by now. Every hash
+ * passes with the same chance whatever came before, so no count of hashes brings the end
+ * nearer: a linear tried / 2^bits would stand at 100% while the work goes on (in one solve
+ * in three), and a countdown would never move. This one keeps moving, more slowly as it
+ * goes, and reads 63% at the expected number of hashes.
+ */
+function powProgress(tried, bits) {
+  return Math.min(POW_PROGRESS_CAP, -Math.expm1(-tried / 2 ** bits));
+}
+
+/**
  * Find the first nonce, counting up from 0 (8 bytes, big-endian), that
  * passes powCheck: about 2^bits hashes. Works in short slices and yields to
  * the event loop between them, so the page never freezes; calls
- * onProgress(hashesTried) after each slice; rejects with signal.reason
- * (an AbortError by default) once the AbortSignal fires.
+ * onProgress(hashesTried, fraction) after each slice (fraction: powProgress,
+ * for a <progress> element); rejects with signal.reason (an AbortError by
+ * default) once the AbortSignal fires.
  * Resolves to the nonce (Uint8Array(8)).
  */
 export async function solvePow(challenge, bits, { onProgress, signal } = {}) {
@@ -74,7 +89,7 @@ export async function solvePow(challenge, bits, { onProgress, signal } = {}) {
       }
     } while (performance.now() - started < POW_SLICE_MS);
     if (counter > Number.MAX_SAFE_INTEGER - 1e9) throw new CryptoError("no proof-of-work nonce found");
-    if (onProgress) onProgress(counter);
+    if (onProgress) onProgress(counter, powProgress(counter, bits));
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
 }
