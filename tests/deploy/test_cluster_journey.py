@@ -76,12 +76,13 @@ async def test_a_conversation_survives_a_rolling_restart_and_a_crash_in_chromium
     await wait_text(volunteer, "#wachtrij-samenvatting", "Er wacht niemand")
 
     seeker = await (await contexts()).new_page()
-    for _ in range(20):  # the leader publishes availability about once a second
-        await seeker.goto(base + "/chat")
-        await seeker.wait_for_selector("#start:not([hidden])")
-        if await seeker.is_enabled("#start"):
+    for _ in range(40):  # the leader publishes availability about once a second, for every node
+        answer = await seeker.request.get(base + "/api/chat/status")
+        if (await answer.json())["available"]:
             break
-        await seeker.wait_for_timeout(500)
+        await seeker.wait_for_timeout(250)
+    await seeker.goto(base + "/chat")
+    await seeker.wait_for_selector("#start:not([hidden])")
     await seeker.click("#start")
     await wait_text(seeker, "#positie", "nummer 1 in de rij")
     await wait_text(volunteer, "#wachtrij-samenvatting", "wachten 1")
