@@ -1,54 +1,75 @@
 """SMTP intake benchmark: the real mail gateway (`oor serve`) against a bare aiosmtpd server.
 
-    .venv/bin/python bench/smtp_intake.py            # full run: 2 rounds x 2 servers x (3 s + 20 s), about 2 min
-    .venv/bin/python bench/smtp_intake.py --quick    # smoke run: 1 round, 1 s + 4 s per server, about 15 s
+    .venv/bin/python bench/smtp_intake.py            # full run: 2 rounds x 4 servers x (3 s + 20 s), then the
+                                                     # deployed topology with chats; about 4.5 min
+    .venv/bin/python bench/smtp_intake.py --quick    # smoke run: 1 round, 1 s + 4 s per server, about 1 min
 
-Both servers run as subprocesses on 127.0.0.1 and are driven, one after the
-other, by K concurrent SMTP clients in this process (asyncio streams, a small
-hand-written client: one connection per mail, EHLO, MAIL, RCPT, DATA, QUIT, as
-a sending MTA delivers a single message). Every client cycles through the same
-corpus of realistic mails (2-8 KB: MTA headers with DKIM signatures, UTF-8
-subjects, quoted-printable plain text, text+HTML alternatives, an attachment,
-an HTML-only webmail message).
+The servers run as subprocesses on 127.0.0.1 and are driven, one after the other, by K concurrent
+SMTP clients in this process (asyncio streams, a small hand-written client: one connection per
+mail, EHLO, MAIL, RCPT, DATA, QUIT, as a sending MTA delivers a single message). Every client
+cycles through the same corpus of realistic mails (2-8 KB: MTA headers with DKIM signatures,
+UTF-8 subjects, quoted-printable plain text, text+HTML alternatives, an attachment, an
+HTML-only webmail message).
 
-  gateway  `python -m server.cli serve` with a temporary data folder and the
-           fast test Argon2id parameters (OOR_INSECURE_KDF=true, opslimit 1,
-           8 KiB), the per-address and per-recipient limits lifted, and OOR_SMTP_RELAY
-           pointing at a minimal SMTP sink in this process, so that every
-           return mail with a token is really composed and delivered over
-           loopback. One mail volunteer is enrolled and logged in through the
-           API (invitation from `oor volunteer invite --mail`) and switched on
-           for mail, so every mail is assigned, encrypted and stored.
-  bare     bench/support/bare_smtp.py: aiosmtpd configured as the gateway,
-           every mail parsed with the same `email` policy (policy.default)
-           and stored raw in SQLite (WAL, synchronous=FULL as the product)
-           with one commit per mail, then 250. With --bare-extract it also
-           reads the subject and the body text (get_body, get_content) and
-           stores those instead: a stricter baseline.
+  gateway         `python -m server.cli serve` with a temporary data folder and the fast test
+                  Argon2id parameters (OOR_INSECURE_KDF=true, opslimit 1, 8 KiB), the per-address
+                  and per-recipient limits lifted, and OOR_SMTP_RELAY pointing at a minimal SMTP
+                  sink in this process, so that every return mail with a token is really composed
+                  and delivered over loopback. One mail volunteer is enrolled and logged in through
+                  the API (invitation from `oor volunteer invite --mail`) and switched on for mail,
+                  so every mail is assigned, encrypted and stored.
+  bare            bench/support/bare_smtp.py: aiosmtpd configured as the gateway, every mail parsed
+                  with the same `email` policy (policy.default) and, as the gateway, each distinct
+                  header of a message parsed once (a header memo of its own), stored raw in SQLite
+                  (WAL, synchronous=FULL as the product) with group commit as the product's storage
+                  (the mails waiting share one transaction and one fsync), then 250. With
+                  --bare-extract it also reads the subject and the body text (get_body,
+                  get_content) and stores those instead: a stricter baseline.
+  gateway+argon2  the gateway at production cost: Argon2id at server/config.py's kdf_* defaults
+                  (64 MiB, 3 passes), not the insecure test setting; otherwise as `gateway`.
+  bare+argon2     the bare server plus one Argon2id per mail at those parameters, in the event
+                  loop's default thread pool as the gateway runs its key derivation.
 
-Each phase has a warm-up (not counted) and a measured window. Counted: mails
-whose DATA was answered 250 inside the window, per wall second; latency is
-from the end of DATA (the final ".") to the 250, p50 and p99, over those mails.
-The load generator shares the machine's cores: for reading the result the
-servers' CPU-ms per accepted mail (utime+stime of the server process and its
-worker processes from /proc/PID/stat), this process's CPU (clients and sink) and the rest of the
-machine's are printed, with a WARNING when other processes used more than
-0.15 cores before the run or during any phase (another benchmark disturbs
-both servers, and not equally). Each server is one Python process, so its
-rate is bounded by about one core whatever the machine has. The phases
-alternate (bare, gateway, then gateway, bare) so drift hits both; after each
-gateway phase the benchmark waits until every return mail has reached the
-sink, so that no backlog runs into the next phase. Separately, one token
-derivation at the production parameters (crypto.PRODUCTION_KDF, 64 MiB,
-3 passes) is timed in this process after a warm-up (the median of 3; 1 with --quick).
+ratio compares gateway with bare; prod_ratio gateway+argon2 with bare+argon2, measured in the
+same run, so that at production cost the Argon2id work is the same on both sides and whatever
+else the gateway does is what the ratio shows.
 
-With --postgres both servers store in PostgreSQL instead: a cluster this run starts from Debian's
-postgresql-15 (tests/services/postgres.py) with PostgreSQL's default durability (fsync,
-synchronous_commit and full_page_writes on, as in production), one database for each server.
+Each phase has a warm-up (not counted) and a measured window. Counted: mails whose DATA was
+answered 250 inside the window, per wall second; latency is from the end of DATA (the final
+".") to the 250, p50 and p99, over those mails. The load generator shares the machine's cores:
+for reading the result the servers' CPU-ms per accepted mail (utime+stime of the server process
+and its worker processes from /proc/PID/stat), this process's CPU (clients and sink) and the
+rest of the machine's are printed, with a WARNING when other processes used more than 0.15
+cores before the run or during any phase (another benchmark disturbs both servers, and not
+equally). The phases alternate (round 1 bare, gateway, bare+argon2, gateway+argon2; round 2 the
+reverse) so drift hits both sides of each pair; after each gateway phase the benchmark waits
+until every return mail has reached the sink, so that no backlog runs into the next phase.
 
-The last line of output is
+Then the product as deployed (unless --no-deployed): `oor serve --only web` and `oor serve
+--only smtp`, two processes with one configuration on one PostgreSQL 15 (tests/services/postgres.py,
+durable: fsync and synchronous_commit on), server/config.py's defaults throughout (production
+Argon2id, proof-of-work, chat_max_per_volunteer, access log) but for the SMTP per-address limits
+(every mail comes from one loopback sender) and the relay (the sink). N chats (--chats, 100),
+opened and driven by bench/chat_relay.py's clients (the real protocol and crypto, help-seekers
+from their own loopback addresses), send 1 message/s each way, first alone, then while the K mail
+clients keep the gateway at its limit: the one-way p99 during the mail load is the line
+`chat_p99_during_mail_ms`. Both ends of every chat are in this process, on the same two cores, so
+the figure includes this process's own wait for a core (a real help-seeker's page does not wait
+for the server's). --gateway-nice N starts the gateway at that nice value, as systemd's Nice=
+would, to see what a lower CPU priority for the derivations does to the chats.
 
-    ratio <gateway rate / bare rate> p99_ms <gateway p99> argon2_ms <production derivation>
+Last, in this process after the servers have stopped: one token derivation at the production
+parameters (crypto.derive_mailbox; the median of 3 after a warm-up, 1 with --quick), and how many
+derivations per second 1, 2 and 6 threads achieve here (6: the size of the default thread pool
+the gateway derives in, min(32, cores + 4)).
+
+With --postgres the four servers store in PostgreSQL instead of SQLite: one database each in the
+cluster this run starts for the deployed topology anyway.
+
+The last lines of output are
+
+    chat_p99_during_mail_ms <chat one-way p99 while the gateway takes mail at its limit>
+    ratio <gateway / bare> prod_ratio <gateway+argon2 / bare+argon2> p99_ms <gateway p99> argon2_ms <one derivation>
 
 Results are in bench/README.md.
 """
@@ -58,8 +79,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
 import ctypes
+import math
+import multiprocessing
 import os
 import platform
 import quopri
@@ -69,6 +93,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -84,6 +109,11 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 
 import crypto  # noqa: E402
+from bench import chat_relay  # noqa: E402  (its chat clients, for the deployed topology)
+from bench.support.bare_smtp import Parser as BareParser  # noqa: E402  (the bare server's parse, timed here)
+from client.volunteer import enrolment_body, login_body  # noqa: E402
+from mailgate.isolation import parse_checked  # noqa: E402  (the gateway's parse, timed here)
+from server.config import Config  # noqa: E402
 from tests.services.postgres import start_postgres, stop_postgres  # noqa: E402  (a real cluster, as the tests)
 
 PASSPHRASE = "bench passphrase for the smtp intake benchmark"
@@ -92,7 +122,15 @@ MAIL_TIMEOUT_S = 30.0          # one SMTP session, connect to QUIT
 START_TIMEOUT_S = 30.0         # a server subprocess to accept connections
 DRAIN_TIMEOUT_S = 120.0        # return mails still queued in the gateway after a phase
 MAX_MAILS_PER_PHASE = 200_000  # a bound on the loop whatever the rate
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.6             # gateway / bare, fast KDF
+TARGET_PROD_RATIO = 0.9        # gateway+argon2 / bare+argon2
+TARGET_CHAT_P99_MS = 5.0       # chat one-way p99 while the gateway takes mail at its limit
+# Production Argon2id: what a deployment runs unless it sets kdf_* (server/config.py's defaults).
+PROD_OPSLIMIT = Config.kdf_opslimit
+PROD_MEMLIMIT_KIB = Config.kdf_memlimit_kib
+PROD_KDF = crypto.KdfParams(PROD_OPSLIMIT, PROD_MEMLIMIT_KIB * 1024)
+FAST_KDF = crypto.KdfParams(1, 8 * 1024)  # the insecure test setting (OOR_INSECURE_KDF)
+DEFAULT_POOL_THREADS = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor, where the gateway derives
 BUSY_CORES = 0.15              # other processes using more than this, before the run or in a phase: say so
 
 
@@ -236,18 +274,13 @@ def build_corpus(n: int) -> list[tuple[str, bytes]]:
 
 
 def parse_cost(corpus: list[tuple[str, bytes]], repeat: int) -> dict[str, float]:
-    """ms per mail in this process: what the bare server does, and parsebytes alone with two policies."""
+    """ms per mail in this process: the bare server's parse, the gateway's, and parsebytes alone."""
     raws = [data.replace(b"\r\n..", b"\r\n.") for _, data in corpus]
     out: dict[str, float] = {}
-
-    def bare(raw: bytes) -> None:
-        m = BytesParser(policy=policy.default).parsebytes(raw)
-        str(m.get("subject", "") or "")
-        body = m.get_body(preferencelist=("plain", "html"))
-        if body is not None:
-            body.get_content()
-
-    for label, fn in (("parse + subject + body text (--bare-extract), policy.default", bare),
+    bare, bare_extract = BareParser(False), BareParser(True)
+    for label, fn in (("bare (policy.default, header memo)", bare.row),
+                      ("bare --bare-extract", bare_extract.row),
+                      ("gateway parse_checked (in its workers)", lambda r: parse_checked(r, Config.mail_max_chars)),
                       ("parsebytes, policy.default", lambda r: BytesParser(policy=policy.default).parsebytes(r)),
                       ("parsebytes, compat32", lambda r: BytesParser(policy=policy.compat32).parsebytes(r))):
         for raw in raws:  # warm-up
@@ -454,16 +487,21 @@ def free_port() -> int:
 
 class ServerProcess:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, smtp_port: int,
-                 http_port: int | None = None) -> None:
+                 http_port: int | None = None, nice: int = 0) -> None:
         self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
-        self.smtp_port, self.http_port = smtp_port, http_port
+        self.smtp_port, self.http_port, self.nice = smtp_port, http_port, nice
         self.proc: subprocess.Popen[bytes] | None = None
         self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _in_child(self) -> None:  # pragma: no cover - runs in the child before exec
+        _die_with_parent()
+        if self.nice:
+            os.nice(self.nice)
 
     async def start(self) -> None:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                         stdin=subprocess.DEVNULL, preexec_fn=self._in_child)
         deadline = time.monotonic() + START_TIMEOUT_S
         ports = [p for p in (self.smtp_port, self.http_port) if p]
         while time.monotonic() < deadline:
@@ -521,70 +559,86 @@ def base_env() -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, "PYTHONUNBUFFERED": "1"}
 
 
-def bare_server(work: Path, extract: bool, database_url: str = "") -> ServerProcess:
+def bare_server(work: Path, name: str, extract: bool, database_url: str = "",
+                argon2: crypto.KdfParams | None = None) -> ServerProcess:
     port = free_port()
+    folder = name.replace("+", "-")
     argv = [sys.executable, str(REPO / "bench" / "support" / "bare_smtp.py"),
-            "--smtp", f"127.0.0.1:{port}", "--data", str(work / "bare")] + (["--extract"] if extract else [])
+            "--smtp", f"127.0.0.1:{port}", "--data", str(work / folder)] + (["--extract"] if extract else [])
+    if argon2 is not None:
+        argv += ["--argon2-opslimit", str(argon2.opslimit), "--argon2-memlimit-kib", str(argon2.memlimit // 1024)]
     env = base_env()
     if database_url:  # in the environment, never on a command line (it holds the password)
         argv += ["--database-url", "env"]
         env["BARE_DATABASE_URL"] = database_url
-    return ServerProcess("bare", argv, env, work / "bare.log", port)
+    return ServerProcess(name, argv, env, work / f"{folder}.log", port)
 
 
-def gateway_env(http_port: int, relay_port: int, database_url: str = "") -> dict[str, str]:
-    return {**base_env(), **({"OOR_DATABASE_URL": database_url} if database_url else {}),
-            "OOR_INSECURE_KDF": "true", "OOR_KDF_OPSLIMIT": "1", "OOR_KDF_MEMLIMIT_KIB": "8",
-            "OOR_SMTP_PER_MINUTE": "1000000", "OOR_SMTP_RETURNS_PER_DAY": "1000000", "OOR_ACCESS_LOG": "false", "OOR_LOG_LEVEL": "warning",
-            "OOR_SMTP_RELAY": f"127.0.0.1:{relay_port}", "OOR_PUBLIC_URL": f"http://127.0.0.1:{http_port}"}
+def kdf_env(kdf: crypto.KdfParams) -> dict[str, str]:
+    """The server's Argon2id settings: below production cost the server must be told it is a test."""
+    below = kdf.memlimit < PROD_KDF.memlimit or kdf.opslimit < PROD_KDF.opslimit
+    insecure = {"OOR_INSECURE_KDF": "true"} if below else {}
+    return {**insecure, "OOR_KDF_OPSLIMIT": str(kdf.opslimit), "OOR_KDF_MEMLIMIT_KIB": str(kdf.memlimit // 1024)}
 
 
-async def gateway_server(work: Path, relay_port: int, servers: list[ServerProcess],
-                         database_url: str = "") -> ServerProcess:
-    """`oor serve` with one mail volunteer on duty (invited by the CLI, enrolled and logged in by the API).
+def mail_env(relay_port: int, public_url: str) -> dict[str, str]:
+    """The gateway's settings for a benchmark: the per-address and per-recipient limits lifted (every
+    mail here comes from one loopback sender), return mails to the sink in this process."""
+    return {"OOR_SMTP_PER_MINUTE": "1000000", "OOR_SMTP_RETURNS_PER_DAY": "1000000",
+            "OOR_SMTP_RELAY": f"127.0.0.1:{relay_port}", "OOR_PUBLIC_URL": public_url}
 
-    The process is added to `servers` as soon as it exists, so that the caller stops it whatever fails next."""
-    http_port, smtp_port = free_port(), free_port()
-    data = work / "gateway" / "var"
-    env = gateway_env(http_port, relay_port, database_url)
-    name = "Bench Mail"
-    invite_argv = [sys.executable, "-m", "server.cli", "volunteer", "invite", name, "--mail", "--data", str(data)]
-    invite = await asyncio.to_thread(subprocess.run, invite_argv, cwd=REPO, env=env, capture_output=True, text=True,
+
+def gateway_env(http_port: int, relay_port: int, kdf: crypto.KdfParams, database_url: str = "") -> dict[str, str]:
+    """The intake phases' gateway: also without the access log, at log level warning."""
+    return {**base_env(), **({"OOR_DATABASE_URL": database_url} if database_url else {}), **kdf_env(kdf),
+            **mail_env(relay_port, f"http://127.0.0.1:{http_port}"), "OOR_ACCESS_LOG": "false",
+            "OOR_LOG_LEVEL": "warning"}
+
+
+async def invite_mail_volunteer(name: str, data: Path, env: dict[str, str]) -> str:
+    """`oor volunteer invite NAME --mail`: the invitation token."""
+    argv = [sys.executable, "-m", "server.cli", "volunteer", "invite", name, "--mail", "--data", str(data)]
+    invite = await asyncio.to_thread(subprocess.run, argv, cwd=REPO, env=env, capture_output=True, text=True,
                                      timeout=60)
     if invite.returncode != 0 or "#uitnodiging=" not in invite.stdout:
         raise RuntimeError(f"oor volunteer invite failed:\n{invite.stdout}\n{invite.stderr}")
-    token = invite.stdout.strip().split("#uitnodiging=", 1)[1]
-    argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(data),
-            "--http", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}"]
-    server = ServerProcess("gateway", argv, env, work / "gateway.log", smtp_port, http_port)
-    servers.append(server)
-    await server.start()
-    base = f"http://127.0.0.1:{http_port}"
+    return invite.stdout.strip().split("#uitnodiging=", 1)[1]
+
+
+async def enrol_mail_volunteer(base: str, token: str, name: str, kdf: crypto.KdfParams) -> None:
+    """Enrol, log in and switch on for mail, through the API of the web server at `base`."""
     identity = crypto.new_identity()
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=timeout) as http:
-        kdf = crypto.KdfParams(1, 8 * 1024)
-        salt = crypto.new_salt()
-        keys = crypto.derive_volunteer_keys(PASSPHRASE, salt, kdf)
-        body = {"invitation": token, "salt": crypto.b64encode(salt), "opslimit": kdf.opslimit, "memlimit": kdf.memlimit,
-                "auth_key": crypto.b64encode(keys.auth_key),
-                "x25519_public": crypto.b64encode(identity.x25519_public),
-                "ed25519_public": crypto.b64encode(identity.ed25519_public),
-                "wrapped_identity": crypto.b64encode(crypto.wrap_identity(keys.wrapping_key, identity)),
-                "x25519_certificate": crypto.b64encode(crypto.sign_key_certificate(identity))}
+        body = await asyncio.to_thread(enrolment_body, token, PASSPHRASE, kdf, identity)
         async with http.post("/api/enrol", json=body) as resp:
             if resp.status != 201:
                 raise RuntimeError(f"enrol: {resp.status} {await resp.text()}")
-        async with http.post("/api/login/start", json={"name": name}) as resp:
-            start = await resp.json()
-        params = crypto.KdfParams(start["kdf"]["opslimit"], start["kdf"]["memlimit"])
-        keys = crypto.derive_volunteer_keys(PASSPHRASE, crypto.b64decode(start["salt"]), params)
-        async with http.post("/api/login", json={"name": name, "auth_key": crypto.b64encode(keys.auth_key)}) as resp:
+        async with http.post("/api/login", json=await login_body(http, name, PASSPHRASE)) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"login: {resp.status} {await resp.text()}")
         async with http.post("/api/mail/availability", json={"mail": True}) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"availability: {resp.status} {await resp.text()}")
+
+
+async def gateway_server(work: Path, name: str, relay_port: int, servers: list[ServerProcess], kdf: crypto.KdfParams,
+                         database_url: str = "") -> ServerProcess:
+    """`oor serve` with one mail volunteer on duty (invited by the CLI, enrolled and logged in by the API).
+
+    The process is added to `servers` as soon as it exists, so that the caller stops it whatever fails next."""
+    http_port, smtp_port = free_port(), free_port()
+    folder = name.replace("+", "-")
+    data = work / folder / "var"
+    env = gateway_env(http_port, relay_port, kdf, database_url)
+    volunteer = "Bench Mail"
+    token = await invite_mail_volunteer(volunteer, data, env)
+    argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(data),
+            "--http", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}"]
+    server = ServerProcess(name, argv, env, work / f"{folder}.log", smtp_port, http_port)
+    servers.append(server)
+    await server.start()
+    await enrol_mail_volunteer(f"http://127.0.0.1:{http_port}", token, volunteer, kdf)
     return server
 
 
@@ -606,19 +660,172 @@ async def drain_returns(sink: ReturnSink, expected: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
+# The product as deployed: a web node and the gateway, two processes on one PostgreSQL, with chats.
+# ---------------------------------------------------------------------------------------------
+
+KDF_KEYS = ("OOR_INSECURE_KDF", "OOR_KDF_OPSLIMIT", "OOR_KDF_MEMLIMIT_KIB")
+
+
+class DeployedWeb(chat_relay.RealRelay):
+    """bench/chat_relay.py's real relay and its clients, against `oor serve --only web` as deployed:
+    PostgreSQL, production Argon2id, the mail gateway in a process of its own. `env` is the
+    deployment's configuration, the same for both processes (as one oor.toml would be)."""
+
+    name = "deployed"
+
+    def __init__(self, workdir: Path, chats: int, volunteers: int, database_url: str, settings: dict[str, str]) -> None:
+        super().__init__(workdir, chats, volunteers, database_url)
+        # chat_relay's settings (server/config.py's defaults) without its insecure KDF: this
+        # deployment runs Argon2id at production cost.
+        self.env = {**{k: v for k, v in self.env.items() if k not in KDF_KEYS}, **settings,
+                    "OOR_PUBLIC_URL": self.base}
+        self.process = self._node(self.name, self.port, self.base)
+
+    def _node(self, label: str, port: int, public_url: str) -> chat_relay.RelayProcess:
+        argv = [sys.executable, "-m", "server.cli", "serve", "--only", "web",
+                "--data", str(self.workdir / f"{label}-data"), "--http", f"127.0.0.1:{port}"]
+        return chat_relay.RelayProcess("oor serve --only web", argv, {**self.env, "OOR_PUBLIC_URL": public_url},
+                                       self.workdir / f"{label}.log", port)
+
+    async def start(self) -> None:
+        # chat_relay's RealVolunteer enrols with that module's INSECURE_KDF; this web node dictates the
+        # production cost (server/accounts.py refuses any other), so for the set-up that is what it is.
+        saved = chat_relay.INSECURE_KDF
+        chat_relay.INSECURE_KDF = PROD_KDF
+        try:
+            await super().start()
+        finally:
+            chat_relay.INSECURE_KDF = saved
+
+
+@dataclass
+class Deployed:
+    chats: int
+    volunteers: int
+    alone: chat_relay.PhaseResult
+    during: chat_relay.PhaseResult
+    mail: Phase
+    errors: dict[str, int]
+    nice: int
+
+
+async def deployed_run(work: Path, database_url: str, sink: ReturnSink, corpus: list[tuple[str, bytes]],
+                       args: argparse.Namespace, owed: int) -> tuple[Deployed, int]:
+    """Chats alone, then chats while K mail clients keep the gateway at its limit; and the return
+    mails owed since (`owed` is what the sink had to have before)."""
+    volunteers = math.ceil(args.chats / chat_relay.CAPACITY)  # chat_max_per_volunteer as shipped
+    settings = {**kdf_env(PROD_KDF), **mail_env(sink.port, "")}
+    web = DeployedWeb(work, args.chats, volunteers, database_url, settings)
+    smtp_port = free_port()
+    argv = [sys.executable, "-m", "server.cli", "serve", "--only", "smtp", "--data", str(web.data),
+            "--smtp", f"127.0.0.1:{smtp_port}"]
+    gateway = ServerProcess("gateway --only smtp", argv, web.env, work / "deployed-gateway.log", smtp_port,
+                            nice=args.gateway_nice)
+    interval = 1 / chat_relay.LATENCY_RATE
+    seconds = max(chat_relay.LATENCY_WARMUP_S + 1.0, args.seconds - 1.0)
+    # The help-seekers' proof-of-work, solved in fresh worker processes between the set-up's steps, as
+    # bench/chat_relay.py does.
+    pool = concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        await web.start()
+        token = await invite_mail_volunteer("Bench Mail", web.data, web.env)
+        await enrol_mail_volunteer(web.base, token, "Bench Mail", PROD_KDF)
+        await gateway.start()
+        await check_server(gateway, corpus)
+        owed += 5
+        await chat_relay.warm_up(web, pool)
+        await chat_relay.set_up_chats(web, list(range(args.chats)), pool)
+        await asyncio.sleep(2.0)  # every per-connection frame allowance is full again
+        alone = await chat_relay.run_phase(web, seconds, interval, interval, chat_relay.LATENCY_JITTER, True)
+        # The mail load first, so that the gateway is at its limit before the chat's window opens,
+        # and until after it has closed.
+        mail_load = asyncio.create_task(run_phase(gateway, corpus, args.clients, args.warmup, args.seconds, sink))
+        await asyncio.sleep(args.warmup + 0.3)
+        during = await chat_relay.run_phase(web, seconds, interval, interval, chat_relay.LATENCY_JITTER, True)
+        mail, accepted = await mail_load
+        owed += accepted
+        await drain_returns(sink, owed)
+        if not web.process.alive():
+            raise RuntimeError(f"the web node died during the run:\n{web.process.log_tail()}")
+        if gateway.proc is not None and gateway.proc.poll() is not None:
+            raise RuntimeError(f"the gateway died during the run:\n{gateway.log_tail()}")
+        return Deployed(args.chats, volunteers, alone, during, mail, dict(web.stats.errors), args.gateway_nice), owed
+    except BaseException:
+        if web.process.proc is not None:
+            print(f"  deployed run failed; web node:\n{web.process.log_tail()}\n  gateway:\n{gateway.log_tail()}",
+                  file=sys.stderr)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        await web.close()
+        web.stop()
+        gateway.stop()
+
+
+def deployed_others(d: Deployed) -> tuple[float, float]:
+    """Cores used by other processes (PostgreSQL among them) during the chats alone, and during the
+    chats with mail: the machine less the web node, this process and (then) the gateway."""
+    alone = d.alone.other_cpu_s / d.alone.wall_s
+    m = d.mail
+    during = max(0.0, (m.machine_cpu - m.server_cpu - m.client_cpu) / m.seconds - d.during.cpu_s / d.during.wall_s)
+    return alone, during
+
+
+def report_deployed(d: Deployed, clients: int) -> None:
+    alone_others, during_others = deployed_others(d)
+
+    def chat(label: str, p: chat_relay.PhaseResult, others: float) -> str:
+        flag = "  ** disturbed **" if others > BUSY_CORES else ""
+        return (f"    {label:<22} one-way p50 {p.pct(0.50):5.2f} ms  p99 {p.pct(0.99):6.2f} ms  max "
+                f"{max(p.latencies, default=float('nan')) * 1e3:6.1f} ms  ({len(p.latencies)} sampled, {p.lost} lost)"
+                f"  web node {p.cpu_s / p.wall_s:.2f} cores  other processes {others:.2f} cores{flag}")
+    m = d.mail
+    nice = f", the gateway at nice {d.nice}" if d.nice else ""
+    print(f"  deployed: `oor serve --only web` + `oor serve --only smtp` on PostgreSQL 15 (durable), production "
+          f"Argon2id{nice}; {d.chats} chats ({d.volunteers} volunteers) at {chat_relay.LATENCY_RATE:g} msg/s each way")
+    print(chat("chats alone", d.alone, alone_others))
+    print(chat("chats during mail", d.during, during_others))
+    print(f"    mail at the same time  {m.rate:.1f} mails/s ({clients} clients), DATA->250 p99 "
+          f"{percentile(m.latencies, 99) * 1e3:.0f} ms  |  gateway {m.server_cpu / m.seconds:.2f} cores  "
+          f"this process (chat and mail clients) {m.client_cpu / m.seconds:.2f} cores")
+    if d.errors:
+        print(f"    chat errors: {d.errors}")
+
+
+# ---------------------------------------------------------------------------------------------
 # Argon2id at production cost.
 # ---------------------------------------------------------------------------------------------
 
 def time_argon2(runs: int) -> list[float]:
-    """ms per crypto.derive_mailbox at crypto.PRODUCTION_KDF, after one warm-up derivation."""
-    crypto.derive_mailbox(crypto.new_token_code(), "bench", crypto.PRODUCTION_KDF)
+    """ms per crypto.derive_mailbox at production cost, after one warm-up derivation."""
+    crypto.derive_mailbox(crypto.new_token_code(), "bench", PROD_KDF)
     times = []
     for _ in range(runs):
         token = crypto.new_token_code()
         t = time.perf_counter()
-        crypto.derive_mailbox(token, "bench", crypto.PRODUCTION_KDF)
+        crypto.derive_mailbox(token, "bench", PROD_KDF)
         times.append((time.perf_counter() - t) * 1e3)
     return times
+
+
+def argon2_rate(threads: int, seconds: float) -> float:
+    """Derivations per second at production cost with `threads` threads deriving back to back
+    (libsodium releases the GIL), counted until the last one has finished."""
+    counts = [0] * threads
+    t0 = time.perf_counter()
+    stop = t0 + seconds
+
+    def work(i: int) -> None:
+        while time.perf_counter() < stop:
+            crypto.derive_mailbox(crypto.new_token_code(), "bench", PROD_KDF)
+            counts[i] += 1
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(counts) / (time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -650,11 +857,11 @@ def summarise(name: str, phases: list[Phase]) -> dict[str, float]:
          "errors": sum(p.errors for p in phases)}
     rest = max(0.0, s["machine_cores"] - s["server_cores"] - s["client_cores"])
     refusals = ", ".join(f"{n} x {code}" for code, n in sorted(refused.items())) or "none"
-    print(f"  {name:<8} {s['rate']:7.1f} mails/s  DATA->250 p50 {s['p50']:6.2f} ms  p99 {s['p99']:6.2f} ms  "
+    print(f"  {name:<14} {s['rate']:7.1f} mails/s  DATA->250 p50 {s['p50']:6.2f} ms  p99 {s['p99']:6.2f} ms  "
           f"max {s['max']:6.1f} ms  |  server {s['cpu_ms']:5.2f} CPU-ms/mail ({s['server_cores']:.2f} cores)  "
           f"client {s['client_cores']:.2f} cores  rest {rest:.2f} cores")
-    extra = f"  return mails delivered {s['returns']:.1f}/s" if name == "gateway" else ""
-    print(f"  {'':<8} {accepted} accepted, refused: {refusals}, connection errors {s['errors']}{extra}")
+    extra = f"  return mails delivered {s['returns']:.1f}/s" if name.startswith("gateway") else ""
+    print(f"  {'':<14} {accepted} accepted, refused: {refusals}, connection errors {s['errors']}{extra}")
     return s
 
 
@@ -665,101 +872,156 @@ async def bench(args: argparse.Namespace) -> str:
     print(f"  {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}")
     print(f"  {args.clients} clients, one SMTP session per mail; {args.rounds} round(s) of {args.warmup:g} s warm-up + "
           f"{args.seconds:g} s measured per server; corpus {len(corpus)} mails, {min(sizes)}-{max(sizes)} bytes "
-          f"(mean {statistics.mean(sizes):.0f}); the bare server "
-          + ("parses and extracts subject and text" if args.bare_extract else "parses and stores the raw mail")
-          + ("; both store in PostgreSQL 15 (own cluster, its default durability: fsync and synchronous_commit on)"
-             if args.postgres else "; both store in SQLite (WAL, synchronous=FULL)"))
+          f"(mean {statistics.mean(sizes):.0f}); the bare server parses with a header memo and "
+          + ("extracts subject and text" if args.bare_extract else "stores the raw mail")
+          + ", group commit; "
+          + ("all store in PostgreSQL 15 (own cluster, its default durability: fsync and synchronous_commit on)"
+             if args.postgres else "all store in SQLite (WAL, synchronous=FULL)")
+          + f"; +argon2: Argon2id at production cost (opslimit {PROD_OPSLIMIT}, {PROD_MEMLIMIT_KIB // 1024} MiB) "
+            "per mail, the gateway's own and the bare server's in the default thread pool")
     m0 = machine_cpu_seconds()
     await asyncio.sleep(2.0)
     busy = (machine_cpu_seconds() - m0) / 2.0
     warning = "  ** WARNING: something else is running; the figures below are disturbed **"
     print(f"  machine busy before the run: {busy:.2f} cores" + (warning if busy > BUSY_CORES else ""))
     cost = parse_cost(corpus, 3 if args.quick else 20)
-    print("  parsing in this process: " + ", ".join(f"{k} {v:.3f} ms" for k, v in cost.items()))
+    print("  parsing in this process, ms per mail: " + ", ".join(f"{k} {v:.3f}" for k, v in cost.items()))
 
+    names = ("bare", "gateway", "bare+argon2", "gateway+argon2")
+    results: dict[str, list[Phase]] = {name: [] for name in names}
+    summary: dict[str, dict[str, float]] = {}
+    deployed: Deployed | None = None
     sink = await ReturnSink().start()
-    servers: list[ServerProcess] = []
-    postgres = await asyncio.to_thread(start_postgres, durable=True) if args.postgres else None
-    urls = ({name: postgres.url(postgres.create_database()) for name in ("bare", "gateway")}
-            if postgres is not None else {"bare": "", "gateway": ""})
-    with tempfile.TemporaryDirectory(prefix="oor-bench-smtp-") as tmp:
-        work = Path(tmp)
-        try:
-            bare = bare_server(work, args.bare_extract, urls["bare"])
-            servers.append(bare)
-            await bare.start()
-            gateway = await gateway_server(work, sink.port, servers, urls["gateway"])
-            for server in (bare, gateway):
-                await check_server(server, corpus)
-            owed = 5
-            await drain_returns(sink, owed)
-            if sink.delivered < owed:
-                raise RuntimeError(f"the gateway sent {sink.delivered} of {owed} return mails:\n{gateway.log_tail()}")
-            results: dict[str, list[Phase]] = {"bare": [], "gateway": []}
-            for r in range(args.rounds):
-                for server in ((bare, gateway) if r % 2 == 0 else (gateway, bare)):
-                    phase, all_accepted = await run_phase(server, corpus, args.clients, args.warmup, args.seconds, sink)
-                    results[server.name].append(phase)
-                    drained = ""
-                    if server is gateway:
-                        owed += all_accepted
-                        waited = await drain_returns(sink, owed)
-                        drained = f", return-mail backlog drained in {waited:.1f} s"
-                        if sink.delivered < owed:
-                            drained = f", {owed - sink.delivered} return mails still queued after {waited:.0f} s"
-                    flag = "  ** disturbed **" if phase.others > BUSY_CORES else ""
-                    print(f"  round {r + 1} {server.name:<8} {phase.rate:7.1f} mails/s  p99 "
-                          f"{percentile(phase.latencies, 99) * 1e3:6.2f} ms  other processes {phase.others:.2f} cores"
-                          f"{drained}{flag}", flush=True)
+    postgres = None
+    try:
+        if args.postgres or args.deployed:
+            postgres = await asyncio.to_thread(start_postgres, durable=True)
+        urls = {name: postgres.url(postgres.create_database()) if postgres is not None and args.postgres else ""
+                for name in names}
+        with tempfile.TemporaryDirectory(prefix="oor-bench-smtp-") as tmp:
+            work = Path(tmp)
+            servers: list[ServerProcess] = []
+            try:
+                bare = bare_server(work, "bare", args.bare_extract, urls["bare"])
+                bare_argon2 = bare_server(work, "bare+argon2", args.bare_extract, urls["bare+argon2"], PROD_KDF)
+                for server in (bare, bare_argon2):
+                    servers.append(server)
+                    await server.start()
+                gateway = await gateway_server(work, "gateway", sink.port, servers, FAST_KDF, urls["gateway"])
+                gateway_argon2 = await gateway_server(work, "gateway+argon2", sink.port, servers, PROD_KDF,
+                                                      urls["gateway+argon2"])
+                for server in servers:
+                    await check_server(server, corpus)
+                owed = 10
+                await drain_returns(sink, owed)
+                if sink.delivered < owed:
+                    raise RuntimeError(f"the gateways sent {sink.delivered} of {owed} return mails:\n"
+                                       f"{gateway.log_tail()}\n{gateway_argon2.log_tail()}")
+                order = [bare, gateway, bare_argon2, gateway_argon2]
+                for r in range(args.rounds):
+                    for server in (order if r % 2 == 0 else order[::-1]):
+                        phase, all_accepted = await run_phase(server, corpus, args.clients, args.warmup, args.seconds,
+                                                              sink)
+                        results[server.name].append(phase)
+                        drained = ""
+                        if server in (gateway, gateway_argon2):
+                            owed += all_accepted
+                            waited = await drain_returns(sink, owed)
+                            drained = f", return-mail backlog drained in {waited:.1f} s"
+                            if sink.delivered < owed:
+                                drained = f", {owed - sink.delivered} return mails still queued after {waited:.0f} s"
+                        flag = "  ** disturbed **" if phase.others > BUSY_CORES else ""
+                        print(f"  round {r + 1} {server.name:<14} {phase.rate:7.1f} mails/s  p99 "
+                              f"{percentile(phase.latencies, 99) * 1e3:7.2f} ms  other processes {phase.others:.2f} "
+                              f"cores{drained}{flag}", flush=True)
+                for server in servers:
+                    if server.proc is not None and server.proc.poll() is not None:
+                        raise RuntimeError(f"{server.name} died during the run:\n{server.log_tail()}")
+            finally:
+                for server in servers:
+                    server.stop()
             print("Results (all rounds):")
-            disturbed = [f"round {r + 1} {name}" for name, phases in results.items()
-                         for r, phase in enumerate(phases) if phase.others > BUSY_CORES]
-            b = summarise("bare", results["bare"])
-            g = summarise("gateway", results["gateway"])
+            for name in names:
+                summary[name] = summarise(name, results[name])
+            if args.deployed and postgres is not None:
+                deployed, owed = await deployed_run(work, postgres.url(postgres.create_database()), sink, corpus,
+                                                    args, owed)
+                report_deployed(deployed, args.clients)
             print(f"  return mails with a token that reached the relay sink: {sink.with_code} of {owed} owed")
-            for server in servers:
-                if server.proc is not None and server.proc.poll() is not None:
-                    raise RuntimeError(f"{server.name} died during the run:\n{server.log_tail()}")
-        finally:
-            for server in servers:
-                server.stop()
-            await sink.stop()
-            if postgres is not None:
-                await asyncio.to_thread(stop_postgres, postgres)
+    finally:
+        await sink.stop()
+        if postgres is not None:
+            await asyncio.to_thread(stop_postgres, postgres)
 
     times = await asyncio.to_thread(time_argon2, 1 if args.quick else 3)
     argon2_ms = statistics.median(times)
-    print(f"  Argon2id at production cost (crypto.PRODUCTION_KDF, 64 MiB, opslimit 3), derive_mailbox: "
+    print(f"  Argon2id at production cost (opslimit {PROD_OPSLIMIT}, {PROD_MEMLIMIT_KIB // 1024} MiB), derive_mailbox: "
           + ", ".join(f"{t:.0f}" for t in times) + " ms")
-    ratio = g["rate"] / b["rate"]
-    verdict = "meets" if ratio >= TARGET_RATIO else "misses"
-    print(f"  gateway/bare {ratio:.2f} ({verdict} the target of {TARGET_RATIO}); "
+    rates = {n: await asyncio.to_thread(argon2_rate, n, 1.0 if args.quick else 3.0)
+             for n in sorted({1, 2, DEFAULT_POOL_THREADS})}
+    print("  derivations per second in this process: "
+          + ", ".join(f"{n} thread{'s' if n > 1 else ''} {r:.1f}" for n, r in rates.items())
+          + f" ({DEFAULT_POOL_THREADS}: the default thread pool the gateway derives in)")
+
+    b, g, ba, ga = (summary[name] for name in names)
+    ratio, prod_ratio = g["rate"] / b["rate"], ga["rate"] / ba["rate"]
+
+    def verdict(ok: bool) -> str:
+        return "meets" if ok else "misses"
+    print(f"  gateway/bare {ratio:.2f} ({verdict(ratio >= TARGET_RATIO)} the target of {TARGET_RATIO}); "
           f"CPU per mail gateway/bare {g['cpu_ms'] / b['cpu_ms']:.2f}")
+    print(f"  gateway+argon2/bare+argon2 {prod_ratio:.2f} ({verdict(prod_ratio >= TARGET_PROD_RATIO)} the target of "
+          f"{TARGET_PROD_RATIO}); CPU per mail {ga['cpu_ms']:.1f} against {ba['cpu_ms']:.1f} ms (mails per server "
+          f"CPU-second {ba['cpu_ms'] / ga['cpu_ms']:.2f}); at production cost the "
+          f"gateway takes {ga['rate']:.1f} mails/s, the bare server without Argon2id {b['rate']:.0f} "
+          f"({ga['rate'] / b['rate']:.3f})")
+    chat_p99 = float("nan")
+    if deployed is not None:
+        chat_p99 = deployed.during.pct(0.99)
+        print(f"  chat p99 while the gateway takes mail at its limit {chat_p99:.2f} ms "
+              f"({verdict(chat_p99 < TARGET_CHAT_P99_MS)} the target of {TARGET_CHAT_P99_MS:g} ms); alone "
+              f"{deployed.alone.pct(0.99):.2f} ms")
+    disturbed = [f"round {r + 1} {name}" for name, phases in results.items()
+                 for r, phase in enumerate(phases) if phase.others > BUSY_CORES]
+    if deployed is not None:
+        disturbed += [f"deployed, chats {label}" for label, others in zip(("alone", "during mail"),
+                                                                          deployed_others(deployed))
+                      if others > BUSY_CORES]
     if disturbed or busy > BUSY_CORES:
         print(f"  ** WARNING: other processes used more than {BUSY_CORES} cores "
               f"({', '.join(disturbed) or 'before the run'}); these figures cannot be compared **")
-    return f"ratio {ratio:.2f} p99_ms {g['p99']:.1f} argon2_ms {argon2_ms:.0f}"
+    print(f"chat_p99_during_mail_ms {chat_p99:.2f}" if deployed is not None else "chat_p99_during_mail_ms -")
+    return (f"ratio {ratio:.2f} prod_ratio {prod_ratio:.2f} p99_ms {g['p99']:.1f} argon2_ms {argon2_ms:.0f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s warm-up + 4 s per server")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s warm-up + 4 s per phase")
     parser.add_argument("--clients", type=int, default=8, help="concurrent SMTP clients K (default 8)")
     parser.add_argument("--seconds", type=float, help="measured seconds per server and round (default 20)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per phase (default 3)")
-    parser.add_argument("--rounds", type=int, help="rounds; each drives both servers (default 2)")
+    parser.add_argument("--rounds", type=int, help="rounds; each drives the four servers (default 2)")
     parser.add_argument("--bare-extract", action="store_true",
                         help="the bare server also extracts subject and body text (a stricter baseline)")
     parser.add_argument("--corpus", type=int, default=40, help="distinct mails in the corpus (default 40)")
     parser.add_argument("--postgres", action="store_true",
-                        help="both servers store in PostgreSQL (a cluster this run starts) instead of SQLite")
+                        help="the four servers store in PostgreSQL (a cluster this run starts) instead of SQLite")
+    parser.add_argument("--chats", type=int, default=100,
+                        help="chats in the deployed run, 1 message/s each way (default 100)")
+    parser.add_argument("--gateway-nice", type=int, default=0,
+                        help="in the deployed run, start the gateway at this nice value, as systemd's Nice= would "
+                             "(default 0: as deploy/systemd/oor-gateway.service runs it)")
+    parser.add_argument("--no-deployed", dest="deployed", action="store_false",
+                        help="leave out the deployed run (web node + gateway on PostgreSQL, chats during mail)")
     args = parser.parse_args()
     args.seconds = args.seconds if args.seconds is not None else (4.0 if args.quick else 20.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 3.0)
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 2)
     if not (1 <= args.clients <= 256 and 0 < args.seconds <= 300 and 0 <= args.warmup <= 60
-            and 1 <= args.rounds <= 10 and 5 <= args.corpus <= 1000):
-        parser.error("out of range: 1-256 clients, 0-300 s, 0-60 s warm-up, 1-10 rounds, 5-1000 mails")
+            and 1 <= args.rounds <= 10 and 5 <= args.corpus <= 1000 and 1 <= args.chats <= 1000
+            and 0 <= args.gateway_nice <= 19):
+        parser.error("out of range: 1-256 clients, 0-300 s, 0-60 s warm-up, 1-10 rounds, 5-1000 mails, 1-1000 chats, "
+                     "nice 0-19")
 
     async def run() -> str:
         task = asyncio.current_task()
