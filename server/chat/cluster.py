@@ -800,9 +800,11 @@ class Cluster:
         self.spawn(self._step_down(leader, release=False))
 
     async def _step_down(self, leader: Leader, *, release: bool) -> None:
-        with contextlib.suppress(Exception):
-            await self.pubsub.unsubscribe(CHANNEL_IN)
-        await leader.stop(release=release)
+        # Every wait on Redis in a stop is bounded: a stop must end whatever Redis does.
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(self.pubsub.unsubscribe(CHANNEL_IN), 1.0)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(leader.stop(release=release), 3.0)
 
     async def drain(self) -> None:
         """SIGTERM: give the lead away, tell every page to reconnect now, and go (within seconds)."""
@@ -818,16 +820,16 @@ class Cluster:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        for task in list(self.tasks):
+        tasks = list(self.tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        with contextlib.suppress(Exception):
-            await self.redis.delete(node_key(self.node))
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(self.redis.delete(node_key(self.node)), 1.0)
         if self.pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self.pubsub.aclose()
+            with contextlib.suppress(Exception, asyncio.TimeoutError):
+                await asyncio.wait_for(self.pubsub.aclose(), 1.0)
 
 
 CLUSTER: web.AppKey[Cluster] = web.AppKey("chat_cluster")

@@ -18,6 +18,9 @@ Plain Python on the ground floor: the aiohttp side (`live_ctx`) is in the packag
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,7 +75,9 @@ class Live:
 
     async def close(self) -> None:
         if self.redis is not None:
-            await self.redis.aclose()
+            # Bounded: a stop must end whatever Redis does.
+            with contextlib.suppress(Exception, asyncio.TimeoutError):
+                await asyncio.wait_for(self.redis.aclose(), 2.0)
             self.redis = None
 
     def _scrub(self, exc: BaseException) -> str:
