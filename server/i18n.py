@@ -7,7 +7,32 @@ every entry has both languages, which a test checks.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 LANGUAGES = ("nl", "en")
+
+
+class Plural(NamedTuple):
+    """An entry whose words depend on a number: `count` names the value that picks the form.
+
+    Dutch and English have two forms, "one" (exactly 1) and "other" (0, 2, 3, ...): the rule is
+    `plural_form`, the same one the page gets from `Intl.PluralRules` for nl-NL and en-GB.
+    """
+
+    count: str
+    nl: dict[str, str]
+    en: dict[str, str]
+
+
+def plural_form(lang: str, n: object) -> str:
+    """The CLDR plural category of `n` in `lang` ("one" or "other": all Dutch and English need).
+
+    A count that is not a whole number (a decimal, a text such as "<5") takes "other", as CLDR does.
+    """
+    if lang not in LANGUAGES:
+        raise KeyError(lang)
+    return "one" if isinstance(n, int) and not isinstance(n, bool) and n == 1 else "other"
+
 
 TEXTS: dict[str, tuple[str, str]] = {
     # Layout
@@ -234,7 +259,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ws_available": ("Beschikbaar voor chat", "Available for chat"),
     "ws_queue_title": ("Wachtrij", "Queue"),
     "ws_queue_empty": ("Er wacht niemand.", "Nobody is waiting."),
-    "ws_queue_waiting": ("Er wachten {n} mensen.", "{n} people are waiting."),
     "ws_queue_item": ("wacht {minutes} min", "waiting {minutes} min"),
     "ws_pick_up": ("Volgend gesprek aannemen", "Take the next chat"),
     "ws_capacity": ("Je hebt {holding} van {capacity} gesprekken.", "You have {holding} of {capacity} chats."),
@@ -678,15 +702,37 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+# Entries with a count. A key is in TEXTS or in PLURALS, never both (tests/server/test_plural_rules.py).
+PLURALS: dict[str, Plural] = {
+    "ws_queue_waiting": Plural("n", {"one": "Er wacht {n} persoon.", "other": "Er wachten {n} mensen."},
+                               {"one": "{n} person is waiting.", "other": "{n} people are waiting."}),
+}
+
+
 def message(key: str, **values: object) -> dict[str, str]:
     """Both languages of one entry, filled in: what error answers and frames carry."""
     return {lang: text(key, lang, **values) for lang in LANGUAGES}
 
 
 def text(key: str, lang: str, **values: object) -> str:
+    entry = PLURALS.get(key)
+    if entry is not None:
+        if entry.count not in values:
+            raise KeyError(f"{key} needs its count {entry.count!r}")
+        forms = entry.en if lang == "en" else entry.nl
+        return forms[plural_form(lang, values[entry.count])].format(**values)
     nl, en = TEXTS[key]
     s = en if lang == "en" else nl
     return s.format(**values) if values else s
+
+
+def forms(key: str, lang: str) -> str | dict[str, str]:
+    """What a page gets for `key`: the sentence, or for a plural entry its forms and the count's name."""
+    entry = PLURALS.get(key)
+    if entry is not None:
+        return {"count": entry.count, **(entry.en if lang == "en" else entry.nl)}
+    nl, en = TEXTS[key]
+    return en if lang == "en" else nl
 
 
 def pick_language(query_value: str | None) -> str:

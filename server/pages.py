@@ -10,7 +10,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from .assets import CODINGS, IMMUTABLE, REVALIDATE, Asset, accepted_coding
-from .i18n import pick_language, text
+from .i18n import forms, pick_language, text
 from .keys import ASSETS, CONFIG
 from .stats import AGE_BANDS
 
@@ -74,7 +74,7 @@ def page_context(request: web.Request, page: str, **extra: Any) -> dict[str, Any
 
     def js_texts(*keys: str, **values: object) -> Markup:
         # Texts (and settings) the page's script needs, as inert JSON (not executed, so CSP allows it).
-        data: dict[str, object] = {k: text(k, lang) for k in keys}
+        data: dict[str, object] = {k: forms(k, lang) for k in keys}
         data.update(values)
         data["lang"] = lang
         encoded = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")

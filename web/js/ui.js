@@ -12,8 +12,17 @@ export function setting(key) {
   return TEXTS[key];
 }
 
+const PLURAL_RULES = new Intl.PluralRules(LOCALE);
+
+/** The words for `key`, filled in. A plural entry ({count, one, other}) picks its form by the value its
+ * `count` names, with the language's own rule (Intl.PluralRules): "Er wacht 1 persoon", "Er wachten 2 mensen". */
 export function t(key, values = {}) {
   let s = TEXTS[key] ?? key;
+  if (s !== null && typeof s === "object") {
+    const n = Number(values[s.count]);
+    const form = Number.isFinite(n) ? PLURAL_RULES.select(n) : "other";
+    s = s[form] ?? s.other;
+  }
   for (const [k, v] of Object.entries(values)) s = s.replaceAll(`{${k}}`, String(v));
   return s;
 }
