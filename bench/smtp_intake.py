@@ -56,7 +56,8 @@ clients keep the gateway at its limit: the one-way p99 during the mail load is t
 `chat_p99_during_mail_ms`. Both ends of every chat are in this process, on the same two cores, so
 the figure includes this process's own wait for a core (a real help-seeker's page does not wait
 for the server's). --gateway-nice N starts the gateway at that nice value, as systemd's Nice=
-would, to see what a lower CPU priority for the derivations does to the chats.
+would; by default the unit's own Nice= (deploy/systemd/oor-gateway.service), so the figure is the
+deployed one. (The unit's CPUWeight= needs cgroups this run does not make; nice alone is measured.)
 
 Last, in this process after the servers have stopped: one token derivation at the production
 parameters (crypto.derive_mailbox; the median of 3 after a warm-up, 1 with --quick), and how many
@@ -87,6 +88,7 @@ import multiprocessing
 import os
 import platform
 import quopri
+import re
 import signal
 import socket
 import statistics
@@ -994,6 +996,13 @@ async def bench(args: argparse.Namespace) -> str:
     return (f"ratio {ratio:.2f} prod_ratio {prod_ratio:.2f} p99_ms {g['p99']:.1f} argon2_ms {argon2_ms:.0f}")
 
 
+def unit_nice() -> int:
+    """The Nice= the gateway's systemd unit sets (0 if it sets none): what the deployed run measures."""
+    unit = Path(__file__).resolve().parents[1] / "deploy" / "systemd" / "oor-gateway.service"
+    found = re.findall(r"^Nice=(-?\d+)\s*$", unit.read_text(encoding="utf-8"), re.M)
+    return int(found[-1]) if found else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s warm-up + 4 s per phase")
@@ -1008,9 +1017,9 @@ def main() -> int:
                         help="the four servers store in PostgreSQL (a cluster this run starts) instead of SQLite")
     parser.add_argument("--chats", type=int, default=100,
                         help="chats in the deployed run, 1 message/s each way (default 100)")
-    parser.add_argument("--gateway-nice", type=int, default=0,
+    parser.add_argument("--gateway-nice", type=int, default=unit_nice(),
                         help="in the deployed run, start the gateway at this nice value, as systemd's Nice= would "
-                             "(default 0: as deploy/systemd/oor-gateway.service runs it)")
+                             "(default: the Nice= of deploy/systemd/oor-gateway.service, as it is deployed)")
     parser.add_argument("--no-deployed", dest="deployed", action="store_false",
                         help="leave out the deployed run (web node + gateway on PostgreSQL, chats during mail)")
     args = parser.parse_args()

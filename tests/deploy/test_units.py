@@ -188,3 +188,15 @@ def test_the_sample_environment_file_loads_with_the_configuration() -> None:
     cfg = load_config(env=env)
     assert cfg.database_url == "postgresql://oor:CHANGE-ME@localhost:5432/oor"  # type: ignore[attr-defined]
     assert cfg.smtp_relay_password == "CHANGE-ME"
+
+
+def test_the_gateway_yields_the_cpu_to_the_chats() -> None:
+    # A mail flood makes the gateway derive production Argon2id keys back to back; the web units must still
+    # get a core at once for a chat frame (bench/README.md, "At production cost": chat p99 during mail).
+    gateway = service(SYSTEMD / "oor-gateway.service")
+    assert int(gateway["Nice"][-1]) >= 10
+    assert int(gateway["CPUWeight"][-1]) < 100
+    for name in ("oor-web.service", "oor-web@.service"):
+        web = service(SYSTEMD / name)
+        assert int(web.get("Nice", ["0"])[-1]) < int(gateway["Nice"][-1]), name
+        assert int(web.get("CPUWeight", ["100"])[-1]) > int(gateway["CPUWeight"][-1]), name
