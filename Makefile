@@ -17,11 +17,16 @@ test: test-deps system-deps
 deps: $(VENV)/.deps node_modules/.installed
 test-deps: $(VENV)/.test-deps node_modules/.installed
 
+# The build backend pyproject.toml names, pinned and installed first, so that the editable install builds
+# with it in this venv (no isolated build environment to download, and no failed first attempt: the
+# setuptools a fresh venv comes with is too old to build an editable wheel).
+BUILD_PINS := setuptools==80.9.0
+
 $(VENV)/.deps: pyproject.toml requirements.lock
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(BUILD_PINS)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
-	  || $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.deps requirements-test.lock

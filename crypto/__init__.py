@@ -68,7 +68,7 @@ from .chat import (
     verify_chat_offer,
     verify_link_key,
 )
-from .encoding import MAX_SAFE_INTEGER, b64decode, b64encode
+from .encoding import MAX_SAFE_INTEGER, b64check, b64decode, b64encode
 from .errors import BadSignature, CryptoError, DecryptionFailed, InvalidInput, InvalidToken
 from .hashing import (
     MIN_TOKEN_BYTES,
@@ -83,6 +83,7 @@ from .mail import (
     AUTHOR_SEEKER,
     AUTHOR_VOLUNTEER,
     MAIL_BODY_LENGTHS,
+    MAIL_NOTE_LENGTHS,
     MAIL_THREAD_ID_BYTES,
     MAIL_VERSION,
     MAIL_WRAP_BYTES,
@@ -90,6 +91,7 @@ from .mail import (
     MAX_MAIL_SEQ,
     MIN_MAIL_BODY_BYTES,
     SealedMail,
+    check_mail_note,
     mailbox_lookup_hash,
     new_mail_thread_id,
     verify_key_certificate,
@@ -132,14 +134,17 @@ from .mail import (
     MAIL_TOKEN_RANDOM_BYTES,
     MAIL_TOKEN_SYMBOLS,
     MAX_MAIL_CONTENT,
+    MAX_MAIL_NOTE_CONTENT,
     Mailbox,
     derive_mailbox,
     format_token,
     new_token_code,
     open_mail,
+    open_mail_note,
     parse_token,
     rewrap_mail_key,
     seal_mail,
+    seal_mail_note,
     sign_key_certificate,
     token_code_from_bytes,
 )
@@ -164,6 +169,7 @@ SERVER_API = (
     # encodings (1) and sizes and parameters (2)
     "b64encode",
     "b64decode",
+    "b64check",
     "MAX_SAFE_INTEGER",
     "SALT_BYTES",
     "KEY_BYTES",
@@ -219,6 +225,9 @@ SERVER_API = (
     "mailbox_lookup_hash",
     "verify_key_certificate",
     "verify_mail_signature",
+    # notes on a thread (12.10): what the server checks of a sealed note
+    "MAIL_NOTE_LENGTHS",
+    "check_mail_note",
 )
 
 CLIENT_API = (
@@ -258,6 +267,10 @@ CLIENT_API = (
     "seal_mail",
     "open_mail",
     "rewrap_mail_key",
+    # notes on a thread (12.10): sealed to the volunteer's own key, signed by them
+    "MAX_MAIL_NOTE_CONTENT",
+    "seal_mail_note",
+    "open_mail_note",
 )
 
 __all__ = [*SERVER_API, *CLIENT_API]

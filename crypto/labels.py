@@ -34,6 +34,9 @@ __all__ = [
     "LABEL_MAIL_NONCE",
     "LABEL_MAIL_AD",
     "LABEL_MAIL_SIGNATURE",
+    "LABEL_MAIL_NOTE_NONCE",
+    "LABEL_MAIL_NOTE_AD",
+    "LABEL_MAIL_NOTE_SIGNATURE",
     "ALL_LABELS",
 ]
 
@@ -127,6 +130,18 @@ LABEL_MAIL_AD = b"luisterend-oor/v1/mail/ad"
 # id, seq, author byte and the BLAKE2b-256 hash of the body.
 LABEL_MAIL_SIGNATURE = b"luisterend-oor/v1/mail/signature"
 
+# BLAKE2b message, keyed with a note's content key: the note's 24-byte AEAD
+# nonce and key commitment (section 12.10). Distinct from LABEL_MAIL_NONCE, so
+# no note body is ever a valid message body, nor the other way round.
+LABEL_MAIL_NOTE_NONCE = b"luisterend-oor/v1/mail/note-nonce"
+
+# Prefix of a note's AEAD associated data, followed by the thread id (12.10).
+LABEL_MAIL_NOTE_AD = b"luisterend-oor/v1/mail/note-ad"
+
+# Prefix of the message a volunteer signs for a note, followed by the thread id
+# and the BLAKE2b-256 hash of the note's body (12.10).
+LABEL_MAIL_NOTE_SIGNATURE = b"luisterend-oor/v1/mail/note-signature"
+
 # For tests and the protocol document: name -> value of every label. Read-only,
 # so no caller can change a label at run time.
 ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
@@ -150,4 +165,7 @@ ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
     "LABEL_MAIL_NONCE": LABEL_MAIL_NONCE,
     "LABEL_MAIL_AD": LABEL_MAIL_AD,
     "LABEL_MAIL_SIGNATURE": LABEL_MAIL_SIGNATURE,
+    "LABEL_MAIL_NOTE_NONCE": LABEL_MAIL_NOTE_NONCE,
+    "LABEL_MAIL_NOTE_AD": LABEL_MAIL_NOTE_AD,
+    "LABEL_MAIL_NOTE_SIGNATURE": LABEL_MAIL_NOTE_SIGNATURE,
 })

@@ -9,7 +9,9 @@
 - 12.4 to 12.6: messages sealed with a fresh content key per message, signed
   by their author and wrapped to exactly the help-seeker and the assigned
   volunteer, and re-wrapped at a handover. 12.7 (what the server enforces)
-  is ``server/mail/desk.py``, with ``verify_mail_signature`` from here.
+  is ``server/mail/desk.py``, with ``verify_mail_signature`` from here;
+- 12.10: a volunteer's private note on a thread, sealed to their own key,
+  signed by them, and sealed anew for a colleague at a handover.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from ._checks import PAD_BLOCK, pad, padded_size, require_bytes, require_int, re
 from .encoding import MAX_SAFE_INTEGER
 from .errors import BadSignature, DecryptionFailed, InvalidInput, InvalidToken
 from .labels import (LABEL_MAIL_AD, LABEL_MAIL_ED25519, LABEL_MAIL_KEY_CERT, LABEL_MAIL_LOOKUP, LABEL_MAIL_LOOKUP_HASH,
-                     LABEL_MAIL_NONCE, LABEL_MAIL_SALT, LABEL_MAIL_SIGNATURE, LABEL_MAIL_X25519)
+                     LABEL_MAIL_NONCE, LABEL_MAIL_NOTE_AD, LABEL_MAIL_NOTE_NONCE, LABEL_MAIL_NOTE_SIGNATURE,
+                     LABEL_MAIL_SALT, LABEL_MAIL_SIGNATURE, LABEL_MAIL_X25519)
 from .params import KEY_BYTES, PUBLIC_KEY_BYTES, SALT_BYTES, SIGNATURE_BYTES, KdfParams
 from .volunteer import Identity
 
@@ -439,3 +442,85 @@ def rewrap_mail_key(wrap: bytes, reader: Identity | Mailbox, new_reader_x25519_p
     sealed_key = require_bytes(wrap, MAIL_WRAP_BYTES, "wrap")
     new_public = require_bytes(new_reader_x25519_public, PUBLIC_KEY_BYTES, "new_reader_x25519_public")
     return _p.box_seal(_unwrap_mail_key(sealed_key, reader), new_public)
+
+
+# -- 12.10 Notes on a thread ------------------------------------------------------------------
+
+_MAIL_NOTE_VERSION = 1
+MAX_MAIL_NOTE_CONTENT = 8192  # bytes of UTF-8; the page allows 2,000 characters (at most 4 bytes each)
+_NOTE_BODY_MIN = _MAIL_HEADER_BYTES + PAD_BLOCK + _p.AEAD_TAG_BYTES  # 297
+_NOTE_BODY_MAX = _MAIL_HEADER_BYTES + padded_size(MAX_MAIL_NOTE_CONTENT) + _p.AEAD_TAG_BYTES  # 8489
+_NOTE_TAIL = SIGNATURE_BYTES + MAIL_WRAP_BYTES  # signature (64) and wrap (80) after the body
+_MIN_MAIL_NOTE_BYTES = _NOTE_BODY_MIN + _NOTE_TAIL  # 441
+_MAX_MAIL_NOTE_BYTES = _NOTE_BODY_MAX + _NOTE_TAIL  # 8633
+MAIL_NOTE_LENGTHS = frozenset(range(_MIN_MAIL_NOTE_BYTES, _MAX_MAIL_NOTE_BYTES + 1, PAD_BLOCK))
+
+
+def _note_parts(note: object) -> tuple[bytes, bytes, bytes]:
+    shape = f"{_MAIL_HEADER_BYTES} + {PAD_BLOCK}*k + {_p.AEAD_TAG_BYTES} + {_NOTE_TAIL} bytes"
+    data = require_sized(note, MAIL_NOTE_LENGTHS, "mail note", shape)
+    if data[0] != _MAIL_NOTE_VERSION:
+        raise InvalidInput(f"unknown mail note version {data[0]}")
+    body_end = len(data) - _NOTE_TAIL
+    return data[:body_end], data[body_end:body_end + SIGNATURE_BYTES], data[body_end + SIGNATURE_BYTES:]
+
+
+def _note_nonce(content_key: bytes) -> bytes:
+    # As for messages (12.4): one key per note, so the nonce is never reused, and
+    # the signed body commits to the key.
+    return _p.blake2b(LABEL_MAIL_NOTE_NONCE, key=content_key, digest_size=_p.AEAD_NONCE_BYTES)
+
+
+def _note_signed_message(thread: bytes, body: bytes) -> bytes:
+    return LABEL_MAIL_NOTE_SIGNATURE + thread + _p.blake2b(body, digest_size=KEY_BYTES)
+
+
+def seal_mail_note(thread_id: bytes, content: bytes, writer: Identity, reader_x25519_public: bytes, *,
+                   key: bytes | None = None) -> bytes:
+    """A volunteer's private note on a thread (PROTOCOL.md 12.10): encrypted under a fresh key, signed
+    by ``writer`` (the volunteer's identity), the key sealed to ``reader_x25519_public`` (the
+    writer's own key, or at a handover the colleague's, checked with :func:`verify_key_certificate`).
+
+    Returns body || signature || wrap. ``key`` exists only for test vectors; production callers
+    MUST leave it out.
+    """
+    thread = require_bytes(thread_id, MAIL_THREAD_ID_BYTES, "thread_id")
+    data = require_bytes(content, None, "content")
+    if len(data) > MAX_MAIL_NOTE_CONTENT:
+        raise InvalidInput(f"notes are at most {MAX_MAIL_NOTE_CONTENT} bytes, got {len(data)}")
+    if not isinstance(writer, Identity):
+        raise InvalidInput("writer must be an Identity")
+    reader_public = require_bytes(reader_x25519_public, PUBLIC_KEY_BYTES, "reader_x25519_public")
+    content_key = _p.random_bytes(KEY_BYTES) if key is None else require_bytes(key, KEY_BYTES, "key")
+    nonce = _note_nonce(content_key)
+    body = bytes([_MAIL_NOTE_VERSION]) + nonce + _p.aead_encrypt(content_key, nonce, pad(data),
+                                                                LABEL_MAIL_NOTE_AD + thread)
+    signature = _p.ed25519_sign_detached(writer.ed25519_seed, _note_signed_message(thread, body))
+    return body + signature + _p.box_seal(content_key, reader_public)
+
+
+def check_mail_note(note: bytes) -> None:
+    """The note's shape and version (InvalidInput otherwise): what the server can check, holding no key."""
+    _note_parts(note)
+
+
+def open_mail_note(thread_id: bytes, note: bytes, reader: Identity, writer_ed25519_public: bytes) -> bytes:
+    """Check and decrypt a note for ``reader``; returns its content.
+
+    In this order: sizes and version (:class:`InvalidInput`), the writer's signature over this
+    thread and body (:class:`BadSignature`), the wrap, the key commitment, the AEAD and the
+    padding (:class:`DecryptionFailed`). Nothing is returned on any failure.
+    """
+    thread = require_bytes(thread_id, MAIL_THREAD_ID_BYTES, "thread_id")
+    body, signature, wrap = _note_parts(note)
+    if not isinstance(reader, Identity):
+        raise InvalidInput("reader must be an Identity")
+    writer = require_bytes(writer_ed25519_public, PUBLIC_KEY_BYTES, "writer_ed25519_public")
+    if not _p.ed25519_verify_detached(writer, _note_signed_message(thread, body), signature):
+        raise BadSignature("the note is not signed by this writer for this thread")
+    content_key = _p.box_seal_open(wrap, reader.x25519_public, reader.x25519_secret)
+    nonce = body[1:_MAIL_HEADER_BYTES]
+    if not _p.constant_time_equal(_note_nonce(content_key), nonce):
+        raise DecryptionFailed("the wrapped key does not belong to this note")
+    padded = _p.aead_decrypt(content_key, nonce, body[_MAIL_HEADER_BYTES:], LABEL_MAIL_NOTE_AD + thread)
+    return unpad(padded, MAX_MAIL_NOTE_CONTENT, "mail note")

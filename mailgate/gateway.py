@@ -57,7 +57,12 @@ from .parse import Unreadable
 
 log = logging.getLogger("oor.mailgate")
 TEMPORARY_PROBLEM = "451 4.3.0 Tijdelijk probleem; probeer het later / Temporary problem, try again later"
-NOBODY_AVAILABLE = "451 4.3.2 Even niemand beschikbaar; probeer het later / Nobody available, try again later"
+# Only when no account can take mail at all (none active with mail and keys): nobody being marked
+# "available for mail" is no reason to refuse, the mail then goes to an active mail volunteer all the
+# same (MailDesk.store_gateway_thread). Temporary, so the sending server keeps the mail and tries again
+# (for days, as SMTP servers do) and it arrives once an account can take it; it is never stored unread.
+NO_MAIL_ACCOUNT = ("451 4.3.2 Hier kan nu niemand mail aannemen; probeer het later of bel 113 / "
+                   "No one can take mail here now; try again later or call 113")
 RETRY_FIRST_SECONDS = 30.0
 # Return mails waiting in memory (the relay is down or slow). Past this, new mail with a sender is
 # refused with 451: its sender's server keeps it and retries, rather than the gateway storing a
@@ -204,7 +209,7 @@ class Gateway:
         if incoming.automatic is not None:
             return self._drop()
         if self.desk.nobody_for_mail_lately():
-            return NOBODY_AVAILABLE
+            return NO_MAIL_ACCOUNT
         if len(self.outbox) >= OUTBOX_MAX:
             return "451 4.3.1 Het is nu te druk; probeer het later / Too busy right now, try again later"
         token = crypto.new_token_code()
@@ -232,7 +237,7 @@ class Gateway:
         thread = await self.desk.store_gateway_thread(thread_id, mailbox.lookup_key, mailbox.x25519_public,
                                                       mailbox.ed25519_public, seal)
         if thread is None:
-            return NOBODY_AVAILABLE
+            return NO_MAIL_ACCOUNT
         sender = envelope.mail_from or ""
         # At most smtp_returns_per_day codes to one address: a forged sender gets a few mails, not a flood.
         # Past it the mail is still taken (the person may be real and write again), but no code is sent.

@@ -35,8 +35,11 @@ from .storage import ROLES, InvitationUnusable, NameTaken, NewVolunteer, Storage
 
 SESSION_COOKIE = "oor_sessie"
 SERVER_SECRET_KEY = "server-secret"
-# Letters (any script), spaces, hyphens and apostrophes: a first name as help-seekers will see it.
-_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '\-]){0,39}$")
+# A name as help-seekers and colleagues will see it ("Anne-Marie", "O'Brien", "Jan Jr.", "Team 113"): 1 to 40
+# letters (any script) and digits, with single spaces, hyphens, apostrophes (' and ’) and full stops between
+# them. It starts with a letter or digit, so it can never begin a spreadsheet formula (= + - @) in a CSV or a
+# terminal; it has no control character, no markup character (< > & ") and no slash. Pages show it as text.
+_NAME = re.compile(r"^[^\W_](?:[^\W_]|[ '\u2019.\-]){0,39}$")
 _TOUCH_EVERY = 60  # seconds: refresh last_seen at most this often, to spare the disk
 
 
@@ -61,8 +64,8 @@ class Invited:
 
 
 async def invite(storage: Storage, config: Config, name: str, role: str, can_chat: bool,
-                 can_mail: bool, now: int) -> Invited:
-    """Create a one-time invitation and return its enrolment URL.
+                 can_mail: bool, now: int, *, base_url: str | None = None) -> Invited:
+    """Create a one-time invitation and return its enrolment URL (on `base_url`, default the configured one).
 
     The token travels in the URL *fragment*, which browsers never send to the
     server, so it cannot land in an access log or a proxy's log.
@@ -76,7 +79,7 @@ async def invite(storage: Storage, config: Config, name: str, role: str, can_cha
         await storage.create_invitation(crypto.hash_token(token), name, role, can_chat, can_mail, expires_at)
     except NameTaken:
         raise Conflict("name_taken_named", field="name", values={"name": name}) from None
-    return Invited(f"{config.base_url}/inschrijven#uitnodiging={token}", expires_at)
+    return Invited(f"{base_url or config.base_url}/inschrijven#uitnodiging={token}", expires_at)
 
 
 def _invitation_gone(reason: str) -> Gone:

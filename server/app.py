@@ -32,6 +32,7 @@ from .keys import ASSETS, CLOCK, CONFIG, DUMMY_AUTH_HASH, LIVE, SERVER_SECRET, S
 from .live import live_ctx
 from .mail import api as mail_api
 from .mail.desk import MAIL_DESK, MailDesk, guard_mail_derivation
+from .mail.inbox import inbox_ctx
 from .stats import STATS, Stats
 from .storage import open_storage
 
@@ -59,6 +60,7 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
                          undefined=jinja2.StrictUndefined)
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_storage_ctx)
+    app.cleanup_ctx.append(inbox_ctx)  # the live mail inbox on this node's volunteer sockets
     app.cleanup_ctx.append(_purge_ctx)
     app[GUARD] = make_guard(config)
     app[POW] = PowGate(config.pow_base_bits, config.pow_max_bits)

@@ -3,6 +3,7 @@
     oor serve [--config FILE] [--data DIR] [--http HOST:PORT] [--smtp HOST:PORT]
               [--smtp-relay HOST:PORT] [--mail-domain DOMAIN] [--demo] [--only web|smtp]
     oor volunteer invite NAME [--role volunteer|mentor|partner|coordinator] [--chat] [--mail]
+                              [--public-url URL]
     oor volunteer list
     oor volunteer deactivate NAME
     oor backup DEST [--force] [--config FILE] [--data DIR]
@@ -20,6 +21,11 @@ compacted, without sessions; PostgreSQL: `pg_dump -Fc`), mode 0600, under DEST.t
 DEST at the end; an existing DEST is kept unless `--force`. `restore` fills an empty storage
 (no database file in the data folder, or a PostgreSQL database without tables) from a backup,
 migrates it forward, applies the retention rules at once, and says what it restored.
+
+`volunteer invite` prints a link on the deployment's public address: `--public-url`, else the
+configured `public_url`, else the address the last `oor serve` on this storage said it serves
+(kept in `meta` under `served-url`), else `http://<http>` with a note on stderr. `volunteer
+list` shows the accounts and the invitations not yet used (name, role, expiry; never a token).
 """
 
 from __future__ import annotations
@@ -154,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--role", choices=ROLES, default="volunteer")
     invite.add_argument("--chat", action="store_true", help="may answer chats")
     invite.add_argument("--mail", action="store_true", help="may answer mail")
-    lst = vsub.add_parser("list", help="list volunteers")
+    invite.add_argument("--public-url", dest="public_url",
+                        help="the address the link starts with, e.g. https://hulp.example.nl (default: the "
+                             "configured public_url, else the address the running server serves)")
+    lst = vsub.add_parser("list", help="list accounts and pending invitations")
     _common(lst)
     deact = vsub.add_parser("deactivate", help="deactivate a volunteer and end their sessions")
     _common(deact)
@@ -163,8 +172,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    keys = ("data_dir", "http", "smtp", "smtp_relay", "mail_domain")
+    keys = ("data_dir", "http", "smtp", "smtp_relay", "mail_domain", "public_url")
     return load_config(args.config, overrides={k: getattr(args, k, None) for k in keys})
+
+
+# The base URL the last `oor serve` on this storage announced (meta), for links made by the CLI.
+SERVED_URL_KEY = "served-url"
+_SERVED_URL_MAX = 300
+
+
+async def _remember_served_url(config: Config) -> None:
+    """Note where this server listens, for the links `oor volunteer invite` prints (only a convenience:
+    a failure is logged, and the server runs on)."""
+    async def work(storage: Storage) -> None:
+        await storage.set_meta(SERVED_URL_KEY, config.base_url.encode())
+    try:
+        await _with_storage(config, work)
+    except Exception:
+        log.warning("could not note the served address for `oor volunteer invite`", exc_info=True)
+
+
+async def _link_base(storage: Storage, config: Config) -> tuple[str, str | None]:
+    """The base URL for an enrolment link, and a note for the operator when it is only a guess."""
+    if config.public_url:
+        return config.base_url, None
+    served = await storage.get_or_create_meta(SERVED_URL_KEY, b"")
+    text = served.decode("utf-8", "replace") if 0 < len(served) <= _SERVED_URL_MAX else ""
+    if text.startswith(("http://", "https://")) and text.isprintable():
+        return text.rstrip("/"), None
+    return config.base_url, (f"note: public_url is not set and no server has run on this storage yet: the link "
+                             f"starts with {config.base_url}. Pass --public-url (or set public_url) if that is "
+                             "not where volunteers reach the server.")
 
 
 async def _with_storage(config: Config, work: Any) -> Any:
@@ -177,9 +215,36 @@ async def _with_storage(config: Config, work: Any) -> Any:
 
 
 def _invite_line(config: Config, name: str, role: str, can_chat: bool, can_mail: bool) -> Any:
-    async def work(storage: Storage) -> accounts.Invited:
-        return await accounts.invite(storage, config, name, role, can_chat, can_mail, wall_clock())
+    async def work(storage: Storage) -> tuple[accounts.Invited, str | None]:
+        base, note = await _link_base(storage, config)
+        invited = await accounts.invite(storage, config, name, role, can_chat, can_mail, wall_clock(), base_url=base)
+        return invited, note
     return work
+
+
+def _when(unix: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(unix))
+
+
+def _list_lines(storage_rows: tuple[list[Any], list[Any]]) -> list[str]:
+    """The accounts, then the pending invitations: names (letters, digits and a few marks of punctuation:
+    accounts.normalise_name) in padded columns; never a token or its hash."""
+    volunteers, pending = storage_rows
+    width = max([len("name"), *(len(v.name) for v in volunteers), *(len(i.name) for i in pending)])
+    lines = [f"{'name':<{width}} {'role':<12} {'chat':<5} {'mail':<5} {'active':<7} enrolled"]
+    for v in volunteers:
+        lines.append(f"{v.name:<{width}} {v.role:<12} {'yes' if v.can_chat else 'no':<5} "
+                     f"{'yes' if v.can_mail else 'no':<5} {'yes' if v.active else 'no':<7} {v.enrolled_day}")
+    if not volunteers:
+        lines.append("(no accounts yet)")
+    lines.append("")
+    lines.append(f"pending invitations (not used yet): {len(pending)}")
+    if pending:
+        lines.append(f"{'name':<{width}} {'role':<12} {'chat':<5} {'mail':<5} expires")
+        for i in pending:
+            lines.append(f"{i.name:<{width}} {i.role:<12} {'yes' if i.can_chat else 'no':<5} "
+                         f"{'yes' if i.can_mail else 'no':<5} {_when(i.expires_at)}")
+    return lines
 
 
 SHUTDOWN_SECONDS = 2.0
@@ -223,6 +288,7 @@ async def _serve(config: Config, demo: bool, only: str | None = None) -> None:
     if web_part:
         site = web.TCPSite(runner, config.http.host, config.http.port)
         await site.start()
+        await _remember_served_url(config)  # so that `oor volunteer invite` links point here
     # Everything made at start-up lives as long as the process: keep it out of every future
     # garbage collection, so that full collections stay short (they would show as chat latency).
     gc.freeze()
@@ -279,14 +345,16 @@ def main(argv: list[str] | None = None) -> int:
             can_chat, can_mail = args.chat, args.mail
             if args.role == "volunteer" and not (can_chat or can_mail):
                 can_chat = can_mail = True  # a volunteer answers both unless told otherwise
-            inv = asyncio.run(_with_storage(config, _invite_line(config, args.name, args.role, can_chat, can_mail)))
+            inv, note = asyncio.run(_with_storage(config, _invite_line(config, args.name, args.role, can_chat,
+                                                                       can_mail)))
+            if note:
+                print(f"oor: {note}", file=sys.stderr)
             print(inv.url)
+            print(f"valid until {_when(inv.expires_at)}; it works once.", file=sys.stderr)
         elif args.action == "list":
-            rows = asyncio.run(_with_storage(config, lambda s: s.list_volunteers()))
-            print(f"{'name':<24} {'role':<12} {'chat':<5} {'mail':<5} {'active':<7} enrolled")
-            for v in rows:
-                print(f"{v.name:<24} {v.role:<12} {'yes' if v.can_chat else 'no':<5} "
-                      f"{'yes' if v.can_mail else 'no':<5} {'yes' if v.active else 'no':<7} {v.enrolled_day}")
+            async def listing(storage: Storage) -> tuple[list[Any], list[Any]]:
+                return await storage.list_volunteers(), await storage.pending_invitations(wall_clock())
+            print("\n".join(_list_lines(asyncio.run(_with_storage(config, listing)))))
         elif args.action == "deactivate":
             name = accounts.normalise_name(args.name)
             if not asyncio.run(_with_storage(config, lambda s: s.set_active(name, False))):

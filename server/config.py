@@ -95,6 +95,9 @@ class Config:
     max_request_kib: int = 64
     chat_max_per_volunteer: int = 2
     chat_grace_seconds: int = 60
+    # How long a chat waits for a help-seeker's page that went away (a phone in a pocket, another app):
+    # longer than a volunteer's (`chat_grace_seconds`), whose console is on a desk.
+    chat_seeker_grace_seconds: int = 600
     chat_queue_max: int = 200
     chat_max_message_chars: int = 2000
     chat_block_minutes: int = 30
@@ -234,7 +237,8 @@ def _validate(cfg: Config) -> None:
     positive = ("passphrase_min_length", "session_idle_minutes", "session_max_hours",
                 "invitation_ttl_hours", "login_free_attempts", "login_max_delay_seconds", "login_per_minute",
                 "max_request_kib", "kdf_opslimit", "kdf_memlimit_kib", "chat_max_per_volunteer",
-                "chat_grace_seconds", "chat_queue_max", "chat_max_message_chars", "chat_block_minutes",
+                "chat_grace_seconds", "chat_seeker_grace_seconds", "chat_queue_max", "chat_max_message_chars",
+                "chat_block_minutes",
                 "chat_challenges_per_minute", "chat_idle_sockets_per_address", "chat_sockets_max",
                 "chat_open_timeout_seconds", "chat_handover_timeout_seconds", "mail_retention_days", "mail_pickup_hours",
                 "mail_reply_expected_hours", "mail_max_chars", "mail_max_messages", "smtp_max_bytes",
@@ -268,6 +272,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"pow_base_bits and pow_max_bits: need 0 <= base <= max <= {POW_MAX_BITS_CEILING} "
                           f"(an old phone needs about 5 s for {POW_MAX_BITS_CEILING} bits, twice as long per bit "
                           f"more), got {cfg.pow_base_bits} and {cfg.pow_max_bits}")
+    if cfg.chat_seeker_grace_seconds > 3600:
+        raise ConfigError("chat_seeker_grace_seconds: at most 3600 (a chat and its encrypted backlog are kept "
+                          f"that long for a page that is gone), got {cfg.chat_seeker_grace_seconds}")
     if cfg.chat_max_message_chars > 4000:
         raise ConfigError("chat_max_message_chars: at most 4000 (an encrypted message holds 8192 bytes)")
     if bool(cfg.smtp_tls_cert) != bool(cfg.smtp_tls_key):

@@ -3,13 +3,18 @@
 Pages (session cookie, role coordinator; not logged in: 401 and a pointer to the login,
 another role: 403):
   GET /coordinator                         live figures, invite, deactivate, change roles
-  GET /coordinator/statistiek?period=day|week|month&date=YYYY-MM-DD
+  GET /coordinator/statistiek?period=day|week|month&date=YYYY-MM-DD   (default: today)
   GET /coordinator/statistiek.csv?...      the same figures as CSV
 API (same rules, JSON errors):
   GET  /api/coordinator/live                                  -> the live figures
   POST /api/coordinator/invite     {name, role, can_chat, can_mail} -> {url, expires_at, ...} (201)
   POST /api/coordinator/deactivate {name}                     -> the account (its sessions have ended)
   POST /api/coordinator/role       {name, role}               -> the account
+  GET  /api/coordinator/quick-replies                         -> {replies: [{id, nl, en}]}
+  POST /api/coordinator/quick-replies           {nl, en}      -> {id, nl, en} (201; 409 when 50 exist)
+  POST /api/coordinator/quick-replies/{id}      {nl, en}      -> the reply
+  POST /api/coordinator/quick-replies/{id}/delete             -> {deleted: id}
+  GET  /api/quick-replies (any staff session, for the workspace) -> {replies: [...]}
 
 A coordinator sees counts and staff accounts, never content: the live figures come
 from the chat queue (in memory) and from thread states and coarse hours; the
@@ -36,6 +41,7 @@ from .pages import page_context, route_path
 from .stats import (AGE_BANDS, Histogram, Report, Shown, bucket_label, csv_text, day_label, parse_period,
                     period_label, quantile_text, report_for)
 from .storage import ROLES, LastCoordinator, Volunteer
+from .storage.interface import QUICK_REPLIES_MAX, QUICK_REPLY_MAX_CHARS, QuickReply, TooManyQuickReplies
 
 routes = web.RouteTableDef()
 COORDINATOR = "coordinator"
@@ -104,10 +110,11 @@ def wait_text(seconds: int | None, t: Any) -> str:
 
 
 def band_label(key: str, t: Any) -> str:
+    # The counts go in as numbers: the plural rule picks "one" for the number 1 only (a text takes "other").
     if key.endswith("+"):
-        return str(t("co_band_above", n=key[:-1]))
-    low, high = key.split("-")
-    return str(t("co_band_below", n=high) if low == "0" else t("co_band_range", a=low, b=high))
+        return str(t("co_band_above", n=int(key[:-1])))
+    low, high = (int(part) for part in key.split("-"))
+    return str(t("co_band_below", n=high) if low == 0 else t("co_band_range", a=low, b=high))
 
 
 @routes.get("/api/coordinator/live")
@@ -206,8 +213,99 @@ async def dashboard(request: web.Request) -> web.Response:
         role_names={role: t(f"role_{role}") for role in ROLES},
         longest_text=wait_text(figures["chat"]["longest_wait_s"], t),
         bands=[(b["band"], band_label(b["band"], t), b["threads"]) for b in figures["mail"]["waiting"]],
+        quick_replies=[quick_reply_json(r) for r in await app[STORAGE].list_quick_replies()],
+        quick_replies_max=QUICK_REPLIES_MAX,
     )
     return aiohttp_jinja2.render_template("coordinator.html", request, context)
+
+
+# -- quick replies ------------------------------------------------------------------------------
+# Organisation text a coordinator writes and every volunteer's page may insert into its composer:
+# not help-seeker data, shown in the pages with textContent only.
+
+# The largest body a quick-reply write may have, checked before it is read: two texts of
+# QUICK_REPLY_MAX_CHARS, each character at worst a JSON surrogate-pair escape (12 bytes), and the keys.
+QUICK_REPLY_BODY_MAX = 2 * QUICK_REPLY_MAX_CHARS * 12 + 256
+_CONTROL = frozenset(chr(c) for c in range(32) if chr(c) not in "\n\t") | {"\x7f"}
+
+
+def quick_reply_json(reply: QuickReply) -> dict[str, Any]:
+    return {"id": reply.id, "nl": reply.nl, "en": reply.en}
+
+
+async def quick_replies_json(request: web.Request) -> dict[str, Any]:
+    return {"replies": [quick_reply_json(r) for r in await request.app[STORAGE].list_quick_replies()]}
+
+
+async def _read_small_json(request: web.Request, limit: int) -> dict[str, Any]:
+    """The JSON body, refused (413) before it is read if it says it is larger than `limit`, or says nothing."""
+    if request.content_length is None or request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length or 0)
+    return await read_json(request)
+
+
+def _reply_text(payload: dict[str, Any], lang: str) -> str:
+    value = payload.get(lang)
+    if not isinstance(value, str):
+        raise BadRequest("field_missing", field=lang)
+    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not value:
+        raise BadRequest("quick_reply_empty", field=lang)
+    if len(value) > QUICK_REPLY_MAX_CHARS:
+        raise BadRequest("quick_reply_too_long", field=lang, max=QUICK_REPLY_MAX_CHARS)
+    if any(ch in _CONTROL for ch in value):
+        raise BadRequest("field_invalid", field=lang)
+    return value
+
+
+async def _reply_texts(request: web.Request) -> tuple[str, str]:
+    payload = await _read_small_json(request, QUICK_REPLY_BODY_MAX)
+    return _reply_text(payload, "nl"), _reply_text(payload, "en")
+
+
+def _reply_id(request: web.Request) -> int:
+    return int(request.match_info["id"])  # the route allows 1 to 9 digits only, no leading zero
+
+
+@routes.get("/api/quick-replies")
+async def quick_replies_for_staff(request: web.Request) -> web.Response:
+    await accounts.logged_in(request)
+    return web.json_response(await quick_replies_json(request))
+
+
+@routes.get("/api/coordinator/quick-replies")
+async def quick_replies(request: web.Request) -> web.Response:
+    await accounts.logged_in(request, role=COORDINATOR)
+    return web.json_response(await quick_replies_json(request))
+
+
+@routes.post("/api/coordinator/quick-replies")
+async def add_quick_reply(request: web.Request) -> web.Response:
+    await accounts.logged_in(request, role=COORDINATOR)
+    nl, en = await _reply_texts(request)
+    try:
+        reply_id = await request.app[STORAGE].add_quick_reply(nl, en)
+    except TooManyQuickReplies:
+        raise Conflict("quick_replies_full", reason="full") from None
+    return web.json_response({"id": reply_id, "nl": nl, "en": en}, status=201)
+
+
+@routes.post(r"/api/coordinator/quick-replies/{id:[1-9][0-9]{0,8}}")
+async def update_quick_reply(request: web.Request) -> web.Response:
+    await accounts.logged_in(request, role=COORDINATOR)
+    reply_id = _reply_id(request)
+    nl, en = await _reply_texts(request)
+    if not await request.app[STORAGE].update_quick_reply(reply_id, nl, en):
+        raise NotFound("no_such_quick_reply")
+    return web.json_response({"id": reply_id, "nl": nl, "en": en})
+
+
+@routes.post(r"/api/coordinator/quick-replies/{id:[1-9][0-9]{0,8}}/delete")
+async def delete_quick_reply(request: web.Request) -> web.Response:
+    await accounts.logged_in(request, role=COORDINATOR)
+    if not await request.app[STORAGE].delete_quick_reply(_reply_id(request)):
+        raise NotFound("no_such_quick_reply")
+    return web.json_response({"deleted": _reply_id(request)})
 
 
 # -- statistics ---------------------------------------------------------------------------------
@@ -231,11 +329,12 @@ async def _report(request: web.Request) -> Report:
 def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict[str, Any]:
     """Everything the statistics template shows, from the (already suppressed) report."""
     none = str(t("co_none"))
+    too_few = str(t("co_too_few"))
     note = str(t("co_suppressed_note"))
     _, topic_names = _topics(request)
 
     def q(hist: Histogram, which: str) -> str:
-        return quantile_text(hist.p50 if which == "p50" else hist.p90, hist, lang, none)
+        return quantile_text(hist.p50 if which == "p50" else hist.p90, hist, lang, none, too_few)
 
     def figure(chart_id: str, title_key: str, column_key: str, rows: list[tuple[str, Shown]]) -> dict[str, Any]:
         title = str(t(title_key))
@@ -253,7 +352,7 @@ def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict
         (t("co_abandon_p50"), q(r.wait_abandoned, "p50")),
         (t("co_abandon_p90"), q(r.wait_abandoned, "p90")),
         (t("co_length_p50"), q(r.length, "p50")), (t("co_length_p90"), q(r.length, "p90")),
-        (t("co_wrapups"), r.wrapups.text),
+        (t("co_wrapups"), r.wrapups.text), (t("co_debriefs"), r.debriefs.text),
     ]
     mail_summary = [
         (t("co_mail_offered"), r.mail_offered.text), (t("co_first_replies"), r.first_reply.total.text),
@@ -278,7 +377,7 @@ def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict
                    [(label, row.mail_offered) for label, row in zip(labels, r.days)]),
         ]
     return {
-        "report": r, "period_label": period_label(r.period, lang),
+        "report": r, "period_label": _period_heading(request, r, t, lang),
         "chat_summary": chat_summary, "mail_summary": mail_summary,
         "chat_figures": chat_figures, "day_figures": day_figures,
         "reply_figure": figure("grafiek-eerste-antwoord", "co_reply_chart", "co_class", hist_rows(r.first_reply)),
@@ -287,6 +386,15 @@ def _stats_view(request: web.Request, report: Report, t: Any, lang: str) -> dict
         "days": [(day_label(row.day, lang), row.chat_offered.text, row.chat_answered.text, row.chat_abandoned.text,
                   row.mail_offered.text) for row in r.days],
     }
+
+
+def _period_heading(request: web.Request, report: Report, t: Any, lang: str) -> str:
+    """The period in words, saying which kind it is and whether it is the current one ("Dag: di 1 december
+    2026 (vandaag)"): the page opens on today, and must not leave the reader guessing."""
+    p = report.period
+    heading = str(t(f"co_heading_{p.kind}", label=period_label(p, lang)))
+    today = parse_period({"period": p.kind}, request.app[CLOCK]())
+    return heading + (f" ({t(f'co_current_{p.kind}')})" if today == p else "")
 
 
 async def _report_for_coordinator(request: web.Request) -> Report | None:

@@ -79,10 +79,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "enrol_role": ("Rol", "Role"),
     "passphrase": ("Wachtwoordzin", "Passphrase"),
     "passphrase_repeat": ("Herhaal de wachtwoordzin", "Repeat the passphrase"),
-    "passphrase_hint": ("Minstens {n} tekens. Een zin van een paar losse woorden is sterk en goed te onthouden.",
-                        "At least {n} characters. A few unrelated words make a strong, memorable passphrase."),
-    "passphrase_too_short": ("Je wachtwoordzin is te kort: gebruik minstens {n} tekens.",
-                             "Your passphrase is too short: use at least {n} characters."),
     "passphrase_mismatch": ("De twee wachtwoordzinnen zijn niet gelijk.", "The two passphrases do not match."),
     "enrol_submit": ("Account aanmaken", "Create account"),
     "working_keys": ("Even geduld: je sleutels worden veilig berekend. Dit duurt een paar seconden.",
@@ -133,20 +129,22 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "dan krijg je later antwoord.",
                     "Nobody is available to chat right now. You can send us a message instead and get an answer later."),
     "chat_to_mail": ("Stuur een bericht", "Send a message"),
-    "chat_someone": ("Er is iemand beschikbaar. Op dit moment wachten er {n} mensen.",
-                     "Someone is available. {n} people are waiting right now."),
     "chat_pow": ("Even geduld: we maken een veilige verbinding. Dit duurt een paar tellen.",
                  "Please wait: we are setting up a secure connection. This takes a few seconds."),
     # The proof-of-work's progress bar (chat and mail pages): its label, and the words its live region says
     # at most every few seconds (web/js/chat.js and mail.js).
     "pow_label_chat": ("Verbinding voorbereiden", "Preparing the connection"),
     "pow_progress": ("{percent}% klaar", "{percent}% done"),
-    "chat_position": ("Je bent nummer {position} in de rij. Geschatte wachttijd: ongeveer {minutes} min.",
-                      "You are number {position} in the queue. Estimated wait: about {minutes} min."),
     "chat_first_message": ("Je kunt alvast je eerste bericht typen. Het wordt verstuurd zodra iemand je gesprek aanneemt.",
                            "You can already type your first message. It is sent as soon as someone picks up."),
     "chat_leave_queue": ("Stoppen met wachten", "Stop waiting"),
+    "chat_waiting_title": ("Wachten op een vrijwilliger", "Waiting for a volunteer"),
+    "chat_keep_open": ("Houd deze pagina open zolang het gesprek duurt. Even naar een andere app of een ander "
+                       "tabblad gaan kan gerust: als je terugkomt, gaat het gesprek gewoon verder.",
+                       "Keep this page open for as long as the chat lasts. Switching to another app or tab for a "
+                       "while is fine: when you come back, the chat carries on."),
     "chat_with": ("Je praat met {name}.", "You are talking with {name}."),
+    "chat_was_with": ("Je gesprek met {name}", "Your chat with {name}"),
     "chat_you": ("Jij", "You"),
     "chat_message_label": ("Je bericht", "Your message"),
     "chat_send": ("Versturen", "Send"),
@@ -155,8 +153,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chat_download": ("Gesprek downloaden", "Download chat"),
     "chat_download_hint": ("Alleen als jij dat wilt: het bestand wordt op je eigen apparaat gemaakt.",
                            "Only if you want to: the file is made on your own device."),
-    "chat_counter": ("{n} van {max} tekens", "{n} of {max} characters"),
-    "chat_too_long": ("Je bericht is te lang: maximaal {max} tekens.", "Your message is too long: at most {max} characters."),
     "chat_reconnecting": ("De verbinding is even weg. We proberen het opnieuw…",
                           "The connection dropped. Trying again…"),
     "chat_reconnected": ("De verbinding is hersteld.", "The connection is back."),
@@ -237,7 +233,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ws_history_withheld": ("De hulpvrager deelt het eerdere gesprek niet.", "The help-seeker does not share the earlier conversation."),
     "ws_history_item": ("Eerder gesprek — {who}", "Earlier conversation — {who}"),
     "ws_volunteer": ("Vrijwilliger", "Volunteer"),
-    "ws_handovers_waiting": ("{n} doorverbonden gesprek(ken) wachten op jou.", "{n} handed-over chat(s) waiting for you."),
     "ws_mentor_label": ("Mentor laten meelezen", "Let a mentor read along"),
     "ws_mentor_invite": ("Uitnodigen", "Invite"),
     "ws_mentor_end": ("Meelezen stoppen", "Stop the reading along"),
@@ -259,20 +254,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ws_available": ("Beschikbaar voor chat", "Available for chat"),
     "ws_queue_title": ("Wachtrij", "Queue"),
     "ws_queue_empty": ("Er wacht niemand.", "Nobody is waiting."),
-    "ws_queue_item": ("wacht {minutes} min", "waiting {minutes} min"),
     "ws_pick_up": ("Volgend gesprek aannemen", "Take the next chat"),
-    "ws_capacity": ("Je hebt {holding} van {capacity} gesprekken.", "You have {holding} of {capacity} chats."),
     "ws_chat_heading": ("Gesprek {n}", "Chat {n}"),
     "ws_seeker": ("Hulpvrager", "Help-seeker"),
     "ws_block": ("Blokkeren", "Block"),
     "ws_block_confirm": ("Zeker weten? Klik nog eens om te blokkeren", "Sure? Click again to block"),
     "ws_seeker_typing": ("De hulpvrager is aan het typen…", "The help-seeker is typing…"),
-    "ws_seeker_away": ("De verbinding van de hulpvrager is even weg.", "The help-seeker's connection dropped."),
+    "ws_seeker_away": ("De verbinding van de hulpvrager is even weg; je kunt intussen verder met andere gesprekken.",
+                       "The help-seeker's connection is gone for a moment; you can carry on with other chats "
+                       "meanwhile."),
     "ws_seeker_back": ("De hulpvrager is er weer.", "The help-seeker is back."),
     "ws_ended": ("Het gesprek is beëindigd ({reason}).", "The chat has ended ({reason})."),
     "ws_wrapup_title": ("Afronding", "Wrap-up"),
-    "ws_wrapup_intro": ("Alleen voor de jaarcijfers; niet te koppelen aan dit gesprek.",
-                        "For the annual figures only; cannot be linked to this chat."),
+    "ws_wrapup_intro": ("Alleen voor de anonieme statistiek: totalen per dag, week en maand, niet te koppelen aan "
+                        "dit gesprek.",
+                        "For the anonymous statistics only: totals per day, week and month that cannot be linked "
+                        "to this chat."),
     "ws_topic": ("Onderwerp", "Topic"),
     "ws_age": ("Leeftijdsgroep (schatting)", "Age band (estimate)"),
     "ws_handed_over": ("Doorverbonden met professionele hulp", "Handed over to professional help"),
@@ -290,6 +287,56 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ws_reason_restart": ("de server is herstart", "the server restarted"),
     "ws_reason_volunteer_left": ("je pagina was herladen", "your page was reloaded"),
     "ws_reason_unknown": ("onbekend", "unknown"),
+    # The workspace as a night-shift tool (issue 15): panes, tools, alerts, pause and debrief
+    "ws_logged_in": ("Ingelogd: {name} ({role})", "Logged in: {name} ({role})"),
+    "ws_pause": ("Pauze", "Break"),
+    "ws_on_duty": ("Op dienst {time}", "On duty {time}"),
+    "ws_paused_note": ("Je hebt pauze: er worden geen nieuwe gesprekken aangeboden. Je open gesprekken lopen door.",
+                       "You are on a break: no new chats are offered. Your open chats carry on."),
+    "ws_notify": ("Meldingen", "Notifications"),
+    "ws_notify_denied": ("Je browser staat meldingen niet toe voor deze site.",
+                         "Your browser does not allow notifications for this site."),
+    "ws_sound": ("Geluid", "Sound"),
+    "ws_tabs_label": ("Onderdelen van de werkplek", "Parts of the workspace"),
+    "ws_tab_list": ("Overzicht", "Overview"),
+    "ws_tab_conversation": ("Gesprek", "Conversation"),
+    "ws_tab_tools": ("Hulpmiddelen", "Tools"),
+    "ws_list_title": ("Overzicht", "Overview"),
+    "ws_my_chats": ("Mijn gesprekken", "My chats"),
+    "ws_no_chats": ("Je hebt nu geen gesprekken open.", "You have no chats open right now."),
+    "ws_longest_wait": ("Langste wachttijd: {minutes} min.", "Longest wait: {minutes} min."),
+    "ws_conversation_label": ("Open gesprek", "Open conversation"),
+    "ws_tools_title": ("Hulpmiddelen bij {label}", "Tools for {label}"),
+    "ws_tool_quick": ("Snelle antwoorden", "Quick replies"),
+    "ws_quick_none": ("Er zijn nog geen snelle antwoorden.", "There are no quick replies yet."),
+    "ws_quick_hint": ("Kies er een: hij komt in je bericht op de plek van de cursor. Pas hem aan en verstuur zelf.",
+                      "Pick one: it goes into your message at the cursor. Edit it and send it yourself."),
+    "ws_tool_notes": ("Notitie", "Note"),
+    "ws_notes_label": ("Je notitie bij dit gesprek", "Your note on this chat"),
+    "ws_notes_hint": ("Alleen in dit venster: wordt nooit verstuurd en verdwijnt met het gesprek.",
+                      "Only in this window: never sent, and gone with the chat."),
+    "ws_tool_handover": ("Doorverbinden", "Hand over"),
+    "ws_tool_mentor": ("Mentor laten meelezen", "Ask a mentor to read along"),
+    "ws_debrief": ("Nabespreken met een mentor", "Debrief with a mentor"),
+    "ws_debrief_hint": ("De mentoren die online zijn krijgen alleen je voornaam en het verzoek om contact op te nemen.",
+                        "The mentors online get only your first name and the request to get in touch."),
+    "ws_debrief_ask": ("{name} wil graag nabespreken. Neem contact op als je kunt.",
+                       "{name} would like a debrief. Get in touch when you can."),
+    "ws_debrief_seen": ("Gezien", "Got it"),
+    "ws_shortcuts": ("Sneltoetsen: Alt+1 tot en met Alt+9 opent het gesprek met dat nummer in de lijst, Alt+Q opent "
+                     "de snelle antwoorden. Enter verstuurt, Shift+Enter begint een nieuwe regel.",
+                     "Shortcuts: Alt+1 to Alt+9 opens the conversation with that number in the list, Alt+Q opens the "
+                     "quick replies. Enter sends, Shift+Enter starts a new line."),
+    "ws_announce_message": ("{label}, {who}: {text}", "{label}, {who}: {text}"),
+    "ws_announce_ended": ("{label} is beëindigd ({reason}). De afronding staat bij dat gesprek.",
+                          "{label} has ended ({reason}). Its wrap-up is with that chat."),
+    "ws_leave_warning": ("Er zijn nog gesprekken open. Als je deze pagina verlaat, worden ze beëindigd.",
+                         "Chats are still open. Leaving this page ends them."),
+    "al_waiting": ("Er wacht iemand", "Someone is waiting"),
+    "al_chat_message": ("Nieuw bericht in gesprek {n}", "New message in chat {n}"),
+    "al_mail_message": ("Nieuw bericht in {label}", "New message in {label}"),
+    "al_mail_new": ("Nieuwe mail", "New mail"),
+    "al_title_unread": ("Ongelezen", "Unread"),
     "yes": ("Ja", "Yes"),
     "no": ("Nee", "No"),
     # Help-seeker mail
@@ -316,8 +363,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "mail_copy_failed": ("Kopiëren lukte niet; schrijf de code over.", "Copying did not work; please write the code down."),
     "mail_print": ("Afdrukken", "Print"),
     "mail_download": ("Opslaan als bestand", "Save as a file"),
-    "mail_expect": ("Je kunt binnen ongeveer {hours} uur een antwoord verwachten. Lees het op {url} met je code.",
-                    "You can expect an answer within about {hours} hours. Read it at {url} with your code."),
     "mail_expires": ("Je berichten worden bewaard tot en met {date}; elke keer dat je terugkomt, schuift die datum op.",
                      "Your messages are kept until {date}; every time you come back, that date moves on."),
     "mail_saved_check": ("Ik heb mijn code bewaard", "I have saved my code"),
@@ -368,12 +413,23 @@ TEXTS: dict[str, tuple[str, str]] = {
     # Volunteer mail workspace
     "wm_title": ("Mail", "Mail"),
     "wm_available": ("Beschikbaar voor mail", "Available for mail"),
-    "wm_refresh": ("Vernieuwen", "Refresh"),
     "wm_empty": ("Geen open berichten.", "No open messages."),
-    "wm_item": ("Bericht {n}", "Message {n}"),
-    "wm_waiting": ("wacht {hours} uur", "waiting {hours} h"),
+    # A thread's stable short name, from its id (server/mail/desk.py thread_label): never a position.
+    "wm_label": ("Mail {label}", "Mail {label}"),
+    "wm_waiting_short": ("wacht < 1 uur", "waiting < 1 hour"),
     "wm_answered": ("beantwoord", "answered"),
-    "wm_unread": ("ongelezen", "unread"),
+    # The coarse times the server keeps (whole hours), shown in the volunteer's own time zone.
+    "wm_time_today": ("vandaag, rond {time}", "today, around {time}"),
+    "wm_time_yesterday": ("gisteren", "yesterday"),
+    "wm_last": ("laatste bericht {time}", "last message {time}"),
+    "wm_tools": ("Notitie en overdragen", "Note and handover"),
+    "wm_note_label": ("Mijn notitie bij deze mail", "My note on this mail"),
+    "wm_note_save": ("Notitie bewaren", "Save note"),
+    "wm_note_saved": ("Je notitie is versleuteld bewaard.", "Your note has been saved, encrypted."),
+    "wm_note_deleted": ("Je notitie is verwijderd.", "Your note has been deleted."),
+    "wm_note_broken": ("Je notitie kon niet worden gecontroleerd en wordt niet getoond.",
+                       "Your note could not be verified and is not shown."),
+    "wm_note_pass": ("Mijn notitie meegeven aan de collega", "Pass my note on to the colleague"),
     "wm_reply_label": ("Je antwoord", "Your reply"),
     "wm_send": ("Antwoord versturen", "Send reply"),
     "wm_handled": ("Afgehandeld", "Mark handled"),
@@ -406,9 +462,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "co_live_stale": ("Bijwerken lukt nu niet; de cijfers kunnen verouderd zijn.",
                       "Updating does not work right now; the figures may be out of date."),
     "co_live_caption": ("Chat en mail op dit moment", "Chat and mail right now"),
-    "co_live_summary": ("{waiting} chats wachten, langste wachttijd {longest}; {chat} beschikbaar voor chat, "
-                        "{mail} voor mail.", "{waiting} chats waiting, longest wait {longest}; {chat} available "
-                        "for chat, {mail} for mail."),
+    # Label: number, so that no noun has to agree with a count.
+    "co_live_summary": ("Wachtende chats: {waiting}, langste wachttijd {longest}. Beschikbaar voor nieuwe chats: "
+                        "{chat}. Partners beschikbaar: {partners}. Overdrachten die wachten op een partner: "
+                        "{handovers}. Mentoren online: {mentors}. Beschikbaar voor mail: {mail}.",
+                        "Chats waiting: {waiting}, longest wait {longest}. Available for new chats: {chat}. "
+                        "Partners available: {partners}. Handovers waiting for a partner: {handovers}. "
+                        "Mentors online: {mentors}. Available for mail: {mail}."),
+    "co_live_counts": ("Elk cijfer telt één ding. Beschikbaar voor nieuwe chats: vrijwilligers en mentoren die "
+                       "chats uit de wachtrij aannemen (niet wie pauze heeft). Partners (zoals 113) nemen alleen "
+                       "overgedragen chats aan en tellen daar niet mee. Mentoren online kunnen meelezen en "
+                       "nabespreken, ook als ze zelf geen chats aannemen; een mentor die ook chats aanneemt, staat "
+                       "in beide cijfers.",
+                       "Each figure counts one thing. Available for new chats: volunteers and mentors who take "
+                       "chats from the queue (not those on a break). Partners (such as 113) take handed-over chats "
+                       "only and are not counted there. Mentors online can read along and debrief, also when they "
+                       "take no chats themselves; a mentor who also takes chats is in both figures."),
     "co_figure": ("Cijfer", "Figure"),
     "co_count": ("Aantal", "Count"),
     "co_value": ("Waarde", "Value"),
@@ -416,25 +485,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "co_chats_waiting": ("Chats die wachten", "Chats waiting"),
     "co_longest_wait": ("Langste wachttijd", "Longest wait"),
     "co_chats_active": ("Chats in gesprek", "Chats in progress"),
-    "co_chat_available": ("Vrijwilligers beschikbaar voor chat", "Volunteers available for chat"),
-    "co_mail_available": ("Vrijwilligers beschikbaar voor mail", "Volunteers available for mail"),
+    "co_chat_available": ("Beschikbaar voor nieuwe chats (vrijwilligers en mentoren)",
+                          "Available for new chats (volunteers and mentors)"),
+    "co_partners_available": ("Partners beschikbaar voor overgedragen chats (zoals 113)",
+                              "Partners available for handed-over chats (such as 113)"),
+    "co_partner_handovers": ("Overdrachten die wachten op een partner", "Handovers waiting for a partner"),
+    "co_mentors_online": ("Mentoren online (meelezen, nabespreken)", "Mentors online (read-along, debrief)"),
+    "co_mail_available": ("Beschikbaar voor nieuwe mail", "Available for new mail"),
     "co_nobody_waiting": ("niemand", "nobody"),
-    "co_seconds": ("{n} s", "{n} s"),
-    "co_minutes": ("{n} min", "{n} min"),
     "co_mail_open_caption": ("Open mail naar wachttijd van de hulpvrager", "Open mail by the help-seeker's waiting time"),
     "co_mail_band": ("Wacht op antwoord", "Waiting for a reply"),
     "co_threads": ("Draden", "Threads"),
-    "co_band_below": ("korter dan {n} uur", "less than {n} h"),
-    "co_band_range": ("{a} tot {b} uur", "{a} to {b} h"),
-    "co_band_above": ("{n} uur of langer", "{n} h or more"),
     "co_mail_needs_volunteer": ("Mail die wacht op een nieuwe vrijwilliger", "Mail waiting for a new volunteer"),
     "co_mail_answered": ("Beantwoord, nog open", "Answered, still open"),
     "co_volunteers_title": ("Vrijwilligers", "Volunteers"),
     "co_invite_title": ("Iemand uitnodigen", "Invite someone"),
-    "co_invite_intro": ("Je krijgt een inschrijflink die één keer werkt en {hours} uur geldig is. Stuur hem via "
-                        "een kanaal dat je vertrouwt.",
-                        "You get an enrolment link that works once and is valid for {hours} hours. Send it "
-                        "through a channel you trust."),
     "co_role": ("Rol", "Role"),
     "co_invite_chat": ("Mag chats beantwoorden", "May answer chats"),
     "co_invite_mail": ("Mag mail beantwoorden", "May answer mail"),
@@ -466,6 +531,33 @@ TEXTS: dict[str, tuple[str, str]] = {
     "co_role_changed": ("{name} is nu {role}.", "{name} is now {role}."),
     "co_no_accounts": ("Er zijn nog geen accounts.", "There are no accounts yet."),
     "co_working": ("Even geduld…", "Please wait…"),
+    "co_qr_title": ("Snelle antwoorden", "Quick replies"),
+    "co_qr_intro": ("Korte teksten van de organisatie die vrijwilligers in een chat invoegen en aanpassen voordat "
+                    "ze versturen. Schrijf elke tekst in het Nederlands en in het Engels. Zet er niets in over een "
+                    "hulpvrager: alle vrijwilligers lezen ze. Hoogstens 50 antwoorden, elk hoogstens 1000 tekens "
+                    "per taal.",
+                    "Short texts of the organisation that volunteers insert into a chat and adjust before sending. "
+                    "Write each one in Dutch and in English. Put nothing in them about a help-seeker: every volunteer "
+                    "reads them. At most 50 replies, each at most 1000 characters per language."),
+    "co_qr_caption": ("Alle snelle antwoorden", "All quick replies"),
+    "co_qr_none": ("Er zijn nog geen snelle antwoorden.", "There are no quick replies yet."),
+    "co_qr_number": ("Snel antwoord {n}", "Quick reply {n}"),
+    "co_qr_dutch": ("Nederlands", "Dutch"),
+    "co_qr_english": ("Engels", "English"),
+    "co_qr_add_title": ("Nieuw snel antwoord", "New quick reply"),
+    "co_qr_edit_title": ("Snel antwoord {n} wijzigen", "Edit quick reply {n}"),
+    "co_qr_add": ("Toevoegen", "Add"),
+    "co_qr_save": ("Wijziging opslaan", "Save changes"),
+    "co_qr_cancel": ("Annuleren", "Cancel"),
+    "co_qr_edit": ("Wijzigen", "Edit"),
+    "co_qr_delete": ("Verwijderen", "Delete"),
+    "co_qr_delete_confirm": ("Snel antwoord {n} verwijderen? Vrijwilligers zien het dan niet meer.",
+                             "Delete quick reply {n}? Volunteers will no longer see it."),
+    "co_qr_added": ("Het snelle antwoord is toegevoegd.", "The quick reply has been added."),
+    "co_qr_saved": ("De wijziging is opgeslagen.", "The change has been saved."),
+    "co_qr_deleted": ("Het snelle antwoord is verwijderd.", "The quick reply has been deleted."),
+    "co_qr_full": ("Er zijn 50 snelle antwoorden, het maximum. Verwijder er een om een nieuw toe te voegen.",
+                   "There are 50 quick replies, the most there can be. Delete one to add a new one."),
     "co_stats_intro": ("Alleen totalen per dag: niets hier hoort bij één gesprek, één hulpvrager of één "
                        "vrijwilliger.", "Daily totals only: nothing here belongs to one conversation, one "
                        "help-seeker or one volunteer."),
@@ -485,10 +577,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                       "That way a single conversation does not stand out."),
     "co_note_percentiles": ("Wachttijden en duur worden alleen in klassen bewaard. Een percentiel is de bovengrens "
                             "van de klasse waarin het valt: \"≤ 2 min\" betekent hoogstens 2 minuten. Met minder "
-                            "dan 5 waarnemingen staat er \"<5\".",
+                            "dan 5 waarnemingen staat er geen tijd maar \"te weinig\" (in de CSV: "
+                            "too-few), zodat één gesprek niet opvalt.",
                             "Waiting times and durations are only kept in classes. A percentile is the upper edge "
-                            "of its class: \"≤ 2 min\" means at most 2 minutes. With fewer than 5 observations it "
-                            "says \"<5\"."),
+                            "of its class: \"≤ 2 min\" means at most 2 minutes. With fewer than 5 observations no "
+                            "time is shown but \"too few\" (in the CSV: too-few), so that a single "
+                            "conversation does not stand out."),
     "co_note_complement": ("Let op: aanvullende aantallen worden niet apart onderdrukt. Uit aangeboden min "
                            "beantwoord, of uit een week min haar dagen, kan een klein aantal terug te rekenen zijn. "
                            "Deel daarom alleen totalen die je nodig hebt.",
@@ -499,6 +593,13 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "Days run from midnight to midnight UTC. The time to the first mail reply is measured in "
                      "whole clock hours."),
     "co_suppressed_note": ("Gestippeld: minder dan 5.", "Dotted: fewer than 5."),
+    "co_too_few": ("te weinig", "too few"),
+    "co_heading_day": ("Dag: {label}", "Day: {label}"),
+    "co_heading_week": ("{label}", "{label}"),
+    "co_heading_month": ("Maand: {label}", "Month: {label}"),
+    "co_current_day": ("vandaag", "today"),
+    "co_current_week": ("deze week", "this week"),
+    "co_current_month": ("deze maand", "this month"),
     "co_none": ("geen", "none"),
     "co_chat_caption": ("Chat in deze periode", "Chat in this period"),
     "co_offered": ("Aangeboden", "Offered"),
@@ -514,6 +615,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "co_length_p50": ("Gespreksduur, mediaan (p50)", "Conversation length, median (p50)"),
     "co_length_p90": ("Gespreksduur, p90", "Conversation length, p90"),
     "co_wrapups": ("Afrondingsformulieren", "Wrap-up forms"),
+    "co_debriefs": ("Verzoeken om na te bespreken (aan een mentor)", "Debrief requests (to a mentor)"),
     "co_handovers_caption": ("Overdrachten tijdens een chat", "Handovers during a chat"),
     "co_outcome": ("Uitkomst", "Outcome"),
     "co_handover_accepted": ("Aangenomen", "Accepted"),
@@ -573,8 +675,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "field_not_boolean": ("Veld {field} moet waar of onwaar zijn.", "Field {field} must be true or false."),
     # ... about accounts, enrolment and login (server/accounts.py, server/api.py)
     "name_missing": ("Vul een naam in.", "Please enter a name."),
-    "name_invalid": ("Een naam bestaat uit 1 tot 40 letters (spatie, koppelteken of apostrof mag).",
-                     "A name is 1 to 40 letters (space, hyphen or apostrophe allowed)."),
+    "name_invalid": ("Een naam heeft 1 tot 40 tekens: letters en cijfers, met spatie, koppelteken, apostrof of "
+                     "punt ertussen (zoals Anne-Marie, O'Brien, Jan Jr. of Team 113).",
+                     "A name has 1 to 40 characters: letters and digits, with a space, hyphen, apostrophe or full "
+                     "stop between them (such as Anne-Marie, O'Brien, Jan Jr. or Team 113)."),
     # The roles are written out (storage.ROLES; tests/server/test_catalogue.py checks they agree).
     "role_unknown": ("Onbekende rol.", "Unknown role; choose one of volunteer, mentor, partner, coordinator."),
     "role_choose": ("Kies een rol uit de lijst.", "Choose a role: volunteer, mentor, partner, coordinator."),
@@ -592,8 +696,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "keys_mismatch": ("De sleutels passen niet bij elkaar. Laad de pagina opnieuw.",
                       "The keys do not match each other. Please reload the page."),
     "login_wrong": ("Naam of wachtwoordzin klopt niet.", "Name or passphrase is not right."),
-    "login_locked": ("Te veel mislukte pogingen. Probeer het over {retry_after} seconden opnieuw.",
-                     "Too many failed attempts. Try again in {retry_after} seconds."),
     "login_network_limit": ("Te veel inlogpogingen vanaf dit netwerk. Probeer het over een minuut opnieuw.",
                             "Too many login attempts from this network. Please try again in a minute."),
     "account_deactivated": ("Dit account is gedeactiveerd. Neem contact op met je coördinator.",
@@ -607,6 +709,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "own_role_change": ("Je kunt je eigen rol niet wijzigen.", "You cannot change your own role."),
     "last_coordinator": ("Dan is er geen actieve coördinator meer. Maak eerst iemand anders coördinator.",
                          "Then there would be no active coordinator left. Make someone else coordinator first."),
+    "quick_reply_empty": ("Vul het snelle antwoord in het Nederlands en in het Engels in.",
+                          "Please write the quick reply in both Dutch and English."),
+    "quick_reply_too_long": ("Een snel antwoord is hoogstens 1000 tekens lang, per taal.",
+                             "A quick reply is at most 1000 characters long, in each language."),
+    "quick_replies_full": ("Er zijn al 50 snelle antwoorden, het maximum. Verwijder er eerst een.",
+                           "There are 50 quick replies already, the most there can be. Delete one first."),
+    "no_such_quick_reply": ("Dit snelle antwoord bestaat niet (meer).", "This quick reply does not exist (any more)."),
     # ... about anonymous mail (server/mail/desk.py, server/mail/api.py)
     "pow_failed": ("De controle is verlopen; probeer opnieuw.", "The check expired or was wrong; please try again."),
     "no_mail_volunteer": ("Er is op dit moment niemand om mail te beantwoorden. Probeer het later opnieuw, "
@@ -627,6 +736,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                                    "First choose a new volunteer."),
     "choose_volunteer_again": ("Kies opnieuw een vrijwilliger.", "Please choose a volunteer again."),
     "colleague_cannot_mail": ("Deze collega kan geen mail aannemen.", "This colleague cannot take mail."),
+    "note_invalid": ("Deze notitie kan niet worden bewaard. Laad de mail opnieuw.",
+                     "This note cannot be kept. Reload the mail."),
     "thread_changed_reload": ("Het gesprek is intussen veranderd. Laad het opnieuw; je tekst staat er nog.",
                               "The thread changed in the meantime. Reload it; your text is still there."),
     "thread_changed_retry": ("Het gesprek is intussen veranderd. Probeer het opnieuw.",
@@ -692,6 +803,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chat_handover_pending": ("Er loopt al een overdracht.", "A handover is already under way."),
     "chat_no_partner": ("Deze partner bestaat niet.", "There is no such partner."),
     "chat_colleague_offline": ("Deze collega is niet online.", "This colleague is not online."),
+    "chat_paused": ("Je hebt pauze: zet de pauze uit om een gesprek aan te nemen.",
+                    "You are on a break: switch the break off to take a chat."),
+    "chat_no_mentor_online": ("Er is nu geen mentor online.", "No mentor is online right now."),
+    "chat_colleague_paused": ("Deze collega heeft pauze.", "This colleague is on a break."),
     "chat_no_handover_question": ("Er is geen vraag om over te dragen.", "There is no handover question."),
     "chat_no_handover": ("Er loopt geen overdracht.", "No handover is under way."),
     "chat_handover_not_ready": ("Dit gesprek kan nog niet worden overgenomen; probeer het zo opnieuw.",
@@ -704,6 +819,110 @@ TEXTS: dict[str, tuple[str, str]] = {
 
 # Entries with a count. A key is in TEXTS or in PLURALS, never both (tests/server/test_plural_rules.py).
 PLURALS: dict[str, Plural] = {
+    # Entries with a count that were in TEXTS before issue 15 (point 13). Dutch "uur" has one form after a number.
+    # Accounts and enrolment
+    "login_locked": Plural("retry_after", {"one": "Te veel mislukte pogingen. Probeer het over {retry_after} seconde opnieuw.",
+                                           "other": "Te veel mislukte pogingen. Probeer het over {retry_after} seconden "
+                                                    "opnieuw."},
+                           {"one": "Too many failed attempts. Try again in {retry_after} second.",
+                            "other": "Too many failed attempts. Try again in {retry_after} seconds."}),
+    "passphrase_hint": Plural("n", {"one": "Minstens {n} teken. Een zin van een paar losse woorden is sterk en goed te "
+                                           "onthouden.",
+                                    "other": "Minstens {n} tekens. Een zin van een paar losse woorden is sterk en goed "
+                                             "te onthouden."},
+                              {"one": "At least {n} character. A few unrelated words make a strong, memorable "
+                                      "passphrase.",
+                               "other": "At least {n} characters. A few unrelated words make a strong, memorable "
+                                        "passphrase."}),
+    "passphrase_too_short": Plural("n", {"one": "Je wachtwoordzin is te kort: gebruik minstens {n} teken.",
+                                         "other": "Je wachtwoordzin is te kort: gebruik minstens {n} tekens."},
+                                   {"one": "Your passphrase is too short: use at least {n} character.",
+                                    "other": "Your passphrase is too short: use at least {n} characters."}),
+    # Help-seeker chat (and the counter under every message field)
+    "chat_someone": Plural("n", {"one": "Er is iemand beschikbaar. Op dit moment wacht er {n} persoon.",
+                                 "other": "Er is iemand beschikbaar. Op dit moment wachten er {n} mensen."},
+                           {"one": "Someone is available. {n} person is waiting right now.",
+                            "other": "Someone is available. {n} people are waiting right now."}),
+    "chat_position": Plural("minutes", {"one": "Je bent nummer {position} in de rij. Geschatte wachttijd: ongeveer "
+                                               "{minutes} minuut.",
+                                        "other": "Je bent nummer {position} in de rij. Geschatte wachttijd: ongeveer "
+                                                 "{minutes} minuten."},
+                            {"one": "You are number {position} in the queue. Estimated wait: about {minutes} minute.",
+                             "other": "You are number {position} in the queue. Estimated wait: about {minutes} "
+                                      "minutes."}),
+    "chat_counter": Plural("max", {"one": "{n} van {max} teken", "other": "{n} van {max} tekens"},
+                           {"one": "{n} of {max} character", "other": "{n} of {max} characters"}),
+    "chat_too_long": Plural("max", {"one": "Je bericht is te lang: maximaal {max} teken.",
+                                    "other": "Je bericht is te lang: maximaal {max} tekens."},
+                            {"one": "Your message is too long: at most {max} character.",
+                             "other": "Your message is too long: at most {max} characters."}),
+    # Volunteer chat workspace
+    "ws_handovers_waiting": Plural("n", {"one": "{n} doorverbonden gesprek wacht op jou.",
+                                         "other": "{n} doorverbonden gesprekken wachten op jou."},
+                                   {"one": "{n} handed-over chat is waiting for you.",
+                                    "other": "{n} handed-over chats are waiting for you."}),
+    "ws_queue_item": Plural("minutes", {"one": "wacht {minutes} minuut", "other": "wacht {minutes} minuten"},
+                            {"one": "waiting {minutes} minute", "other": "waiting {minutes} minutes"}),
+    "ws_capacity": Plural("capacity", {"one": "Je hebt {holding} van {capacity} gesprek.",
+                                       "other": "Je hebt {holding} van {capacity} gesprekken."},
+                          {"one": "You have {holding} of {capacity} chat.",
+                           "other": "You have {holding} of {capacity} chats."}),
+    # Help-seeker mail, after sending
+    "mail_expect": Plural("hours", {"one": "Je kunt binnen ongeveer {hours} uur een antwoord verwachten. Lees het op "
+                                           "{url} met je code.",
+                                    "other": "Je kunt binnen ongeveer {hours} uur een antwoord verwachten. Lees het op "
+                                             "{url} met je code."},
+                          {"one": "You can expect an answer within about {hours} hour. Read it at {url} with your code.",
+                           "other": "You can expect an answer within about {hours} hours. Read it at {url} with your "
+                                    "code."}),
+    # Coordinator: durations and bands of the live figures, the invitation
+    "co_seconds": Plural("n", {"one": "{n} seconde", "other": "{n} seconden"},
+                         {"one": "{n} second", "other": "{n} seconds"}),
+    "co_minutes": Plural("n", {"one": "{n} minuut", "other": "{n} minuten"},
+                         {"one": "{n} minute", "other": "{n} minutes"}),
+    "co_band_below": Plural("n", {"one": "korter dan {n} uur", "other": "korter dan {n} uur"},
+                            {"one": "less than {n} hour", "other": "less than {n} hours"}),
+    "co_band_above": Plural("n", {"one": "{n} uur of langer", "other": "{n} uur of langer"},
+                            {"one": "{n} hour or more", "other": "{n} hours or more"}),
+    "co_band_range": Plural("b", {"one": "{a} tot {b} uur", "other": "{a} tot {b} uur"},
+                            {"one": "{a} to {b} hour", "other": "{a} to {b} hours"}),
+    "co_invite_intro": Plural("hours", {"one": "Je krijgt een inschrijflink die één keer werkt en {hours} uur geldig is. "
+                                               "Stuur hem via een kanaal dat je vertrouwt.",
+                                        "other": "Je krijgt een inschrijflink die één keer werkt en {hours} uur geldig "
+                                                 "is. Stuur hem via een kanaal dat je vertrouwt."},
+                              {"one": "You get an enrolment link that works once and is valid for {hours} hour. Send it "
+                                      "through a channel you trust.",
+                               "other": "You get an enrolment link that works once and is valid for {hours} hours. "
+                                        "Send it through a channel you trust."}),
+    # Volunteer mail workspace (web/js/mailwork.js); 0 hours is wm_waiting_short ("< 1 uur").
+    "wm_waiting": Plural("hours", {"one": "wacht {hours} uur", "other": "wacht {hours} uur"},
+                         {"one": "waiting {hours} hour", "other": "waiting {hours} hours"}),
+    "wm_unread_count": Plural("n", {"one": "{n} ongelezen", "other": "{n} ongelezen"},
+                              {"one": "{n} unread", "other": "{n} unread"}),
+    "wm_note_hint": Plural("max", {"one": "Alleen jij kunt hem lezen: hij wordt op dit apparaat versleuteld met je "
+                                          "eigen sleutel. Ten hoogste {max} teken.",
+                                   "other": "Alleen jij kunt hem lezen: hij wordt op dit apparaat versleuteld met je "
+                                            "eigen sleutel. Ten hoogste {max} tekens."},
+                           {"one": "Only you can read it: it is encrypted on this device with your own key. "
+                                   "At most {max} character.",
+                            "other": "Only you can read it: it is encrypted on this device with your own key. "
+                                     "At most {max} characters."}),
+    # Help-seeker mail page, before writing (web/templates/mail.html).
+    "mail_expect_before": Plural("hours", {"one": "Een vrijwilliger leest je bericht en antwoordt meestal binnen "
+                                                  "{hours} uur. Je hoeft daar niet op te wachten: met je code lees je "
+                                                  "het antwoord later.",
+                                           "other": "Een vrijwilliger leest je bericht en antwoordt meestal binnen "
+                                                    "{hours} uur. Je hoeft daar niet op te wachten: met je code lees "
+                                                    "je het antwoord later."},
+                                 {"one": "A volunteer reads your message and usually answers within {hours} hour. "
+                                         "You need not wait for it: with your code you read the answer later.",
+                                  "other": "A volunteer reads your message and usually answers within {hours} hours. "
+                                           "You need not wait for it: with your code you read the answer later."}),
+    "ws_unread": Plural("n", {"one": "{n} nieuw bericht", "other": "{n} nieuwe berichten"},
+                        {"one": "{n} new message", "other": "{n} new messages"}),
+    "ws_debrief_sent": Plural("n", {"one": "Je verzoek is naar {n} mentor gestuurd.",
+                                    "other": "Je verzoek is naar {n} mentoren gestuurd."},
+                              {"one": "Your request went to {n} mentor.", "other": "Your request went to {n} mentors."}),
     "ws_queue_waiting": Plural("n", {"one": "Er wacht {n} persoon.", "other": "Er wachten {n} mensen."},
                                {"one": "{n} person is waiting.", "other": "{n} people are waiting."}),
 }

@@ -80,7 +80,7 @@ SCHEMAS: dict[str, Any] = {
         "field": {"type": "string", "description": "the request field that was refused, when one was"},
         "reason": {"type": "string", "description": "why an invitation is gone (`used`, `expired`, "
                    "`unknown`), why a login is refused (`deactivated`), or why a coordinator's change is refused "
-                   "(`self`, `last-coordinator`)"},
+                   "(`self`, `last-coordinator`, `full` for a 51st quick reply)"},
         "retry_after": {"type": "integer", "description": "seconds to wait (login slow-down only)"},
     }, ["error", "message"], description="Every error answer of `/api/`: nothing changed on the server."),
     "Kdf": obj({"opslimit": {"type": "integer", "minimum": 1},
@@ -130,7 +130,14 @@ SCHEMAS: dict[str, Any] = {
             "longest_wait_s": {"type": ["integer", "null"], "minimum": 0,
                                "description": "seconds the longest-waiting chat has waited; null if none waits"},
             "in_progress": {"type": "integer", "minimum": 0},
-            "volunteers_available": {"type": "integer", "minimum": 0},
+            "volunteers_available": {"type": "integer", "minimum": 0, "description":
+                                     "volunteers and mentors who take new chats now (available, not on a break)"},
+            "partners_available": {"type": "integer", "minimum": 0,
+                                   "description": "partner accounts (such as 113) available for handed-over chats"},
+            "mentors_online": {"type": "integer", "minimum": 0,
+                               "description": "mentors online, for a read-along or a debrief"},
+            "handovers_waiting_for_partner": {"type": "integer", "minimum": 0, "description":
+                                              "chats the help-seeker agreed to hand to a partner, not yet taken"},
         }),
         "mail": obj({
             "volunteers_available": {"type": "integer", "minimum": 0},
@@ -141,6 +148,16 @@ SCHEMAS: dict[str, Any] = {
             "answered_open": {"type": "integer", "minimum": 0},
         }),
     }, description="Counts of what is happening now: never a conversation, a thread or a person."),
+    "QuickReplyText": obj({"nl": {"type": "string", "minLength": 1, "maxLength": 1000},
+                           "en": {"type": "string", "minLength": 1, "maxLength": 1000}},
+                          description="A quick reply's text in both languages (surrounding spaces are removed; "
+                                      "line breaks and tabs are the only control characters allowed)."),
+    "QuickReply": obj({"id": {"type": "integer", "minimum": 1},
+                       "nl": {"type": "string", "minLength": 1, "maxLength": 1000},
+                       "en": {"type": "string", "minLength": 1, "maxLength": 1000}},
+                      description="Organisation text a volunteer may insert into the chat composer."),
+    "QuickReplies": obj({"replies": {"type": "array", "maxItems": 50, "items": {"$ref": "#/components/schemas/QuickReply"},
+                                     "description": "in the order they were made"}}),
     "Expires": {"type": "string", "format": "date",
                 "description": "the day the thread is deleted unless there is activity"},
 }
@@ -155,7 +172,8 @@ _ERRORS: dict[str, tuple[str, str]] = {
     "404": ("NotFound", "Not found (for mail: one answer for a wrong and an unknown code)."),
     "409": ("Conflict", "The state changed in the meantime, or the name exists already."),
     "410": ("Gone", "The invitation is used, expired or unknown (see `reason`)."),
-    "413": ("PayloadTooLarge", "The body is larger than `max_request_kib`."),
+    "413": ("PayloadTooLarge", "The body is larger than `max_request_kib` (a quick reply's: larger than "
+            "24,256 bytes, or without a Content-Length)."),
     "429": ("TooManyRequests", "Too many requests; wait and try again."),
     "503": ("ServiceUnavailable", "Nobody can answer mail at the moment."),
 }
@@ -224,8 +242,8 @@ _LANG_PARAM = {"name": "lang", "in": "query", "required": False,
                "description": "`en` for English; anything else is Dutch. No cookie is set.",
                "schema": {"type": "string", "enum": ["nl", "en"]}}
 _PERIOD_PARAMS = [
-    {"name": "period", "in": "query", "required": False, "description": "`day`, `week` (ISO, Monday to Sunday; the "
-     "default) or `month`", "schema": {"type": "string", "enum": ["day", "week", "month"]}},
+    {"name": "period", "in": "query", "required": False, "description": "`day` (the default), `week` (ISO, Monday "
+     "to Sunday) or `month`", "schema": {"type": "string", "enum": ["day", "week", "month"]}},
     {"name": "date", "in": "query", "required": False, "description": "any day in the period, YYYY-MM-DD (UTC; "
      "default today, from 2000-01-01 to 2999-12-31)", "schema": {"type": "string", "format": "date"}},
 ]
@@ -247,6 +265,8 @@ def coordinator_page(operation_id: str, summary: str, *, statistics: bool = Fals
                     "responses": dict(sorted(responses.items()))}}
 
 
+QUICK_REPLY_PARAM = [{"name": "id", "in": "path", "required": True, "description": "the quick reply's id",
+                      "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}}]
 THREAD_PARAM = [{"name": "thread", "in": "path", "required": True, "description": "the thread id",
                  "schema": b64(THREAD_ID_BYTES)}]
 SEEKER_THREAD = obj({
@@ -341,6 +361,11 @@ def _operations() -> dict[str, Any]:
             "chatChallenge", "A proof-of-work challenge for opening a chat on /ws/chat", "chat",
             {**ok(ref("Challenge")), **errors(429)})},
         # -- mail: help-seekers -----------------------------------------------------------
+        "/api/mail/status": {"get": op(
+            "mailStatus", "Whether a new mail can be taken at all, and when to expect an answer", "mail",
+            ok(obj({"open": {"type": "boolean", "description": "some active account can take mail (marked "
+                             "available or not)"},
+                    "reply_hours": {"type": "integer", "minimum": 0}})))},
         "/api/mail/challenge": {"post": op(
             "mailChallenge", "A proof-of-work challenge for a new thread", "mail",
             {**ok(ref("Challenge")), **errors(429)})},
@@ -397,6 +422,13 @@ def _operations() -> dict[str, Any]:
             "mailReply", "Reply to the help-seeker", "mail-volunteer",
             {**ok(status_const("sent"), "stored", 201), **errors(*BODY_ERRORS, *VOLUNTEER_ERRORS, 404, 409)},
             body=obj({"message": ref("MessageIn")}), security=SESSION, parameters=THREAD_PARAM)},
+        "/api/mail/threads/{thread}/note": {"post": op(
+            "mailNote", "Keep the volunteer's own sealed note on the thread, or delete it (null)", "mail-volunteer",
+            {**ok(status_const("kept")), **errors(*BODY_ERRORS, *VOLUNTEER_ERRORS, 404, 409)},
+            body=obj({"note": {"oneOf": [b64(min_bytes=min(crypto.MAIL_NOTE_LENGTHS),
+                                             max_bytes=max(crypto.MAIL_NOTE_LENGTHS)), {"type": "null"}],
+                               "description": "sealed to the volunteer's own key (crypto/PROTOCOL.md 12.10)"}}),
+            security=SESSION, parameters=THREAD_PARAM)},
         "/api/mail/threads/{thread}/handled": {"post": op(
             "mailHandled", "Close the thread (a new message from the help-seeker reopens it)", "mail-volunteer",
             {**ok(status_const("handled")), **errors(*VOLUNTEER_ERRORS, 404)},
@@ -437,6 +469,24 @@ def _operations() -> dict[str, Any]:
             security=SESSION,
             description="409 with reason `self` for one's own account, `last-coordinator` if no active "
                         "coordinator would be left.")},
+        "/api/quick-replies": {"get": op(
+            "quickReplies", "The quick replies a volunteer may insert into the composer", "accounts",
+            {**ok(ref("QuickReplies")), **errors(401, 403)}, security=SESSION)},
+        "/api/coordinator/quick-replies": {
+            "get": op("coordinatorQuickReplies", "The quick replies, in the order made", "coordinator",
+                      {**ok(ref("QuickReplies")), **errors(*VOLUNTEER_ERRORS)}, security=SESSION),
+            "post": op("coordinatorQuickReplyAdd", "Add a quick reply (at most 50)", "coordinator",
+                       {**ok(ref("QuickReply"), "added", 201), **errors(*BODY_ERRORS, *VOLUNTEER_ERRORS, 409)},
+                       body=ref("QuickReplyText"), security=SESSION,
+                       description="409 with reason `full` when there are 50 already.")},
+        "/api/coordinator/quick-replies/{id}": {"post": op(
+            "coordinatorQuickReplyEdit", "Change a quick reply's text", "coordinator",
+            {**ok(ref("QuickReply")), **errors(*BODY_ERRORS, *VOLUNTEER_ERRORS, 404)},
+            body=ref("QuickReplyText"), security=SESSION, parameters=QUICK_REPLY_PARAM)},
+        "/api/coordinator/quick-replies/{id}/delete": {"post": op(
+            "coordinatorQuickReplyDelete", "Delete a quick reply", "coordinator",
+            {**ok(obj({"deleted": {"type": "integer", "minimum": 1}})), **errors(*VOLUNTEER_ERRORS, 404)},
+            security=SESSION, parameters=QUICK_REPLY_PARAM)},
     }
 
 

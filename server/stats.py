@@ -11,8 +11,10 @@ Showing: `build_report` turns the counts of a period into a `Report` that holds
 only figures as they may be shown: every count and every percentile has been
 through `shown` (counts of 1 to 4 become "<5"), so the page, its charts and the
 CSV export cannot show anything else. Percentiles come from the histograms and
-are the upper edge of a bucket ("≤ 2 min"); with fewer than 5 observations they
-are "<5" too.
+are the upper edge of a bucket ("≤ 2 min"); with fewer than 5 observations they are
+not shown either, and say so in words ("te weinig", `too-few` in the CSV):
+"<5" is for counts only, never in a cell that holds a duration, where it would read
+as "less than 5 minutes".
 
 What is not done (said on the page too): complementary counts are not
 suppressed (offered minus answered may reveal a suppressed "abandoned"), and
@@ -50,6 +52,7 @@ AGE_BANDS = ("<18", "18-29", "30-49", "50-69", "70+", "onbekend")  # of the chat
 PERIODS = ("day", "week", "month")
 SMALL = 5                 # counts below this (and above 0) are never shown
 SUPPRESSED = "<5"
+TOO_FEW = "too-few"       # a percentile of fewer than SMALL observations, in the CSV (a duration is never "<5")
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -115,6 +118,10 @@ class Stats:
             raise ValueError(f"handover outcome must be one of {HANDOVER_OUTCOMES}")
         await self._add("chat", "handover", outcome)
 
+    async def chat_debrief(self) -> None:
+        """A volunteer asked the mentors online for a debrief (issue 15): a count per day, nothing else."""
+        await self._add("chat", "debrief")
+
     # -- mail (called by the mail desk, for the site and the gateway alike) ---------------------
 
     async def mail_offered(self) -> None:
@@ -171,8 +178,8 @@ def period_of(kind: str, day: date) -> Period:
 
 
 def parse_period(query: Mapping[str, str], now: int) -> Period:
-    """`period` (day, week, month; default week) and `date` (YYYY-MM-DD, any day in it; default today)."""
-    kind = query.get("period", "week")
+    """`period` (day, week, month; default day) and `date` (YYYY-MM-DD, any day in it; default today)."""
+    kind = query.get("period", "day")
     if kind not in PERIODS:
         raise BadRequest("stats_bad_period", field="period")
     raw = query.get("date", "")
@@ -276,6 +283,7 @@ class Report:
     mail_offered: Shown
     first_reply: Histogram        # its total: threads with a first reply
     days: list[DayRow]            # one per day for a week or a month; empty for a day
+    debriefs: Shown = Shown("0", 0.0, False)  # debrief requests to a mentor (issue 15)
 
 
 def build_report(period: Period, counts: Iterable[tuple[str, str, str, str, int]],
@@ -322,6 +330,7 @@ def build_report(period: Period, counts: Iterable[tuple[str, str, str, str, int]
         mail_offered=shown(summed("mail", "offered")),
         first_reply=histogram(total.get(("mail", "first_reply"), {}), REPLY_EDGES_H, "h"),
         days=days,
+        debriefs=shown(summed("chat", "debrief")),
     )
 
 
@@ -372,11 +381,13 @@ def bucket_label(hist: Histogram, key: str, lang: str) -> str:
     return f"{low} – {duration(int(key), hist.unit, lang)}"
 
 
-def quantile_text(q: Quantile, hist: Histogram, lang: str, none: str) -> str:
+def quantile_text(q: Quantile, hist: Histogram, lang: str, none: str, too_few: str) -> str:
+    """A percentile in words; `too_few` when it rests on fewer than SMALL observations (never "<5":
+    that is a count's word, and beside a duration it would read as "under 5 minutes")."""
     if q.state == "none":
         return none
     if q.state == "small":
-        return SUPPRESSED
+        return too_few
     if q.bucket == OVERFLOW:
         return f"> {duration(hist.edges[-1], hist.unit, lang)}"
     return f"≤ {duration(int(q.bucket), hist.unit, lang)}"
@@ -408,7 +419,7 @@ def _csv_quantile(q: Quantile, hist: Histogram) -> str:
     if q.state == "none":
         return ""
     if q.state == "small":
-        return SUPPRESSED
+        return TOO_FEW
     return f">{hist.edges[-1]}" if q.bucket == OVERFLOW else f"<={q.bucket}"
 
 
@@ -455,6 +466,7 @@ def csv_text(report: Report) -> str:
         add("chat", "age_band", band, value.text)
     for answer, value in report.handed_over:
         add("chat", "handed_over", answer, value.text)
+    add("chat", "debriefs", "", report.debriefs.text)
     add("mail", "offered", "", report.mail_offered.text)
     add("mail", "first_replies", "", report.first_reply.total.text)
     hist_rows("mail", "first_reply", report.first_reply)

@@ -38,6 +38,7 @@ from .room import Room, VolunteerInfo, send
 
 COALESCE_SECONDS = 0.25
 STAFF_ROLES = ("volunteer", "mentor")  # who is listed as a colleague (for a handover or a read-along)
+PAUSED_FIELD = '"paused":true,'  # in a queue frame only while the volunteer is on a break (issue 15)
 
 
 def _json(value: Any) -> str:
@@ -171,15 +172,18 @@ class Announcer:
             slot = queue.slot(info.id)
             partner = info.role == "partner"
             available = info.id in handover.partner_available if partner else slot.available
-            handovers = handover.waiting_for(info, now) if any_handovers else []
+            paused = slot.paused  # a break: nothing new is offered, so no handover is listed either (issue 15)
+            handovers = handover.waiting_for(info, now) if any_handovers and not paused else []
             told = self._colleagues_told.get(info.id)
             with_colleagues = told is None or told[0] is not ws or told[1] != version
-            key = (available, partner, len(slot.chats), tuple(handovers), info.id if with_colleagues else None)
+            key = (available, paused, partner, len(slot.chats), tuple(handovers),
+                   info.id if with_colleagues else None)
             text = texts.get(key)
             if text is None:
                 colleagues = f',"colleagues":{self._colleagues(info.id)}' if with_colleagues else ""
                 text = texts[key] = (
                     f'{{"t":"queue","available":{"true" if available else "false"},'
+                    f'{PAUSED_FIELD if paused else ""}'
                     f'"waiting":{"[]" if partner else waited},"handovers":{_json(handovers)},'
                     f'"holding":{len(slot.chats)},{shared}{colleagues}}}')
             if await send(ws, text) and with_colleagues:

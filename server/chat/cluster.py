@@ -113,8 +113,10 @@ def backlog_key(chat_id: bytes, direction: int) -> bytes:
 
 
 def ttl_ms(config: Any) -> int:
-    """How long live state lasts in Redis without a leader renewing it: the grace period and a margin."""
-    return int((config.chat_grace_seconds + 30) * 1000)
+    """How long live state lasts in Redis without a leader renewing it: the longer grace period (a help-seeker's,
+    `chat_seeker_grace_seconds`, or a volunteer's) and a margin, so that a backlog outlives every page that may
+    still resume it."""
+    return int((max(config.chat_grace_seconds, config.chat_seeker_grace_seconds) + 30) * 1000)
 
 
 # -- the leader's sockets ------------------------------------------------------------------------
@@ -362,6 +364,16 @@ class Leader:
             status = json.dumps({"status": self.hub.status(), "figures": self.hub.figures()},
                                 separators=(",", ":")).encode()
             commands.append((b"SET", STATUS_KEY, status, b"PX", b"5000"))
+            # About once a second (the heartbeat): the chats' hash lives on while a leader does, also when
+            # no chat changed for longer than its TTL (a help-seeker away for minutes, nobody writing).
+            commands.append((b"PEXPIRE", CHATS_KEY, self.replica.ttl))
+            # And the backlog a page that is away will resume: its last message may be older than the TTL
+            # by the time the page is back (a dead socket is noticed only by the heartbeat, seconds later).
+            for chat in self.hub.room.chats.values():
+                if chat.seeker_away is not None:
+                    commands.append((b"PEXPIRE", backlog_key(chat.id, TO_SEEKER), self.replica.ttl))
+                if chat.volunteer_away is not None:
+                    commands.append((b"PEXPIRE", backlog_key(chat.id, TO_VOLUNTEER), self.replica.ttl))
         for node, items in self.outgoing.items():
             commands.append((b"PUBLISH", node_channel(node), b"".join(items)))
         self.outgoing = {}
@@ -662,7 +674,8 @@ class Cluster:
         raw = await self.redis.get(STATUS_KEY)
         snapshot = json.loads(raw) if raw else {  # nobody leads (yet): nobody can be answered
             "status": {"available": False, "waiting": 0, "estimate_s": 0},
-            "figures": {"waiting": 0, "longest_wait_s": None, "in_progress": 0, "volunteers_available": 0}}
+            "figures": {"waiting": 0, "longest_wait_s": None, "in_progress": 0, "volunteers_available": 0,
+                        "partners_available": 0, "mentors_online": 0, "handovers_waiting_for_partner": 0}}
         self.status_cache = (time.monotonic(), snapshot)
         return snapshot
 

@@ -161,6 +161,8 @@ SEEKER_FRAMES: Spec = {
 
 VOLUNTEER_FRAMES: Spec = {
     "available": {"chat": _bool},
+    "pause": {"on": _bool},   # a break: nothing new is offered; the open chats stay
+    "debrief": {},            # ask the mentors online to get in touch (no content)
     "pickup": {},
     "accept": {"chat": _CHAT, "pub": _KEY, "sig": _SIG},
     "msg": {"chat": _CHAT, "seq": _seq, "ct": _ciphertext},

@@ -26,6 +26,7 @@ import crypto
 from ..config import Config
 from .announce import announcer
 from .assignment import AddWrapup, Assignment
+from .errors import ChatRefused
 from .handover import Handover, Handovers
 from .queue import ChatState
 from .readalong import ReadAlong, ReadAlongs
@@ -50,6 +51,11 @@ class ChatHub:
         self.queue = self.room.queue
         self.chats = self.room.chats
         self.volunteers = self.room.volunteers
+        # The `connected` frame of every answered chat, by chat id, for its life: a help-seeker's page that
+        # was away when its chat was answered (or whose dead socket was not noticed yet) gets it again when
+        # it resumes (resume_seeker). Not in a cluster's Redis (it carries the volunteer's name): a page that
+        # resumes with a new leader without it ends the chat plainly (web/js/chat.js `resumed`).
+        self.connected_frames: dict[bytes, dict[str, Any]] = {}
 
     # A part is named in the singular (`self.handover`), what it has under way in the plural.
 
@@ -82,8 +88,16 @@ class ChatHub:
         waiting = queue.waiting()
         longest = max(0, int(self.clock() - waiting[0].arrived)) if waiting else None
         in_progress = sum(1 for e in queue.entries.values() if e.state is ChatState.ACTIVE)
+        # Who is on duty, each figure counting one thing: volunteers and mentors who take new chats now
+        # (available, not on a break); partners (such as 113) who take handed-over chats; mentors online
+        # (for a read-along or a debrief, whether or not they also take chats).
+        mentors_online = sum(1 for v in self.room.volunteers.values() if v.ws is not None and v.role == "mentor")
+        partner_waiting = sum(1 for h in self.handover.by_new_id.values()
+                              if h.kind == "partner" and h.state in ("waiting", "offered"))
         return {"waiting": len(waiting), "longest_wait_s": longest, "in_progress": in_progress,
-                "volunteers_available": queue.available_volunteers()}
+                "volunteers_available": queue.available_volunteers(),
+                "partners_available": len(self.handover.partner_available), "mentors_online": mentors_online,
+                "handovers_waiting_for_partner": partner_waiting}
 
     async def open_chat(self, ws: web.WebSocketResponse, seeker_public: bytes,
                         address_tags: tuple[bytes, bytes]) -> Chat:
@@ -124,6 +138,12 @@ class ChatHub:
         # `acked`: the page's own messages the relay has; the page sends the later ones again.
         await send(ws, {"t": "resumed", "state": state, "position": room.queue.position(chat.id) or 0,
                         "acked": chat.sent[TO_VOLUNTEER]})
+        connected = self.connected_frames.get(chat.id)
+        if (connected is not None and not former and state == "active" and received == 0
+                and chat.sent[TO_VOLUNTEER] == 0):
+            # Answered while the page was away (or its dead socket not yet noticed), and nothing sealed went
+            # either way since: the page may never have had this frame. A page that has its session drops it.
+            await send(ws, connected)
         await self.relay.replay(chat, TO_SEEKER, ws, received)
         if chat.volunteer_id is not None and chat.away_told & TOLD_SEEKER_AWAY:
             chat.away_told &= ~TOLD_SEEKER_AWAY
@@ -138,11 +158,13 @@ class ChatHub:
         self.seeker_away(chat)
 
     def seeker_away(self, chat: Chat) -> None:
-        """The help-seeker's page is gone: the grace period runs; the volunteer hears of it only if
-        it is not back within AWAY_NOTICE_SECONDS (a reconnect after a node's drain takes less)."""
+        """The help-seeker's page is gone: its grace period runs (`chat_seeker_grace_seconds`, longer than a
+        volunteer's: a phone in a pocket or another app for a few minutes must not end the chat); the
+        volunteer hears of it only if it is not back within AWAY_NOTICE_SECONDS (a reconnect after a
+        node's drain takes less), and may carry on with other chats meanwhile."""
         room = self.room
         room.later(chat, "seeker-away", AWAY_NOTICE_SECONDS, self._tell_seeker_away)
-        room.later(chat, "seeker", self.config.chat_grace_seconds, self._seeker_grace_over)
+        room.later(chat, "seeker", self.config.chat_seeker_grace_seconds, self._seeker_grace_over)
 
     async def _tell_seeker_away(self, chat: Chat) -> None:
         if chat.seeker is None and chat.volunteer_id is not None and chat.id in self.room.chats:
@@ -221,7 +243,29 @@ class ChatHub:
             self.assignment.set_available(info, available)
         await self.queue_changed()
 
+    async def set_paused(self, info: VolunteerInfo, paused: bool) -> None:
+        """A break (issue 15): no new chat and no handover is offered to this volunteer; the open chats,
+        read-alongs and mail stay as they are. Not counted in the statistics."""
+        self.room.queue.set_paused(info.id, paused)
+        if paused:
+            self.handover.return_offers(info.id)
+        await self.queue_changed()
+
+    async def debrief(self, info: VolunteerInfo) -> None:
+        """Ask every mentor online to get in touch: the sender's first name only, never anything of a chat."""
+        mentors = [v for v in self.room.volunteers.values()
+                   if v.ws is not None and v.role == "mentor" and v.id != info.id]
+        if not mentors:
+            raise ChatRefused("no-mentor", "chat_no_mentor_online")
+        name = info.name.split(" ")[0][:40]
+        for mentor in mentors:
+            await send(mentor.ws, {"t": "debrief-ask", "from": name})
+        self.room.count("chat_debrief")
+        await send(info.ws, {"t": "debrief-sent", "mentors": len(mentors)})
+
     async def pick_up(self, info: VolunteerInfo) -> None:
+        if self.room.queue.slot(info.id).paused:
+            raise ChatRefused("paused", "chat_paused")
         handover = self.handover.next_for(info)
         if handover is not None:
             await self.handover.offer(info, handover)
@@ -230,6 +274,18 @@ class ChatHub:
 
     async def accept(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
         await self.assignment.accept(info, frame)
+        chat = self.room.chats.get(frame["chat"])
+        if chat is None:
+            return
+        # The same frame Assignment.accept sent to the page, kept for a resume (see __init__).
+        self.connected_frames[chat.id] = {"t": "connected", "name": info.name,
+                                          "identity": crypto.b64encode(info.ed25519_public),
+                                          "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])}
+        if chat.seeker is None and not chat.away_told & TOLD_SEEKER_AWAY:
+            # Answered while the help-seeker's page is away (a phone in a pocket while waiting): the
+            # volunteer hears so now, and "peer-back" when the page resumes.
+            chat.away_told |= TOLD_SEEKER_AWAY
+            await send(info.ws, {"t": "peer-away", "chat": chat.key})
 
     def chat_of(self, info: VolunteerInfo, chat_id: bytes) -> Chat:
         return self.room.chat_of(info, chat_id)
@@ -255,6 +311,9 @@ class ChatHub:
         await self.readalong.stop(info, frame, reason)
 
     async def request_handover(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        kind, _, target = frame["target"].partition(":")
+        if kind == "v" and target.isdigit() and self.room.queue.slot(int(target)).paused:
+            raise ChatRefused("colleague-paused", "chat_colleague_paused")  # on a break: nothing new for them
         await self.handover.request(info, frame)
 
     async def cancel_handover(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
@@ -262,6 +321,9 @@ class ChatHub:
 
     async def accept_handover(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
         await self.handover.accept(info, frame)
+        # A chat handed over has a new id and is never `connected` again: forget the old frames.
+        for chat_id in self.connected_frames.keys() - self.room.chats.keys():
+            del self.connected_frames[chat_id]
 
     # -- shared -----------------------------------------------------------------------------------
 
@@ -275,6 +337,7 @@ class ChatHub:
         await self.handover.end_for(chat)
         volunteer_id, was_active = self.assignment.finish(chat, reason)
         self.relay.forget(chat)
+        self.connected_frames.pop(chat.id, None)
         if volunteer_id is not None:
             await send(room.socket_of(volunteer_id),
                        {"t": "ended", "chat": chat.key, "reason": reason, "wrapup": was_active})

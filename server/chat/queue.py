@@ -50,6 +50,7 @@ class QueueEntry:
 class VolunteerSlot:
     volunteer_id: int
     available: bool = False
+    paused: bool = False  # on a break: no new chat is offered (the open ones stay); `available` is kept
     chats: set[bytes] = field(default_factory=set)
 
 
@@ -135,8 +136,16 @@ class ChatQueue:
         """Mark availability; going unavailable returns unanswered offers (their ids are returned)."""
         slot = self.slot(volunteer_id)
         slot.available = available
-        (self._available.add if available else self._available.discard)(volunteer_id)
-        return [] if available else self._return_offers(slot)
+        taking = available and not slot.paused
+        (self._available.add if taking else self._available.discard)(volunteer_id)
+        return [] if taking else self._return_offers(slot)
+
+    def set_paused(self, volunteer_id: int, paused: bool) -> list[bytes]:
+        """A break: a paused volunteer does not count as available and is offered nothing new (unanswered
+        offers go back); the open chats stay. Availability itself is kept for the end of the break."""
+        slot = self.slot(volunteer_id)
+        slot.paused = paused
+        return self.set_available(volunteer_id, slot.available)
 
     def went_offline(self, volunteer_id: int) -> list[bytes]:
         """The volunteer's connection is gone: unavailable, and offers go back to the queue."""
@@ -161,12 +170,13 @@ class ChatQueue:
         return len(self._available)
 
     def free_slots(self) -> int:
-        return sum(max(0, self.capacity - len(s.chats)) for s in self.volunteers.values() if s.available)
+        return sum(max(0, self.capacity - len(s.chats)) for s in self.volunteers.values()
+                   if s.available and not s.paused)
 
     def pick_up(self, volunteer_id: int) -> QueueEntry | None:
         """Offer the longest-waiting chat to this volunteer, within capacity; None if nothing fits."""
         slot = self.slot(volunteer_id)
-        if not slot.available or len(slot.chats) >= self.capacity or not self._order:
+        if not slot.available or slot.paused or len(slot.chats) >= self.capacity or not self._order:
             return None
         entry = self.entries[self._order.pop(0)[2]]
         entry.state, entry.volunteer_id = ChatState.OFFERED, volunteer_id

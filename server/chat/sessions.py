@@ -158,6 +158,10 @@ async def volunteer_frame(app: web.Application, hub: ChatHub, info: VolunteerInf
     kind = frame["t"]
     if kind == "available":
         await hub.set_available(info, frame["chat"])
+    elif kind == "pause":
+        await hub.set_paused(info, frame["on"])
+    elif kind == "debrief":
+        await hub.debrief(info)
     elif kind == "pickup":
         await hub.pick_up(info)
     elif kind == "accept":

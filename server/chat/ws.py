@@ -13,6 +13,8 @@ Help-seeker  (GET /ws/chat, no account, no cookie)
   <- {t: "resumed", state: "waiting"|"offered"|"active", position: int, acked: int}
                                                                     `acked`: the last of its own msgs the relay has;
                                                                     the page sends the later ones again
+  <- {t: "connected", ...} again right after `resumed` when a volunteer took the chat while the page was away
+     and nothing was exchanged yet (a page that already holds its session drops it)
   <- {t: "peer-away"} / {t: "peer-back"}                            the volunteer's connection dropped / is back
   Read-along (crypto/PROTOCOL.md 10.11):
   <- {t: "mentor-request"}                                          a mentor is invited: make a key for them
@@ -29,8 +31,14 @@ Help-seeker  (GET /ws/chat, no account, no cookie)
   <- {t: "error", code: str, message: {nl, en}}                     the frame was refused; nothing changed
 
 Volunteer    (GET /ws/volunteer, session cookie, role with chat)
+  <- {t: "inbox", unread: int, threads: int}   for an account that can mail: at set-up and whenever its help-seeker
+                                               messages not yet opened or its open threads change (server/mail/inbox.py)
   -> {t: "available", chat: bool}
-  <- {t: "queue", available: bool, waiting: [seconds waited, ...], holding: int, capacity: int}
+  <- {t: "queue", available: bool, paused?: true, waiting: [seconds waited, ...], holding: int, capacity: int}
+                                  `paused` only while on a break
+  -> {t: "pause", on: bool}       a break: no new chat or handover is offered; open chats, read-along, mail stay
+  -> {t: "debrief"}               <- {t: "debrief-sent", mentors: n} (or an error frame: no mentor online)
+  M <- {t: "debrief-ask", from: first name}   every mentor online: the sender asks to talk; no content
   -> {t: "pickup"}                                                  take the longest-waiting chat
   <- {t: "assigned", chat: b64(16), peer: b64(32)}                  the help-seeker's ephemeral key
   -> {t: "accept", chat: b64(16), pub: b64(32), sig: b64(64)}       own ephemeral key, signed by the identity key
@@ -100,6 +108,7 @@ from ..errors import Forbidden, TooManyRequests
 from ..guards import GUARD, POW, client_tags
 from ..http import same_origin
 from ..keys import CLOCK, CONFIG, STORAGE
+from ..mail.inbox import MAIL_INBOX
 from .cluster import CLUSTER
 from .errors import ChatRefused
 from .frames import MAX_FRAME_BYTES
@@ -203,13 +212,19 @@ async def volunteer_socket(request: web.Request) -> web.WebSocketResponse:
     session: Connection = VolunteerSession(app, app[CHAT_HUB], info, ws) if cluster is None \
         else cluster.volunteer(ws, info)
     watch = asyncio.ensure_future(_watch_session(request, ws))
+    # The live mail inbox ({t: "inbox", unread, threads}), sent from this node (server/mail/inbox.py).
+    inbox = app.get(MAIL_INBOX) if volunteer.can_mail else None
     try:
         await session.message(None)  # connected: the hub hears of it before any frame
+        if inbox is not None:
+            await inbox.attach(volunteer.id, ws)
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 await session.message(msg.data)
     finally:
         watch.cancel()
+        if inbox is not None:
+            inbox.detach(volunteer.id, ws)
         await session.left()
     return ws
 

@@ -1,6 +1,7 @@
 """HTTP API for anonymous mail. Tokens never travel: the page sends a key derived from it, in a body.
 
 Help-seeker (no account, no cookie):
+  GET  /api/mail/status                          -> {open: bool, reply_hours}  (before writing: can mail be taken?)
   POST /api/mail/challenge                       -> {challenge, bits}
   POST /api/mail/assign   {challenge, nonce}     -> {assignment, thread, volunteer: {name, x25519_public, ed25519_public, certificate}}
   POST /api/mail/threads  {assignment, lookup_key, seeker_x25519_public, seeker_ed25519_public, message}
@@ -12,10 +13,11 @@ Volunteer (session):
   POST /api/mail/availability {mail: bool}
   GET  /api/mail/inbox
   GET  /api/mail/colleagues
-  GET  /api/mail/threads/{thread}                -> messages with the volunteer's wraps
+  GET  /api/mail/threads/{thread}                -> messages with the volunteer's wraps, the label, the note
   POST /api/mail/threads/{thread}/reply   {message}
+  POST /api/mail/threads/{thread}/note    {note: b64 | null}   (sealed in the page, PROTOCOL.md 12.10)
   POST /api/mail/threads/{thread}/handled
-  POST /api/mail/threads/{thread}/handover {to, wraps: [{seq, wrap}]}
+  POST /api/mail/threads/{thread}/handover {to, wraps: [{seq, wrap}], note?: b64}  (no note: it is dropped)
 A message is {seq, body, signature, seeker_wrap, volunteer_wrap}, all binary fields base64.
 """
 
@@ -50,6 +52,14 @@ async def _seeker_thread(request: web.Request, payload: dict) -> object:
     except NotFound:
         await asyncio.sleep(MISS_DELAY_SECONDS)
         raise
+
+
+@routes.get("/api/mail/status")
+async def status(request: web.Request) -> web.Response:
+    """Whether a new mail can be taken at all (some active account can take mail, marked available
+    or not), and when to expect an answer: the page says so before the help-seeker writes."""
+    return web.json_response({"open": await request.app[MAIL_DESK].mail_possible(),
+                              "reply_hours": request.app[CONFIG].mail_reply_expected_hours})
 
 
 @routes.post("/api/mail/challenge")
@@ -149,6 +159,15 @@ async def reply(request: web.Request) -> web.Response:
     thread = await desk.volunteer_thread(volunteer, request.match_info["thread"])
     await desk.reply(volunteer, thread, await read_json(request))
     return web.json_response({"status": "sent"}, status=201)
+
+
+@routes.post("/api/mail/threads/{thread}/note")
+async def note(request: web.Request) -> web.Response:
+    volunteer = await accounts.logged_in(request, mail=True)
+    desk = request.app[MAIL_DESK]
+    thread = await desk.volunteer_thread(volunteer, request.match_info["thread"])
+    await desk.set_note(volunteer, thread, await read_json(request))
+    return web.json_response({"status": "kept"})
 
 
 @routes.post("/api/mail/threads/{thread}/handled")

@@ -7,6 +7,8 @@ ciphertext, signatures and wrapped message keys, with times in whole hours or da
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import time
 from collections import deque
@@ -37,7 +39,9 @@ MAX_FIELD_CHARS = 50_000  # a base64 field's text, bounded before it is decoded
 
 
 class NoMailVolunteer(OorError):
-    """Nobody is on duty for mail: the help-seeker is told to try later, or to call."""
+    """No account can take mail at all (none active with mail and keys), or too many new mails are
+    in progress: the help-seeker is told to try later, or to call. Nobody being marked available
+    is not a reason: a new mail then goes to an active mail volunteer all the same."""
 
     status = 503
     code = "no-mail-volunteer"
@@ -102,7 +106,30 @@ def volunteer_keys(v: Volunteer) -> dict[str, str]:
 def message_json(m: MailMessage, wrap: str) -> dict[str, Any]:
     return {"seq": m.seq, "author": m.author, "body": crypto.b64encode(m.body),
             "signature": crypto.b64encode(m.signature), "signer": crypto.b64encode(m.signer_public),
-            "wrap": crypto.b64encode(m.seeker_wrap if wrap == "seeker" else m.volunteer_wrap)}
+            "wrap": crypto.b64encode(m.seeker_wrap if wrap == "seeker" else m.volunteer_wrap), "hour": m.hour}
+
+
+LABEL_PREFIX = b"oor mail thread label:"  # not a protocol label (crypto/labels.py): a display name only
+
+
+def thread_label(thread_id: bytes) -> str:
+    """A thread's short, stable name for the volunteer's page ("Mail 7F3K"): the first 4 characters
+    (20 bits) of the RFC 4648 base32 of SHA-256(LABEL_PREFIX || thread id). Never a list position,
+    and no bits of the id itself (the label appears in tab titles and notifications)."""
+    return base64.b32encode(hashlib.sha256(LABEL_PREFIX + thread_id).digest()).decode()[:4]
+
+
+NOTE_FIELD_CHARS = 12_000  # a note's base64 text, bounded before it is decoded (its bytes: crypto.MAIL_NOTE_LENGTHS)
+
+
+def note_field(payload: dict[str, Any]) -> bytes | None:
+    """A thread's sealed note (PROTOCOL.md 12.10) from a request, or None to have none."""
+    if payload.get("note") is None:
+        return None
+    note = decode_field(payload, "note", lengths=crypto.MAIL_NOTE_LENGTHS, max_chars=NOTE_FIELD_CHARS)
+    with crypto_refusal(BadRequest, "note_invalid", field="note"):
+        crypto.check_mail_note(note)
+    return note
 
 
 MAIL_DERIVATION_KEY = "mail-derivation"
@@ -146,6 +173,12 @@ class MailDesk:
         self.assignments: Assignments = assignments if assignments is not None else LocalAssignments(monotonic)
         self.recent: deque[float] = deque()  # when recent threads were made (memory only): the load
         self.nobody_for_mail: float | None = None  # when the gateway last found no mail volunteer
+        # Called after this process changed a thread (server/mail/inbox.py looks again at once).
+        self.listeners: list[Callable[[], None]] = []
+
+    def changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def load(self) -> int:
         """Threads made in the last ten minutes; the proof-of-work for new mail rises with it."""
@@ -167,7 +200,8 @@ class MailDesk:
     # -- help-seekers ------------------------------------------------------------------
 
     async def assign(self) -> tuple[str, bytes, Volunteer]:
-        """Choose the mail volunteer with the fewest open threads and reserve a thread id."""
+        """Choose the mail volunteer with the fewest open threads (available ones first, else any
+        active account that can take mail) and reserve a thread id."""
         volunteer = await self.storage.mail_volunteer_with_fewest_threads()
         if volunteer is None:
             raise NoMailVolunteer()
@@ -217,13 +251,15 @@ class MailDesk:
         except ThreadConflict:
             raise Conflict("mail_code_taken") from None
         self.recent.append(self.monotonic())
+        self.changed()
         return thread
 
     async def store_gateway_thread(self, thread_id: bytes, lookup_key: bytes, x_pub: bytes, ed_pub: bytes,
                                    seal: Callable[[Volunteer], MailMessage]) -> MailThread | None:
         """The gateway's new thread: the volunteer with the fewest open threads is chosen, `seal`
         encrypts the first message to them, and thread, message and count are stored, all in one
-        storage transaction. None (nothing stored) if no volunteer is available for mail.
+        storage transaction. None (nothing stored) only if no account can take mail at all: a
+        volunteer marked available comes first, else any active account that can take mail.
 
         `seal` runs on the storage thread while it holds the write lock: it must be quick."""
         def make(volunteer: Volunteer) -> tuple[MailThread, MailMessage]:
@@ -237,10 +273,16 @@ class MailDesk:
             return None
         self.nobody_for_mail = None
         self.recent.append(self.monotonic())
+        self.changed()
         return stored[0]
 
+    async def mail_possible(self) -> bool:
+        """Whether a new mail can be taken now: some active account can take mail (whether or not
+        anyone is marked available). The page says so before the help-seeker starts writing."""
+        return await self.storage.mail_can_be_taken()
+
     def nobody_for_mail_lately(self, seconds: float = 1.0) -> bool:
-        """Whether the last attempt, less than `seconds` ago, found no volunteer for mail: the gateway
+        """Whether the last attempt, less than `seconds` ago, found no account for mail: the gateway
         then refuses at once rather than derive keys for a mail it cannot store. Only a hint; the
         storage transaction decides."""
         return self.nobody_for_mail is not None and self.monotonic() - self.nobody_for_mail < seconds
@@ -288,16 +330,24 @@ class MailDesk:
         return volunteer
 
     async def delete(self, thread: MailThread) -> None:
-        await self.storage.delete_thread(thread.id)
+        await self.storage.delete_thread(thread.id)  # its note goes with its row
+        self.changed()
 
     # -- volunteers --------------------------------------------------------------------
 
     async def inbox(self, volunteer: Volunteer) -> list[dict[str, Any]]:
         hour = self.hour()
         rows = await self.storage.inbox(volunteer.id)
-        return [{"thread": crypto.b64encode(t.id), "unread": t.unread_volunteer,
-                 "waiting_hours": None if t.waiting_since_hour is None else hour - t.waiting_since_hour,
-                 "expires": self.expires_on(t)} for t in rows]
+        details = await self.storage.inbox_details(volunteer.id)
+        answer = []
+        for t in rows:
+            unread_count, last_hour = details.get(t.id, (int(t.unread_volunteer), None))
+            answer.append({
+                "thread": crypto.b64encode(t.id), "label": thread_label(t.id), "unread": t.unread_volunteer,
+                "unread_count": unread_count, "last_hour": last_hour,
+                "waiting_hours": None if t.waiting_since_hour is None else max(0, hour - t.waiting_since_hour),
+                "expires": self.expires_on(t)})
+        return answer
 
     async def volunteer_thread(self, volunteer: Volunteer, thread_key: str) -> MailThread:
         with crypto_refusal(NotFound):  # a malformed id is one nobody has
@@ -308,11 +358,21 @@ class MailDesk:
         return thread
 
     async def volunteer_view(self, thread: MailThread) -> dict[str, Any]:
-        await self.storage.update_thread(thread.id, opened=1, unread_volunteer=0)
-        return {"thread": crypto.b64encode(thread.id), "state": thread.state,
+        await self.storage.update_thread(thread.id, opened=1, unread_volunteer=0, unread_count=0)
+        self.changed()
+        note = await self.storage.thread_note(thread.id)
+        return {"thread": crypto.b64encode(thread.id), "label": thread_label(thread.id), "state": thread.state,
                 "seeker_x25519_public": crypto.b64encode(thread.seeker_x25519_public),
                 "seeker_ed25519_public": crypto.b64encode(thread.seeker_ed25519_public),
+                "note": crypto.b64encode(note) if note is not None else None,
                 "messages": [message_json(m, "volunteer") for m in await self.storage.messages(thread.id)]}
+
+    async def set_note(self, volunteer: Volunteer, thread: MailThread, payload: dict[str, Any]) -> None:
+        """Keep the volunteer's sealed note on the thread, or delete it (`note: null`). The server checks
+        only its form; only the volunteer's page can open it (PROTOCOL.md 12.10)."""
+        note = note_field(payload)
+        if not await self.storage.set_thread_note(thread.id, volunteer.id, note):
+            raise Conflict("thread_changed_reload")
 
     async def reply(self, volunteer: Volunteer, thread: MailThread, payload: dict[str, Any]) -> None:
         message = message_from(payload.get("message"), AUTHOR_VOLUNTEER, volunteer.ed25519_public, thread.id)
@@ -320,6 +380,7 @@ class MailDesk:
 
     async def handled(self, thread: MailThread) -> None:
         await self.storage.update_thread(thread.id, state="handled")
+        self.changed()
 
     async def colleagues(self, volunteer: Volunteer) -> list[dict[str, str]]:
         return [volunteer_keys(v) for v in await self.storage.list_volunteers()
@@ -331,7 +392,8 @@ class MailDesk:
         if (colleague is None or colleague.id == volunteer.id or not colleague.active or not colleague.can_mail
                 or colleague.x25519_certificate is None):
             raise BadRequest("colleague_cannot_mail", field="to")
-        await self._assign(thread, colleague, wraps_from(payload))
+        # The note goes along only if the page sealed it anew for the colleague; otherwise it is dropped.
+        await self._assign(thread, colleague, wraps_from(payload), note_field(payload))
         return colleague
 
     # -- shared ------------------------------------------------------------------------
@@ -344,17 +406,22 @@ class MailDesk:
                                            self.stats.mail_first_reply_count if self.stats is not None else None)
         except ThreadConflict:
             raise Conflict("thread_changed_reload") from None
+        self.changed()
 
-    async def _assign(self, thread: MailThread, volunteer: Volunteer, wraps: dict[int, bytes]) -> None:
+    async def _assign(self, thread: MailThread, volunteer: Volunteer, wraps: dict[int, bytes],
+                      note: bytes | None = None) -> None:
         try:
-            await self.storage.assign_thread(thread.id, volunteer.id, wraps, self.hour(), thread.volunteer_id)
+            await self.storage.assign_thread(thread.id, volunteer.id, wraps, self.hour(), thread.volunteer_id, note)
         except ThreadConflict:
             raise Conflict("thread_changed_retry") from None
+        self.changed()
 
     async def housekeeping(self) -> None:
         """Expire quiet threads and flag threads that need a new volunteer."""
-        await self.storage.expire_threads(self.day() - self.config.mail_retention_days)
-        await self.storage.mark_needing_volunteer(self.hour(), self.config.mail_pickup_hours)
+        expired = await self.storage.expire_threads(self.day() - self.config.mail_retention_days)
+        moved = await self.storage.mark_needing_volunteer(self.hour(), self.config.mail_pickup_hours)
+        if expired or moved:
+            self.changed()
 
 
 MAIL_DESK: web.AppKey[MailDesk] = web.AppKey("mail_desk")

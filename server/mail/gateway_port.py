@@ -4,7 +4,8 @@ The gateway is a second door to the mail desk. Through this port it
 
 - finds the desk, the configuration and the address guard in the application
   (`MAIL_DESK`, `CONFIG`, `GUARD`; it runs as the app's `cleanup_ctx`);
-- asks the desk whether anybody is there (`MailDesk.nobody_for_mail_lately`),
+- asks the desk whether any account could take mail a moment ago
+  (`MailDesk.nobody_for_mail_lately`; being marked available is not needed),
   stores a new thread with its first message sealed inside the same storage
   transaction (`MailDesk.store_gateway_thread`, which hands `seal` a `Volunteer`
   and takes back a `MailMessage` made by `message_from_sealed` with

@@ -91,6 +91,7 @@ class MailMessage:
     signer_public: bytes
     seeker_wrap: bytes
     volunteer_wrap: bytes
+    hour: int | None = None  # when it was stored (whole hours since 1970); None before migration 0008
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,24 @@ class Session:
     volunteer_id: int
     created_at: int
     last_seen: int
+
+
+# Quick replies (migration 0009): organisation text, at most this many, of at most this many characters each.
+QUICK_REPLIES_MAX = 50
+QUICK_REPLY_MAX_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class QuickReply:
+    """A coordinator's ready-made text, in Dutch and English: organisation text, not help-seeker data."""
+
+    id: int
+    nl: str
+    en: str
+
+
+class TooManyQuickReplies(StorageError):
+    """There are QUICK_REPLIES_MAX quick replies already. Nothing was changed."""
 
 
 class Storage(Protocol):
@@ -168,7 +187,7 @@ class Storage(Protocol):
     async def add_message(self, thread_id: bytes, message: MailMessage, hour: int, day: int,
                           limit: int, first_reply: Callable[[int], Count] | None = None) -> int | None: ...
     async def assign_thread(self, thread_id: bytes, volunteer_id: int, wraps: dict[int, bytes], hour: int,
-                            expected_volunteer: int | None) -> None: ...
+                            expected_volunteer: int | None, note: bytes | None = None) -> None: ...
     async def update_thread(self, thread_id: bytes, **fields: object) -> None: ...
     async def inbox(self, volunteer_id: int) -> list[MailThread]: ...
     async def delete_thread(self, thread_id: bytes) -> None: ...
@@ -183,6 +202,20 @@ class Storage(Protocol):
     # Live figures for the coordinator.
     async def mail_volunteers_available(self) -> int: ...
     async def open_thread_waits(self) -> list[tuple[str, int | None, int]]: ...
+
+    # Quick replies (organisation text; QUICK_REPLIES_MAX of at most QUICK_REPLY_MAX_CHARS per language).
+    async def add_quick_reply(self, nl: str, en: str) -> int: ...
+    async def list_quick_replies(self) -> list[QuickReply]: ...
+    async def update_quick_reply(self, reply_id: int, nl: str, en: str) -> bool: ...
+    async def delete_quick_reply(self, reply_id: int) -> bool: ...
+    # Invitations not used and not expired at `now` (the CLI's list): never the token or its hash.
+    async def pending_invitations(self, now: int) -> list[Invitation]: ...
+    # The mail inbox and notes (server/mail/inbox.py, PROTOCOL.md 12.10; migration 0008).
+    async def mail_can_be_taken(self) -> bool: ...
+    async def inbox_counts(self, volunteer_ids: list[int]) -> dict[int, tuple[int, int]]: ...
+    async def inbox_details(self, volunteer_id: int) -> dict[bytes, tuple[int, int | None]]: ...
+    async def thread_note(self, thread_id: bytes) -> bytes | None: ...
+    async def set_thread_note(self, thread_id: bytes, volunteer_id: int, note: bytes | None) -> bool: ...
 
 
 def forget_frames(exc: BaseException) -> None:
@@ -224,7 +257,7 @@ THREAD_COLUMNS = (
 )
 # What update_thread may change.
 THREAD_FIELDS = frozenset({"state", "opened", "unread_volunteer", "unread_seeker", "last_activity_day",
-                           "waiting_since_hour"})
+                           "waiting_since_hour", "unread_count"})
 
 
 def migration_scripts(folder: str) -> list[tuple[int, str]]:

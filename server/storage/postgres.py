@@ -43,6 +43,7 @@ import asyncpg
 from .interface import (Count, Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken,
                         NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames,
                         migration_scripts, THREAD_COLUMNS, THREAD_FIELDS, VOLUNTEER_COLUMNS)
+from .interface import QUICK_REPLIES_MAX, QuickReply, TooManyQuickReplies
 
 T = TypeVar("T")
 Make = Callable[[Volunteer], tuple[MailThread, MailMessage]]
@@ -59,7 +60,7 @@ SCHEMA_VERSION_KEY = "schema-version"
 _ATTEMPTS = 5
 POOL_MIN, POOL_MAX = 1, 10
 
-_MESSAGE_COLUMNS = "thread_id, seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap"
+_MESSAGE_COLUMNS = "thread_id, seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap, hour"
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -119,14 +120,16 @@ def _rowcount(status: str) -> int:
 
 
 async def _fewest_threads(c: asyncpg.Connection, exclude: int | None) -> Volunteer | None:
-    """The available mail volunteer with the fewest threads that are not handled.
+    """The mail volunteer with the fewest threads that are not handled: of those available for mail
+    first, else of every active account that can take mail (mail is never refused because nobody
+    switched "available" on; the pickup rule moves a thread on that is not opened in time).
 
     `open_threads` is kept by triggers (migration 0005), so this costs the same at any load."""
     row = await c.fetchrow(
         f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers"
-        " WHERE active = 1 AND can_mail = 1 AND mail_available = 1"
+        " WHERE active = 1 AND can_mail = 1"
         " AND x25519_certificate IS NOT NULL AND id IS DISTINCT FROM $1"
-        " ORDER BY open_threads, id LIMIT 1", exclude)
+        " ORDER BY mail_available DESC, open_threads, id LIMIT 1", exclude)
     return _volunteer(row) if row else None
 
 
@@ -138,13 +141,15 @@ async def _add_count(c: asyncpg.Connection, count: Count) -> None:
 
 async def _insert_thread(c: asyncpg.Connection, thread: MailThread, first: MailMessage, count: Count | None) -> None:
     """Inside a transaction: the thread, its first message, and the statistics count."""
+    # unread_count (migration 0008): the first message is the one unread message of a new thread.
     await c.execute(
-        f"INSERT INTO mail_threads({THREAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        f"INSERT INTO mail_threads({THREAD_COLUMNS}, unread_count)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         thread.id, thread.lookup_hash, thread.seeker_x25519_public, thread.seeker_ed25519_public,
         thread.volunteer_id, thread.state, thread.assigned_hour, int(thread.opened), thread.waiting_since_hour,
-        int(thread.unread_volunteer), int(thread.unread_seeker), thread.last_activity_day)
-    await c.execute(f"INSERT INTO mail_messages({_MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    thread.id, *_fields(first))
+        int(thread.unread_volunteer), int(thread.unread_seeker), thread.last_activity_day, int(thread.unread_volunteer))
+    await c.execute(f"INSERT INTO mail_messages({_MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    thread.id, *_fields(first), thread.assigned_hour)
     if count is not None:
         await _add_count(c, count)
 
@@ -550,7 +555,7 @@ class PostgresStorage:
 
     async def messages(self, thread_id: bytes) -> list[MailMessage]:
         rows = await self._opened().fetch(
-            "SELECT seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap"
+            "SELECT seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap, hour"
             " FROM mail_messages WHERE thread_id = $1 ORDER BY seq", thread_id)
         return [MailMessage(*r) for r in rows]
 
@@ -577,12 +582,13 @@ class PostgresStorage:
                     first_reply_hours = max(0, hour - since[0])
                     if first_reply is not None:
                         await _add_count(c, first_reply(first_reply_hours))
-            await c.execute(f"INSERT INTO mail_messages({_MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                            thread_id, *_fields(message))
+            await c.execute(f"INSERT INTO mail_messages({_MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            thread_id, *_fields(message), hour)
             if message.author == 1:
                 await c.execute("UPDATE mail_threads SET state = CASE state WHEN 'handled' THEN 'open' ELSE state END,"
                                 " waiting_since_hour = coalesce(waiting_since_hour, $1), unread_volunteer = 1,"
-                                " last_activity_day = $2 WHERE id = $3", hour, day, thread_id)
+                                " unread_count = unread_count + 1, last_activity_day = $2 WHERE id = $3",
+                                hour, day, thread_id)
             else:
                 await c.execute("UPDATE mail_threads SET waiting_since_hour = NULL, unread_seeker = 1,"
                                 " last_activity_day = $1 WHERE id = $2", day, thread_id)
@@ -590,8 +596,10 @@ class PostgresStorage:
         return await self._transaction(run)
 
     async def assign_thread(self, thread_id: bytes, volunteer_id: int, wraps: dict[int, bytes], hour: int,
-                            expected_volunteer: int | None) -> None:
+                            expected_volunteer: int | None, note: bytes | None = None) -> None:
         """Give the thread to another volunteer with every message key re-wrapped for them, atomically.
+        The thread's note becomes `note` (sealed anew for them by the page), or none: the previous
+        volunteer's note is never left with a thread it can no longer be read in.
 
         The previous volunteer's wraps are overwritten, so they can no longer read the thread's
         keys through the database; `expected_volunteer` guards against a concurrent change, checked
@@ -604,7 +612,8 @@ class PostgresStorage:
             await c.executemany("UPDATE mail_messages SET volunteer_wrap = $1 WHERE thread_id = $2 AND seq = $3",
                                 [(wrap, thread_id, seq) for seq, wrap in wraps.items()])
             await c.execute("UPDATE mail_threads SET volunteer_id = $1, state = 'open', opened = 0,"
-                            " assigned_hour = $2, unread_volunteer = 1 WHERE id = $3", volunteer_id, hour, thread_id)
+                            " assigned_hour = $2, unread_volunteer = 1, unread_count = greatest(unread_count, 1),"
+                            " volunteer_note = $3 WHERE id = $4", volunteer_id, hour, note, thread_id)
         await self._transaction(run)
 
     async def update_thread(self, thread_id: bytes, **fields: object) -> None:
@@ -645,3 +654,72 @@ class PostgresStorage:
             "UPDATE mail_threads SET state = 'needs-volunteer' WHERE state = 'open' AND ("
             " volunteer_id IN (SELECT id FROM volunteers WHERE active = 0 OR can_mail = 0)"
             " OR (opened = 0 AND assigned_hour <= $1))", hour - pickup_hours))
+
+    # -- quick replies (coordinator; organisation text) ----------------------------------------
+
+    async def add_quick_reply(self, nl: str, en: str) -> int:
+        """Store a new quick reply; TooManyQuickReplies if there are QUICK_REPLIES_MAX already. The table
+        is locked against other inserts first, so two coordinators at the same moment cannot pass the cap."""
+        async def run(c: asyncpg.Connection) -> int:
+            await c.execute("LOCK TABLE quick_replies IN SHARE ROW EXCLUSIVE MODE")
+            if await c.fetchval("SELECT count(*) FROM quick_replies") >= QUICK_REPLIES_MAX:
+                raise TooManyQuickReplies(str(QUICK_REPLIES_MAX))
+            return int(await c.fetchval("INSERT INTO quick_replies(nl, en) VALUES ($1, $2) RETURNING id", nl, en))
+        return await self._transaction(run)
+
+    async def list_quick_replies(self) -> list[QuickReply]:
+        rows = await self._opened().fetch("SELECT id, nl, en FROM quick_replies ORDER BY id")
+        return [QuickReply(int(r[0]), r[1], r[2]) for r in rows]
+
+    async def update_quick_reply(self, reply_id: int, nl: str, en: str) -> bool:
+        """Change a quick reply's texts; False if there is none with this id."""
+        return _rowcount(await self._execute("UPDATE quick_replies SET nl = $1, en = $2 WHERE id = $3",
+                                             nl, en, reply_id)) == 1
+
+    async def delete_quick_reply(self, reply_id: int) -> bool:
+        """Delete a quick reply; False if there is none with this id."""
+        return _rowcount(await self._execute("DELETE FROM quick_replies WHERE id = $1", reply_id)) == 1
+
+    async def pending_invitations(self, now: int) -> list[Invitation]:
+        """Invitations neither used nor expired, soonest expiry first (never the token's hash)."""
+        rows = await self._opened().fetch("SELECT name, role, can_chat, can_mail, expires_at, used FROM invitations"
+                                          " WHERE used = 0 AND expires_at > $1 ORDER BY expires_at, name", now)
+        return [Invitation(r[0], r[1], bool(r[2]), bool(r[3]), r[4], bool(r[5])) for r in rows]
+
+    # -- the mail inbox and notes (migration 0008) ---------------------------------------------
+
+    async def mail_can_be_taken(self) -> bool:
+        """Whether any account could be given a new mail now (active, can mail, with a certificate)."""
+        return await self._opened().fetchval(
+            "SELECT 1 FROM volunteers WHERE active = 1 AND can_mail = 1 AND x25519_certificate IS NOT NULL"
+            " LIMIT 1") is not None
+
+    async def inbox_counts(self, volunteer_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """For each of these volunteers with open threads: (unread help-seeker messages, open threads).
+        One query for every volunteer with a socket on this node (server/mail/inbox.py)."""
+        if not volunteer_ids:
+            return {}
+        rows = await self._opened().fetch(
+            "SELECT volunteer_id, sum(unread_count), count(*) FROM mail_threads"
+            " WHERE volunteer_id = ANY($1::bigint[]) AND state = 'open' GROUP BY volunteer_id", volunteer_ids)
+        return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    async def inbox_details(self, volunteer_id: int) -> dict[bytes, tuple[int, int | None]]:
+        """Per open thread of the volunteer: its unread count and the hour of its last message."""
+        rows = await self._opened().fetch(
+            "SELECT t.id, t.unread_count, (SELECT max(m.hour) FROM mail_messages m WHERE m.thread_id = t.id)"
+            " FROM mail_threads t WHERE t.volunteer_id = $1 AND t.state = 'open'", volunteer_id)
+        return {bytes(r[0]): (int(r[1]), r[2]) for r in rows}
+
+    async def thread_note(self, thread_id: bytes) -> bytes | None:
+        value = await self._opened().fetchval("SELECT volunteer_note FROM mail_threads WHERE id = $1", thread_id)
+        return bytes(value) if value is not None else None
+
+    async def set_thread_note(self, thread_id: bytes, volunteer_id: int, note: bytes | None) -> bool:
+        """Replace the thread's note (None deletes it) if the thread is still this volunteer's."""
+        changed = _rowcount(await self._execute(
+            "UPDATE mail_threads SET volunteer_note = $1 WHERE id = $2 AND volunteer_id = $3",
+            note, thread_id, volunteer_id)) == 1
+        if changed and note is None:
+            await self._vacuum("mail_threads")  # the deleted note's row version is not left in the table
+        return changed

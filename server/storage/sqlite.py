@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from .interface import (Count, Invitation, InvitationUnusable, LastCoordinator, MailMessage, MailThread, NameTaken,
                         NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames,
                         migration_scripts, THREAD_COLUMNS, THREAD_FIELDS, VOLUNTEER_COLUMNS)
+from .interface import QUICK_REPLIES_MAX, QuickReply, TooManyQuickReplies
 
 T = TypeVar("T")
 
@@ -93,14 +94,16 @@ def _writing(c: sqlite3.Connection) -> Iterator[None]:
 
 
 def _fewest_threads(c: sqlite3.Connection, exclude: int | None) -> Volunteer | None:
-    """The available mail volunteer with the fewest threads that are not handled.
+    """The mail volunteer with the fewest threads that are not handled: of those available for mail
+    first, else of every active account that can take mail (mail is never refused because nobody
+    switched "available" on; the pickup rule moves a thread on that is not opened in time).
 
     `open_threads` is kept by triggers (migration 0005), so this costs the same at any load."""
     row = c.execute(
         f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers"
-        " WHERE active = 1 AND can_mail = 1 AND mail_available = 1"
+        " WHERE active = 1 AND can_mail = 1"
         " AND x25519_certificate IS NOT NULL AND id IS NOT ?"
-        " ORDER BY open_threads, id LIMIT 1", (exclude,)).fetchone()
+        " ORDER BY mail_available DESC, open_threads, id LIMIT 1", (exclude,)).fetchone()
     return _volunteer(row) if row else None
 
 
@@ -112,12 +115,14 @@ def _add_count(c: sqlite3.Connection, count: Count) -> None:
 
 def _insert_thread(c: sqlite3.Connection, thread: MailThread, first: MailMessage, count: Count | None) -> None:
     """Inside a transaction: the thread, its first message, and the statistics count."""
-    c.execute(f"INSERT INTO mail_threads({THREAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    # unread_count (migration 0008): the first message is the one unread message of a new thread.
+    c.execute(f"INSERT INTO mail_threads({THREAD_COLUMNS}, unread_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               (thread.id, thread.lookup_hash, thread.seeker_x25519_public, thread.seeker_ed25519_public,
                thread.volunteer_id, thread.state, thread.assigned_hour, int(thread.opened),
                thread.waiting_since_hour, int(thread.unread_volunteer), int(thread.unread_seeker),
-               thread.last_activity_day))
-    c.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread.id, *_fields(first)))
+               thread.last_activity_day, int(thread.unread_volunteer)))
+    c.execute(f"INSERT INTO mail_messages({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              (thread.id, *_fields(first), thread.assigned_hour))
     if count is not None:
         _add_count(c, count)
 
@@ -480,7 +485,7 @@ class SQLiteStorage:
 
     async def messages(self, thread_id: bytes) -> list[MailMessage]:
         def run(c: sqlite3.Connection) -> list[MailMessage]:
-            rows = c.execute("SELECT seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap"
+            rows = c.execute("SELECT seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap, hour"
                              " FROM mail_messages WHERE thread_id = ? ORDER BY seq", (thread_id,)).fetchall()
             return [_message(r) for r in rows]
         return await self._run(run)
@@ -510,11 +515,13 @@ class SQLiteStorage:
                         first_reply_hours = max(0, hour - since[0])
                         if first_reply is not None:
                             _add_count(c, first_reply(first_reply_hours))
-                c.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread_id, *_fields(message)))
+                c.execute(f"INSERT INTO mail_messages({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (thread_id, *_fields(message), hour))
                 if message.author == 1:
                     c.execute("UPDATE mail_threads SET state = CASE state WHEN 'handled' THEN 'open' ELSE state END,"
                               " waiting_since_hour = coalesce(waiting_since_hour, ?), unread_volunteer = 1,"
-                              " last_activity_day = ? WHERE id = ?", (hour, day, thread_id))
+                              " unread_count = unread_count + 1, last_activity_day = ? WHERE id = ?",
+                              (hour, day, thread_id))
                 else:
                     c.execute("UPDATE mail_threads SET waiting_since_hour = NULL, unread_seeker = 1,"
                               " last_activity_day = ? WHERE id = ?", (day, thread_id))
@@ -526,8 +533,10 @@ class SQLiteStorage:
         return await self._run(run)
 
     async def assign_thread(self, thread_id: bytes, volunteer_id: int, wraps: dict[int, bytes], hour: int,
-                            expected_volunteer: int | None) -> None:
+                            expected_volunteer: int | None, note: bytes | None = None) -> None:
         """Give the thread to another volunteer with every message key re-wrapped for them, atomically.
+        The thread's note becomes `note` (sealed anew for them by the page), or none: the previous
+        volunteer's note is never left with a thread it can no longer be read in.
 
         The previous volunteer's wraps are overwritten, so they can no longer read the thread's
         keys from the database; `expected_volunteer` guards against a concurrent change."""
@@ -541,7 +550,8 @@ class SQLiteStorage:
                 c.executemany("UPDATE mail_messages SET volunteer_wrap = ? WHERE thread_id = ? AND seq = ?",
                               [(wrap, thread_id, seq) for seq, wrap in wraps.items()])
                 c.execute("UPDATE mail_threads SET volunteer_id = ?, state = 'open', opened = 0, assigned_hour = ?,"
-                          " unread_volunteer = 1 WHERE id = ?", (volunteer_id, hour, thread_id))
+                          " unread_volunteer = 1, unread_count = max(unread_count, 1), volunteer_note = ?"
+                          " WHERE id = ?", (volunteer_id, hour, note, thread_id))
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -594,6 +604,87 @@ class SQLiteStorage:
                 " OR (opened = 0 AND assigned_hour <= ?))", (hour - pickup_hours,)).rowcount
         return await self._run(run)
 
+    # -- quick replies (coordinator; organisation text) ----------------------------------------
+
+    async def add_quick_reply(self, nl: str, en: str) -> int:
+        """Store a new quick reply; TooManyQuickReplies if there are QUICK_REPLIES_MAX already."""
+        def run(c: sqlite3.Connection) -> int:
+            with _writing(c):
+                if c.execute("SELECT count(*) FROM quick_replies").fetchone()[0] >= QUICK_REPLIES_MAX:
+                    raise TooManyQuickReplies(str(QUICK_REPLIES_MAX))
+                cur = c.execute("INSERT INTO quick_replies(nl, en) VALUES (?, ?)", (nl, en))
+            return int(cur.lastrowid or 0)
+        return await self._run(run)
+
+    async def list_quick_replies(self) -> list[QuickReply]:
+        def run(c: sqlite3.Connection) -> list[QuickReply]:
+            return [QuickReply(*row) for row in c.execute("SELECT id, nl, en FROM quick_replies ORDER BY id")]
+        return await self._run(run)
+
+    async def update_quick_reply(self, reply_id: int, nl: str, en: str) -> bool:
+        """Change a quick reply's texts; False if there is none with this id."""
+        return await self._run(lambda c: c.execute("UPDATE quick_replies SET nl = ?, en = ? WHERE id = ?",
+                                                   (nl, en, reply_id)).rowcount == 1)
+
+    async def delete_quick_reply(self, reply_id: int) -> bool:
+        """Delete a quick reply; False if there is none with this id."""
+        return await self._run(lambda c: c.execute("DELETE FROM quick_replies WHERE id = ?",
+                                                   (reply_id,)).rowcount == 1)
+
+    async def pending_invitations(self, now: int) -> list[Invitation]:
+        """Invitations neither used nor expired, soonest expiry first (never the token's hash)."""
+        def run(c: sqlite3.Connection) -> list[Invitation]:
+            rows = c.execute("SELECT name, role, can_chat, can_mail, expires_at, used FROM invitations"
+                             " WHERE used = 0 AND expires_at > ? ORDER BY expires_at, name", (now,)).fetchall()
+            return [Invitation(r[0], r[1], bool(r[2]), bool(r[3]), r[4], bool(r[5])) for r in rows]
+        return await self._run(run)
+
+    # -- the mail inbox and notes (migration 0008) ---------------------------------------------
+
+    async def mail_can_be_taken(self) -> bool:
+        """Whether any account could be given a new mail now (active, can mail, with a certificate)."""
+        return await self._run(lambda c: c.execute(
+            "SELECT 1 FROM volunteers WHERE active = 1 AND can_mail = 1 AND x25519_certificate IS NOT NULL"
+            " LIMIT 1").fetchone() is not None)
+
+    async def inbox_counts(self, volunteer_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """For each of these volunteers with open threads: (unread help-seeker messages, open threads).
+        One query for every volunteer with a socket on this node (server/mail/inbox.py)."""
+        if not volunteer_ids:
+            return {}
+        def run(c: sqlite3.Connection) -> dict[int, tuple[int, int]]:
+            marks = ", ".join("?" * len(volunteer_ids))
+            rows = c.execute(f"SELECT volunteer_id, sum(unread_count), count(*) FROM mail_threads"
+                             f" WHERE volunteer_id IN ({marks}) AND state = 'open' GROUP BY volunteer_id",
+                             volunteer_ids).fetchall()
+            return {vid: (int(unread), int(n)) for vid, unread, n in rows}
+        return await self._run(run)
+
+    async def inbox_details(self, volunteer_id: int) -> dict[bytes, tuple[int, int | None]]:
+        """Per open thread of the volunteer: its unread count and the hour of its last message."""
+        def run(c: sqlite3.Connection) -> dict[bytes, tuple[int, int | None]]:
+            rows = c.execute("SELECT t.id, t.unread_count, (SELECT max(m.hour) FROM mail_messages m"
+                             " WHERE m.thread_id = t.id) FROM mail_threads t"
+                             " WHERE t.volunteer_id = ? AND t.state = 'open'", (volunteer_id,)).fetchall()
+            return {tid: (int(unread), hour) for tid, unread, hour in rows}
+        return await self._run(run)
+
+    async def thread_note(self, thread_id: bytes) -> bytes | None:
+        def run(c: sqlite3.Connection) -> bytes | None:
+            row = c.execute("SELECT volunteer_note FROM mail_threads WHERE id = ?", (thread_id,)).fetchone()
+            return row[0] if row else None
+        return await self._run(run)
+
+    async def set_thread_note(self, thread_id: bytes, volunteer_id: int, note: bytes | None) -> bool:
+        """Replace the thread's note (None deletes it) if the thread is still this volunteer's."""
+        def run(c: sqlite3.Connection) -> bool:
+            changed = c.execute("UPDATE mail_threads SET volunteer_note = ? WHERE id = ? AND volunteer_id = ?",
+                                (note, thread_id, volunteer_id)).rowcount == 1
+            if changed and note is None:
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # do not leave the old note in the write-ahead log
+            return changed
+        return await self._run(run)
+
 
 def _keep_a_coordinator(c: sqlite3.Connection, name: str) -> None:
     """Raise LastCoordinator if `name` is the only active coordinator (inside the caller's transaction)."""
@@ -607,3 +698,6 @@ def _keep_a_coordinator(c: sqlite3.Connection, name: str) -> None:
 
 def _fields(m: MailMessage) -> tuple[Any, ...]:
     return (m.seq, m.author, m.body, m.signature, m.signer_public, m.seeker_wrap, m.volunteer_wrap)
+
+
+_MESSAGE_COLUMNS = "thread_id, seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap, hour"

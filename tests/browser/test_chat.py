@@ -70,7 +70,7 @@ async def test_chat_journey_end_to_end_leaves_no_plaintext_or_address(
         await seeker.press("#bericht", "Enter")
         await assert_accessible(seeker)
 
-        await wait_text(volunteer, "#wachtrij-samenvatting", "wachten 1")
+        await wait_text(volunteer, "#wachtrij-samenvatting", "Er wacht 1 persoon")
         await volunteer.click("#aannemen")
         await wait_text(seeker, "#gesprek-kop", "Je praat met Sanne")
         panel = volunteer.locator("#gesprekken .panel").first
@@ -221,7 +221,7 @@ async def test_volunteer_page_drops_a_replayed_frame_unseen(browser: Any, server
         async with aiohttp.ClientSession(base_url=server.url) as http:
             seeker = Seeker(await http.ws_connect("/ws/chat", headers={"Origin": server.url}))
             await seeker.open(http)
-            await wait_text(volunteer, "#wachtrij-samenvatting", "wachten 1")
+            await wait_text(volunteer, "#wachtrij-samenvatting", "Er wacht 1 persoon")
             await volunteer.click("#aannemen")
             await seeker.connected()
             await seeker.say("mijn eerste zin")

@@ -56,7 +56,7 @@ async def seeker_in_chat(browser: Any, server: InProcessServer, volunteer: Any) 
     await seeker.wait_for_selector("#start:not([hidden])")
     await seeker.click("#start")
     await wait_text(seeker, "#positie", "nummer 1 in de rij")
-    await wait_text(volunteer, "#wachtrij-samenvatting", "wachten 1")
+    await wait_text(volunteer, "#wachtrij-samenvatting", "Er wacht 1 persoon")
     await volunteer.click("#aannemen")
     await wait_text(seeker, "#gesprek-kop", "Je praat met Sanne")
     await seeker.fill("#bericht", BEFORE)
@@ -89,6 +89,7 @@ async def test_handover_to_113_with_consent_new_keys_and_only_what_was_allowed(
     seeker = await seeker_in_chat(browser, server, volunteer)
     try:
         panel = volunteer.locator("#gesprekken .panel").first
+        await panel.locator(".tool.doorverbinden summary").click()  # the tools are folded away until needed
         await panel.locator("select.doel").select_option("p:113")
         await panel.locator("textarea.notitie").fill(NOTE)
         await panel.locator("form.overdragen button[type=submit]").click()
@@ -148,6 +149,7 @@ async def test_handover_with_history_passes_the_earlier_conversation_from_the_se
     seeker = await seeker_in_chat(browser, server, volunteer)
     try:
         panel = volunteer.locator("#gesprekken .panel").first
+        await panel.locator(".tool.doorverbinden summary").click()  # the tools are folded away until needed
         await panel.locator("select.doel").select_option("p:113")
         await panel.locator("form.overdragen button[type=submit]").click()
         await seeker.locator("#doorverbinden:not([hidden])").wait_for()
@@ -172,6 +174,7 @@ async def test_declined_handover_keeps_the_chat_with_the_volunteer(browser: Any,
     seeker = await seeker_in_chat(browser, server, volunteer)
     try:
         panel = volunteer.locator("#gesprekken .panel").first
+        await panel.locator(".tool.doorverbinden summary").click()  # the tools are folded away until needed
         await panel.locator("select.doel").select_option("p:113")
         await panel.locator("form.overdragen button[type=submit]").click()
         await seeker.locator("#doorverbinden:not([hidden])").wait_for()
@@ -197,6 +200,7 @@ async def test_read_along_notice_on_seekers_page_and_hint_only_for_the_volunteer
     try:
         assert await seeker.locator("#meelezen").is_hidden()
         panel = volunteer.locator("#gesprekken .panel").first
+        await panel.locator(".tool.meelezen-vragen summary").click()
         await panel.locator("select.mentorkeuze").select_option(label="Mirjam")
         await panel.locator("form.mentor button[type=submit]").click()
         await mentor.locator("#uitnodigingen button", has_text="Meelezen").click()

@@ -106,7 +106,7 @@ async def test_coordinator_sees_live_figures_invites_and_reads_statistics(page: 
         await newcomer.close()
 
         # A bad name: a clear message, the field marked.
-        await page.fill("#nieuwe-naam", "R2D2")
+        await page.fill("#nieuwe-naam", "Noor <b>")
         await page.click("#uitnodigen button[type=submit]")
         await wait_text(page, "#fout", "letters")
         assert await page.get_attribute("#nieuwe-naam", "aria-invalid") == "true"
@@ -127,9 +127,12 @@ async def test_coordinator_sees_live_figures_invites_and_reads_statistics(page: 
         assert await page.text_content("#mail-beschikbaar") == "0"
         assert (await page.text_content("tr[data-name='Mila'] .acties")).strip() == "Gedeactiveerd"
 
-        # The statistics of this week: small counts suppressed, charts and tables, no script needed.
+        # The statistics open on today and say so: small counts suppressed, charts and tables, no script needed.
         await page.click("nav.subnav >> text=Statistiek")
         await page.wait_for_url("**/coordinator/statistiek")
+        assert (await page.text_content("#periode-kop")).startswith("Dag: ")
+        assert (await page.text_content("#periode-kop")).endswith("(vandaag)")
+        assert await page.input_value("#periode") == "day"
         chat = page.locator("table", has=page.locator("caption", has_text="Chat in deze periode"))
         assert await chat.locator("tr", has_text="Aangeboden").locator("td").text_content() == "7"
         assert await chat.locator("tr", has_text="Weggegaan").locator("td").text_content() == "<5"

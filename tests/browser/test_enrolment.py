@@ -95,7 +95,7 @@ async def test_volunteer_enrols_logs_out_and_in_and_no_secret_reaches_the_disk(
     await assert_accessible(page)
     await login(page, "Sanne", PASSPHRASE)
     await page.wait_for_selector("#werkplek:not([hidden])", timeout=30_000)
-    assert "Welkom, Sanne" in await page.text_content("#welkom")
+    assert "Ingelogd: Sanne" in await page.text_content("#wie")
     assert "niets voor je te doen" in await page.text_content("#leeg")
     assert not await page.is_visible("#coordinatie")  # the dashboard link is for coordinators only
     await assert_accessible(page)
@@ -105,7 +105,7 @@ async def test_volunteer_enrols_logs_out_and_in_and_no_secret_reaches_the_disk(
     assert "uitgelogd" in await page.text_content("#status")
     await login(page, "Sanne", PASSPHRASE)
     await page.wait_for_selector("#werkplek:not([hidden])", timeout=30_000)
-    assert "Welkom, Sanne" in await page.text_content("#welkom")
+    assert "Ingelogd: Sanne" in await page.text_content("#wie")
 
     cookies = await context.cookies()
     session = [c for c in cookies if c["name"] == "oor_sessie"]
@@ -175,7 +175,7 @@ async def test_english_pages_and_home_are_accessible(page: Any, context: Any, li
 @pytest.mark.browser
 async def test_quick_exit_leaves_no_history_entry(page: Any, live_server: Any) -> None:
     await page.goto(live_server.url + "/")
-    await page.goto(live_server.url + "/vrijwilliger")
+    await page.goto(live_server.url + "/chat")
     # Do not leave for the real neutral site (no network here): intercept that navigation.
     await page.route("https://nos.nl/**", lambda route: route.fulfill(body="<title>neutraal</title>",
                                                                        content_type="text/html"))

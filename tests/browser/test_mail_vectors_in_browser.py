@@ -328,3 +328,61 @@ async def test_browser_mail_functions_leave_caller_secrets_alone(page: Any, live
     got = await page.evaluate(WIPE_RUNNER, [vector, keys])
     assert got == {"opened": vector["content"], "contentIntact": True, "readerIntact": True, "independent": True}
     assert not page.problems, page.problems
+
+
+NOTES_RUNNER = "async (cases) => {" + PROLOGUE + """
+  const results = [];
+  for (const c of cases) {
+    const r = {};
+    try {
+      if (c.kind === "seal") {
+        const writer = holder(c.writer);
+        const reader = holder(c.reader);
+        const content = c.expect === "ok" ? oc.encodeText(c.content) : new Uint8Array(c.content_length);
+        const note = oc.sealMailNote(d(c.thread_id), content, writer, reader.x25519Public, { key: d(c.key) });
+        r.head = e(note.subarray(0, note.length - oc.MAIL_WRAP_BYTES));
+        r.note = e(note);  // its wrap is random: Python opens it
+        r.openedFixed = oc.decodeText(oc.openMailNote(d(c.thread_id), d(c.note), reader, writer.ed25519Public));
+        r.openedOwn = oc.decodeText(oc.openMailNote(d(c.thread_id), note, reader, writer.ed25519Public));
+        r.outcome = "ok";
+      } else {
+        r.content = oc.decodeText(oc.openMailNote(d(c.thread_id), d(c.note), holder(c.reader),
+                                                  d(c.writer_ed25519_public)));
+        r.outcome = "ok";
+      }
+    } catch (err) {
+      r.outcome = outcome(err);
+      r.message = String(err);
+    }
+    results.push(r);
+  }
+  return { results, constants: [oc.MAX_MAIL_NOTE_CONTENT, oc.MIN_MAIL_NOTE_BYTES, oc.MAX_MAIL_NOTE_BYTES] };
+}"""
+
+
+@pytest.mark.browser
+async def test_browser_seals_and_opens_notes(page: Any, live_server: Any) -> None:
+    """mail_note.json (PROTOCOL.md 12.10) in the page: every seal byte for byte (but the random wrap,
+    which Python opens), every refusal as named."""
+    data = load("mail_note.json")
+    await page.goto(live_server.url + "/")
+    got = await page.evaluate(NOTES_RUNNER, data["cases"])
+    results = got["results"]
+    assert len(results) == len(data["cases"])
+    for case, result in zip(data["cases"], results):
+        name = case["name"]
+        assert result["outcome"] == case["expect"], (name, result)
+        if case["expect"] != "ok":
+            continue
+        if case["kind"] == "seal":
+            assert result["head"] == crypto.b64encode(d(case["body"]) + d(case["signature"])), name
+            assert result["openedFixed"] == result["openedOwn"] == case["content"], name
+            writer, reader = holder(case["writer"]), holder(case["reader"])
+            opened = crypto.open_mail_note(d(case["thread_id"]), d(result["note"]), reader, writer.ed25519_public)
+            assert opened.decode("utf-8") == case["content"], name
+            assert result["note"] != case["note"], "the page's wrap must be random"
+        else:
+            assert result["content"] == case["content"], name
+    assert got["constants"] == [crypto.MAX_MAIL_NOTE_CONTENT, min(crypto.MAIL_NOTE_LENGTHS),
+                                max(crypto.MAIL_NOTE_LENGTHS)]
+    assert not page.problems, page.problems

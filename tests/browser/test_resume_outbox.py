@@ -343,7 +343,7 @@ async def volunteer_page_in_chat(browser: Any, server: InProcessServer, http: ai
         await asyncio.sleep(0.01)
     seeker = Seeker(await http.ws_connect("/ws/chat", headers={"Origin": server.url}))
     assert (await seeker.open(http))["t"] == "queued"
-    await wait_text(page, "#wachtrij-samenvatting", "wachten 1")
+    await wait_text(page, "#wachtrij-samenvatting", "Er wacht 1 persoon")
     await page.click("#aannemen")
     await seeker.connected()
     await seeker.say(EARLIER)

@@ -121,6 +121,30 @@ def test_b64_rejects_padding_and_standard_alphabet(data):
             crypto.b64decode(standard)
 
 
+def _b64check_agrees(text):
+    from crypto.encoding import b64check
+
+    try:
+        data = crypto.b64decode(text)
+    except crypto.InvalidInput:
+        with pytest.raises(crypto.InvalidInput):
+            b64check(text)
+        return
+    assert b64check(text) == len(data)
+
+
+@given(st.one_of(st.text(max_size=60), st.text(alphabet=B64_ALPHABET + "=+/ ", max_size=60),
+                 st.binary(max_size=60).map(crypto.b64encode)))
+def test_b64check_agrees_with_decoding(text):
+    # The relay's check without decoding (crypto.encoding.b64check) refuses exactly what b64decode refuses
+    # and counts the bytes it would give: on arbitrary text, on near-base64 and on every canonical encoding
+    # (each of which is also tried with every possible last character).
+    _b64check_agrees(text)
+    if text:
+        for last in B64_ALPHABET:
+            _b64check_agrees(text[:-1] + last)
+
+
 @given(st.text(max_size=60))
 def test_b64_decode_accepts_only_canonical_text(text):
     try:

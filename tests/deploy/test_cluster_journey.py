@@ -85,7 +85,7 @@ async def test_a_conversation_survives_a_rolling_restart_and_a_crash_in_chromium
     await seeker.wait_for_selector("#start:not([hidden])")
     await seeker.click("#start")
     await wait_text(seeker, "#positie", "nummer 1 in de rij")
-    await wait_text(volunteer, "#wachtrij-samenvatting", "wachten 1")
+    await wait_text(volunteer, "#wachtrij-samenvatting", "Er wacht 1 persoon")
     await volunteer.click("#aannemen")
     await wait_text(seeker, "#gesprek-kop", "Je praat met Sanne")
     panel = volunteer.locator("#gesprekken .panel").first

@@ -216,7 +216,7 @@ async def test_chat_and_mail_through_nginx_in_chromium(stack: Stack, https_conte
     await wait_text(seeker, "#positie", "nummer 1 in de rij")
     await seeker.fill("#bericht", FIRST)
     await seeker.press("#bericht", "Enter")
-    await wait_text(volunteer, "#wachtrij-samenvatting", "wachten 1")
+    await wait_text(volunteer, "#wachtrij-samenvatting", "Er wacht 1 persoon")
     await volunteer.click("#aannemen")
     await wait_text(seeker, "#gesprek-kop", "Je praat met Sanne")
     panel = volunteer.locator("#gesprekken .panel").first

@@ -161,11 +161,13 @@ def stored_rows(server: InProcessServer) -> tuple[int, int, int]:
 
 
 async def test_nobody_on_duty_means_try_again_later(gateway: InProcessServer, relay_sink: Sink) -> None:
+    """Only when no account can take mail at all (nobody "on duty" in the strictest sense; nobody being
+    marked available is not enough, see the next test): 451 4.3.2, nothing stored, the sender's server retries."""
     code, text = await in_thread(send, gateway, message())
-    assert code == 451 and "4.3.2" in text
+    assert code == 451 and "4.3.2" in text and "113" in text
     assert stored_rows(gateway) == (0, 0, 0)
-    # Someone comes on duty: the gateway takes mail again within a moment (it remembers "nobody"
-    # for at most a second, so as not to derive keys for mail it cannot store).
+    # An account that can mail appears: the gateway takes mail again within a moment (it remembers
+    # "nobody" for at most a second, so as not to derive keys for mail it cannot store).
     async with aiohttp.ClientSession(base_url=gateway.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         await api_volunteer(gateway, http, "Sanne")
         for _ in range(50):
@@ -177,6 +179,17 @@ async def test_nobody_on_duty_means_try_again_later(gateway: InProcessServer, re
         assert code == 250, text
         assert token_from(await relay_sink.next_mail())
     assert stored_rows(gateway) == (1, 1, 1)
+
+
+async def test_mail_is_taken_when_nobody_is_marked_available(gateway: InProcessServer, relay_sink: Sink,
+                                                             on_duty: Any) -> None:
+    """Nobody on duty is no reason to refuse (issue 15, point 10): the mail goes to an active mail volunteer."""
+    await on_duty.available(False)
+    code, text = await in_thread(send, gateway, message())
+    assert code == 250, text
+    assert token_from(await relay_sink.next_mail())
+    assert stored_rows(gateway) == (1, 1, 1)
+    assert len(await on_duty.inbox()) == 1
 
 
 async def test_a_failure_while_sealing_stores_nothing(gateway: InProcessServer, on_duty: Any) -> None:

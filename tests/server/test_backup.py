@@ -71,6 +71,8 @@ async def test_round_trip_while_the_server_takes_writes(tmp_path: Path) -> None:
 
             task = asyncio.ensure_future(writer())
             await writing.wait()
+            with sqlite3.connect(tmp_path / "var" / "oor.sqlite3", timeout=10) as db:  # organisation text, kept
+                db.execute("INSERT INTO quick_replies(nl, en) VALUES ('Neem je tijd.', 'Take your time.')")
             done = await asyncio.get_running_loop().run_in_executor(None, lambda: live.oor("backup", str(dest)))
             stop.set()
             written_meanwhile = await task
@@ -108,6 +110,8 @@ async def test_round_trip_while_the_server_takes_writes(tmp_path: Path) -> None:
     assert f"schema version {known_schema()}" in done.stdout
     assert stat.S_IMODE((restored_data / "oor.sqlite3").stat().st_mode) == 0o600
     assert sorted(p.name for p in restored_data.iterdir()) == ["oor.sqlite3"]
+    with sqlite3.connect(restored_data / "oor.sqlite3") as db:  # quick replies are in the backup
+        assert db.execute("SELECT nl, en FROM quick_replies").fetchall() == [("Neem je tijd.", "Take your time.")]
     again = start_oor(tmp_path / "restored", restored_data, name="restored")
     try:
         async with cookie_session(again.url) as http:
@@ -295,6 +299,7 @@ async def test_postgres_round_trip_while_the_server_takes_writes(tmp_path: Path,
         port = free_port()
         live = start_oor(tmp_path, tmp_path / "var", http_port=port, env=env_for(source, port), name="live")
         try:
+            source.rows("INSERT INTO quick_replies(nl, en) VALUES ('Neem je tijd.', 'Take your time.')")
             codes, said = await writes_then_backup(live, dest, identity)
         finally:
             live.stop()
@@ -314,6 +319,7 @@ async def test_postgres_round_trip_while_the_server_takes_writes(tmp_path: Path,
         assert "restored into the PostgreSQL database: 1 volunteer account(s)" in done.stdout
         assert f"schema version {known_schema(postgres=True)}" in done.stdout
         assert target.rows("SELECT count(*) FROM sessions") == [(0,)]
+        assert target.rows("SELECT nl, en FROM quick_replies") == [("Neem je tijd.", "Take your time.")]
         restored = target.rows("SELECT count(*) FROM mail_threads")[0][0]
         # The counts printed are those of the backup's snapshot; the service wrote more after it.
         assert 3 <= restored <= held and f"{restored} mail thread(s) with {restored} message(s)" in said

@@ -28,7 +28,7 @@ from mailgate.parse import Unreadable
 from server import accounts
 from server.errors import BadRequest, Conflict, Forbidden, OorError, TooManyRequests, Unauthorized, decode_field
 from server.http import error_middleware
-from server.i18n import TEXTS, message
+from server.i18n import PLURALS, TEXTS, message
 from server.keys import CLOCK, CONFIG, STORAGE
 from server.storage import ROLES
 from tests.helpers import PASSPHRASE, enrolment_body, login_body
@@ -106,6 +106,14 @@ def placeholders(sentence: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(sentence) if name}
 
 
+def sentences(key: str) -> list[str]:
+    """Every sentence of an entry: its two languages, or for a plural entry (issue 15) every form of both."""
+    if key in PLURALS:
+        entry = PLURALS[key]
+        return [*entry.nl.values(), *entry.en.values()]
+    return list(TEXTS[key])
+
+
 def test_the_scan_finds_the_raise_sites():
     # Guard against the checks below passing vacuously.
     calls = constructions()
@@ -135,10 +143,10 @@ def test_every_key_at_a_raise_site_exists_with_the_values_it_needs():
             if k.arg == "values" and isinstance(k.value, ast.Dict):
                 given |= {key.value for key in k.value.keys if isinstance(key, ast.Constant)}
         for key in keys:
-            if key not in TEXTS:
-                problems.append(f"{rel}:{line}: {name}({key!r}): no such key in TEXTS")
+            if key not in TEXTS and key not in PLURALS:
+                problems.append(f"{rel}:{line}: {name}({key!r}): no such key in TEXTS or PLURALS")
                 continue
-            needed = placeholders(TEXTS[key][0]) | placeholders(TEXTS[key][1])
+            needed = set().union(*(placeholders(sentence) for sentence in sentences(key)))
             if not unpacked and not needed <= given:
                 problems.append(f"{rel}:{line}: {name}({key!r}) does not give {sorted(needed - given)}")
     assert not problems, "\n".join(problems)
@@ -157,10 +165,12 @@ def test_every_error_class_has_its_own_sentence():
 def test_no_key_is_written_twice():
     # Two engineers insert into the same dict literal: a repeated key would silently replace the first.
     source = (REPO / "server" / "i18n.py").read_text(encoding="utf-8")
-    texts = next(n.value for n in ast.walk(ast.parse(source))
-                 if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "TEXTS")
-    keys = [k.value for k in texts.keys if isinstance(k, ast.Constant)]
-    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    for name in ("TEXTS", "PLURALS"):
+        texts = next(n.value for n in ast.walk(ast.parse(source))
+                     if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == name)
+        keys = [k.value for k in texts.keys if isinstance(k, ast.Constant)]
+        assert len(keys) > 10, name
+        assert len(keys) == len(set(keys)), (name, sorted(k for k in keys if keys.count(k) > 1))
 
 
 def test_both_languages_take_the_same_values():
@@ -189,6 +199,9 @@ def test_error_answers_keep_their_shape():
         "message": {"nl": "Te veel mislukte pogingen. Probeer het over 8 seconden opnieuw.",
                     "en": "Too many failed attempts. Try again in 8 seconds."},
         "retry_after": 8}
+    assert TooManyRequests("login_locked", retry_after=1).as_json()["message"] == {
+        "nl": "Te veel mislukte pogingen. Probeer het over 1 seconde opnieuw.",
+        "en": "Too many failed attempts. Try again in 1 second."}
     assert Conflict("name_taken_named", field="name", values={"name": "Sanne"}).as_json() == {
         "error": "conflict", "message": {"nl": "Er is al een vrijwilliger met deze naam.",
                                          "en": "A volunteer named 'Sanne' exists already."}, "field": "name"}

@@ -210,7 +210,9 @@ async def test_grace_period_over_ends_the_chat_for_the_volunteer(
         aiohttp_client: Any, tmp_path: Any, database: Any) -> None:
     from server.config import load_config
     from tests.conftest import INSECURE_TEST_ENV
-    config = load_config(env={**INSECURE_TEST_ENV, "OOR_CHAT_GRACE_SECONDS": "1"},
+    # Each side has its own grace (chat_seeker_grace_seconds for the help-seeker, 10 minutes by default).
+    config = load_config(env={**INSECURE_TEST_ENV, "OOR_CHAT_GRACE_SECONDS": "1",
+                              "OOR_CHAT_SEEKER_GRACE_SECONDS": "1"},
                          overrides={"data_dir": str(tmp_path / "var"), "database_url": database.url})
     relay = await aiohttp_client(create_app(config))
     async with aiohttp.ClientSession(base_url=str(relay.make_url(""))) as http:

@@ -37,6 +37,9 @@ def test_toml_then_environment_then_flags(tmp_path: Path) -> None:
     ('quick_exit_url = "http://plain.example"\n', "quick_exit_url"),
     ('public_url = "ftp://x"\n', "public_url"),
     ("passphrase_min_length = 4\n", "passphrase_min_length"),
+    ("chat_seeker_grace_seconds = 0\n", "chat_seeker_grace_seconds"),
+    ("chat_seeker_grace_seconds = 3601\n", "chat_seeker_grace_seconds"),
+    ('chat_seeker_grace_seconds = "10 min"\n', "chat_seeker_grace_seconds"),
     ("this is not toml\n", "oor.toml"),
 ])
 def test_bad_config_file_names_the_key(tmp_path: Path, toml: str, named: str) -> None:
@@ -44,6 +47,19 @@ def test_bad_config_file_names_the_key(tmp_path: Path, toml: str, named: str) ->
     path.write_text(toml)
     with pytest.raises(ConfigError, match=named):
         load_config(path, env={})
+
+
+def test_the_help_seekers_grace_period_is_its_own_and_longer_by_default(tmp_path: Path) -> None:
+    """Issue 15: a phone in a pocket needs minutes to come back, a volunteer's console seconds."""
+    cfg = load_config(env={})
+    assert cfg.chat_seeker_grace_seconds == 600 and cfg.chat_grace_seconds == 60
+    path = tmp_path / "oor.toml"
+    path.write_text("chat_seeker_grace_seconds = 900\n")
+    assert load_config(path, env={}).chat_seeker_grace_seconds == 900
+    cfg = load_config(path, env={"OOR_CHAT_SEEKER_GRACE_SECONDS": "1200"})
+    assert cfg.chat_seeker_grace_seconds == 1200 and cfg.chat_grace_seconds == 60
+    with pytest.raises(ConfigError, match="chat_seeker_grace_seconds"):
+        load_config(env={"OOR_CHAT_SEEKER_GRACE_SECONDS": "-5"})
 
 
 def test_unknown_environment_variable_is_an_error() -> None:

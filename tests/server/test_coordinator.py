@@ -18,6 +18,8 @@ from tests.chatclient import Seeker, Volunteer
 from tests.helpers import clocked_client, cookie_sessions, PASSPHRASE, enrolment_body, invite, login_body
 from tests.mailclient import MailSeeker, MailVolunteer
 from tests.services.database import Database, written
+from tests.server.test_chat_handover import chatting, http_for, relay, stack, staff  # noqa: F401 (fixtures)
+from tests.server.test_chat_cluster import nodes  # noqa: F401 (a fixture: two nodes over one Redis)
 
 START = 1_800_000_000  # a whole hour (unix seconds)
 
@@ -56,7 +58,8 @@ async def test_live_figures_count_the_queue_and_open_mail_by_waiting_time(app_cl
     coordinator, mail_http, chat_http, seeker_http = sessions
     await log_in(app_client, coordinator, "Carla", "coordinator")
     empty = await (await coordinator.get("/api/coordinator/live")).json()
-    assert empty["chat"] == {"waiting": 0, "longest_wait_s": None, "in_progress": 0, "volunteers_available": 0}
+    assert empty["chat"] == {"waiting": 0, "longest_wait_s": None, "in_progress": 0, "volunteers_available": 0,
+                             "partners_available": 0, "mentors_online": 0, "handovers_waiting_for_partner": 0}
     assert empty["mail"]["volunteers_available"] == 0 and empty["mail"]["needs_volunteer"] == 0
 
     # A mail volunteer on duty and two help-seekers who wrote five hours apart.
@@ -82,12 +85,13 @@ async def test_live_figures_count_the_queue_and_open_mail_by_waiting_time(app_cl
     monotonic[0] += 95
 
     live = await (await coordinator.get("/api/coordinator/live")).json()
-    assert live["chat"] == {"waiting": 1, "longest_wait_s": 95, "in_progress": 0, "volunteers_available": 1}
+    assert live["chat"] == {"waiting": 1, "longest_wait_s": 95, "in_progress": 0, "volunteers_available": 1,
+                            "partners_available": 0, "mentors_online": 0, "handovers_waiting_for_partner": 0}
     assert live["mail"]["volunteers_available"] == 1
     assert {b["band"]: b["threads"] for b in live["mail"]["waiting"]} == {
         "0-4": 1, "4-24": 1, "24-48": 0, "48-72": 0, "72+": 0}
     page = await (await coordinator.get("/coordinator")).text()
-    assert '<td id="chat-wachtend">1</td>' in page and '<td id="chat-langste">1 min</td>' in page
+    assert '<td id="chat-wachtend">1</td>' in page and '<td id="chat-langste">1 minuut</td>' in page
 
     # The chat is taken; the older mail is answered; the volunteer goes off mail and is deactivated.
     await volunteer.pick_up()
@@ -105,6 +109,84 @@ async def test_live_figures_count_the_queue_and_open_mail_by_waiting_time(app_cl
     assert live["mail"]["volunteers_available"] == 0 and live["mail"]["needs_volunteer"] == 2
     await seeker.ws.close()
     await volunteer.ws.close()
+
+
+async def test_live_figures_count_partners_mentors_and_handovers_waiting_for_a_partner(relay: Any,
+                                                                                      stack: Any) -> None:
+    """A volunteer, a partner and a mentor on duty: each figure counts one of them, and a chat handed to
+    113 counts as waiting for a partner until a partner takes it."""
+    coordinator = await http_for(relay, stack)
+    token = await invite(relay, "Carla", "coordinator")
+    assert (await coordinator.post("/api/enrol", json=enrolment_body(token))).status == 201
+    assert (await coordinator.post("/api/login", json=await login_body(coordinator, "Carla", PASSPHRASE))).status == 200
+
+    async def chat_figures() -> dict[str, Any]:
+        return dict((await (await coordinator.get("/api/coordinator/live")).json())["chat"])
+
+    volunteer = await staff(relay, stack, "Sanne")
+    partner = await staff(relay, stack, "Pieter", "partner")
+    mentor = await staff(relay, stack, "Mirjam", "mentor", available=False)
+    figures = await chat_figures()
+    assert (figures["volunteers_available"], figures["partners_available"], figures["mentors_online"],
+            figures["handovers_waiting_for_partner"]) == (1, 1, 1, 0)
+    page = await (await coordinator.get("/coordinator")).text()
+    for cell in ('<td id="chat-beschikbaar">1</td>', '<td id="partners-beschikbaar">1</td>',
+                 '<td id="mentoren-online">1</td>', '<td id="overdrachten-partner">0</td>'):
+        assert cell in page
+    assert "Partners (zoals 113) nemen alleen overgedragen chats aan" in page  # what each figure counts
+    await mentor.available(True)  # a mentor who takes chats too is in both figures
+    figures = await chat_figures()
+    assert (figures["volunteers_available"], figures["mentors_online"]) == (2, 1)
+
+    seeker, chat_id = await chatting(relay, stack, volunteer)
+    await volunteer.hand_over(chat_id, "p:113")
+    await seeker.answer_handover(accept=True, history=False)
+    await volunteer.next("handover-waiting")
+    assert (await chat_figures())["handovers_waiting_for_partner"] == 1
+    await partner.take_handover()
+    await volunteer.joiner_arrived("handover-done")
+    figures = await chat_figures()
+    assert figures["handovers_waiting_for_partner"] == 0 and figures["in_progress"] == 1
+    await mentor.ws.close()
+    await partner.available(False)
+    figures = await chat_figures()
+    while figures["mentors_online"]:  # the server notices the closed socket a moment later
+        await asyncio.sleep(0.05)
+        figures = await chat_figures()
+    assert (figures["partners_available"], figures["mentors_online"]) == (0, 0)
+
+
+async def test_live_figures_in_a_cluster_count_partners_and_mentors_on_any_node(nodes: Any) -> None:
+    """With two nodes, the figures a node that does not lead shows come from the leader's status in
+    Redis, and count the partner and the mentor whichever node their sockets are on."""
+    from server.chat.cluster import CLUSTER
+    from server.coordinator import live_figures
+    a, b, _ = nodes
+    async with cookie_sessions(a, 2) as (partner_http, mentor_http):
+        sockets = []
+        for http, name, role, node in ((partner_http, "Pieter", "partner", b), (mentor_http, "Mirjam", "mentor", a)):
+            identity = crypto.new_identity()
+            token = await invite(a, name, role)
+            assert (await http.post("/api/enrol", json=enrolment_body(token, identity=identity))).status == 201
+            assert (await http.post("/api/login", json=await login_body(http, name, PASSPHRASE))).status == 200
+            cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
+            ws = await node.session.ws_connect(node.make_url("/ws/volunteer"),
+                                               headers={**origin(node), "Cookie": cookie})
+            staff_member = Volunteer(ws, identity)
+            await staff_member.next("queue")
+            sockets.append(staff_member)
+        await sockets[0].available(True)  # the partner, on node B
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            chat = (await live_figures(b.server.app))["chat"]
+            if chat["partners_available"] == 1 and chat["mentors_online"] == 1:
+                break
+            assert asyncio.get_running_loop().time() < deadline, chat
+            await asyncio.sleep(0.1)
+        assert chat["volunteers_available"] == 0 and chat["handovers_waiting_for_partner"] == 0
+        assert b.server.app[CLUSTER].leader is None  # B does not lead: these came through Redis
+        for member in sockets:
+            await member.ws.close()
 
 
 # -- invitations -----------------------------------------------------------------------------------
@@ -144,7 +226,9 @@ async def test_bad_invitations_get_a_clear_400_and_change_nothing(app_client: An
     coordinator = sessions[0]
     await log_in(app_client, coordinator, "Carla", "coordinator")
     good = {"name": "Noor", "role": "volunteer", "can_chat": True, "can_mail": True}
-    for change, field in (({"name": "R2D2"}, "name"), ({"name": ""}, "name"), ({"name": 7}, "name"),
+    for change, field in (({"name": "R2-D2 <script>"}, "name"), ({"name": "-Noor"}, "name"),
+                          ({"name": "=1+1"}, "name"), ({"name": "x" * 41}, "name"), ({"name": "No\u202eor"}, "name"),
+                          ({"name": ""}, "name"), ({"name": 7}, "name"),
                           ({"role": "admin"}, "role"), ({"role": None}, "role"), ({"can_chat": "ja"}, "can_chat"),
                           ({"can_mail": 1}, "can_mail")):
         resp = await coordinator.post("/api/coordinator/invite", json={**good, **change})
@@ -158,6 +242,10 @@ async def test_bad_invitations_get_a_clear_400_and_change_nothing(app_client: An
     resp = await coordinator.post("/api/coordinator/invite", json=good, headers={"Origin": "https://elders.example"})
     assert resp.status == 403
     assert rows(database, "SELECT name FROM invitations WHERE name != 'Carla'") == []
+    # The names people and teams have are taken, and shown as text on the dashboard.
+    for name in ("Team 113", "Anne-Marie", "O'Brien", "Jan Jr."):
+        resp = await coordinator.post("/api/coordinator/invite", json={**good, "name": name})
+        assert resp.status == 201 and (await resp.json())["name"] == name
 
 
 # -- deactivation and roles --------------------------------------------------------------------------

@@ -279,7 +279,7 @@ async def test_every_operation_answers_as_described(app_client: Any, browsers: A
     seen: set[tuple[str, str, int]] = set()
     a_http, b_http, s_http = (Checked(b, doc, seen) for b in browsers[:3])
     for path in ("/", "/chat", "/mail", "/mail/terug", "/inschrijven", "/vrijwilliger?lang=en",
-                 "/api/health", "/api/assets", "/api/openapi.json", "/api/chat/status"):
+                 "/api/health", "/api/assets", "/api/openapi.json", "/api/chat/status", "/api/mail/status"):
         assert (await s_http.get(path)).status == 200
     assert (await s_http.post("/api/chat/challenge")).status == 200
     # Errors are described too.
@@ -301,6 +301,7 @@ async def test_every_operation_answers_as_described(app_client: Any, browsers: A
     key = (await anna.inbox())[0]["thread"]
     data, _ = await anna.read(key)
     assert (await anna.reply(data, "Wat fijn dat je schrijft")).status == 201
+    assert (await a_http.post(f"/api/mail/threads/{key}/note", json={"note": None})).status == 200
     assert (await a_http.post(f"/api/mail/threads/{key}/handled")).status == 200
 
     bram = await volunteer_in(app_client, b_http, "Bram")
@@ -330,6 +331,19 @@ async def test_every_operation_answers_as_described(app_client: Any, browsers: A
     assert (await c_http.post("/api/coordinator/role", json={"name": "Carla", "role": "mentor"})).status == 409
     assert (await c_http.post("/api/coordinator/deactivate", json={"name": "Nobody"})).status == 404
     assert (await c_http.post("/api/coordinator/deactivate", json={"name": "Bram"})).status == 200
+    # Quick replies: the coordinator writes them, every staff session reads them.
+    made = await c_http.post("/api/coordinator/quick-replies", json={"nl": "Neem je tijd.", "en": "Take your time."})
+    assert made.status == 201
+    reply = (await made.json())["id"]
+    assert (await c_http.post(f"/api/coordinator/quick-replies/{reply}",
+                              json={"nl": "Neem rustig je tijd.", "en": "Take your time."})).status == 200
+    assert (await c_http.post("/api/coordinator/quick-replies", json={"nl": "Alleen Nederlands"})).status == 400
+    assert (await c_http.post("/api/coordinator/quick-replies/999/delete")).status == 404
+    assert (await c_http.get("/api/coordinator/quick-replies")).status == 200
+    assert (await a_http.get("/api/quick-replies")).status == 200
+    assert (await a_http.get("/api/coordinator/quick-replies")).status == 403
+    assert (await s_http.get("/api/quick-replies")).status == 401
+    assert (await c_http.post(f"/api/coordinator/quick-replies/{reply}/delete")).status == 200
 
     # Bram leaves: the help-seeker's page re-wraps the thread for the next volunteer (Anna).
     app = app_client.server.app

@@ -1,7 +1,8 @@
 """Coordinator statistics: a synthetic day of contacts through `Stats` on a real database (both backends).
 
 The figures on the page and in the CSV are checked against what was recorded; small counts
-and percentiles of few observations must read "<5" in both; the statistics tables must be
+must read "<5" in both, and a percentile of few observations (a duration) must say "too few" in
+words, never "<5"; the statistics tables must be
 able to hold nothing but days, fixed vocabularies and counts; and only coordinators may look.
 """
 
@@ -201,8 +202,8 @@ async def test_a_synthetic_day_gives_the_right_figures_on_the_page_and_in_the_cs
     # 14 waits: the 7th lies in (30 s, 1 min], the 13th in (10 min, 20 min].
     assert figure(page, chat, "Wachttijd tot antwoord, mediaan (p50)") == "≤ 1 min"
     assert figure(page, chat, "Wachttijd tot antwoord, p90") == "≤ 20 min"
-    assert figure(page, chat, "Wachttijd tot weggaan, mediaan (p50)") == "<5"  # 3 observations
-    assert figure(page, chat, "Wachttijd tot weggaan, p90") == "<5"
+    assert figure(page, chat, "Wachttijd tot weggaan, mediaan (p50)") == "te weinig"  # 3
+    assert figure(page, chat, "Wachttijd tot weggaan, p90") == "te weinig"
     assert figure(page, chat, "Gespreksduur, mediaan (p50)") == "≤ 20 min"
     assert figure(page, chat, "Gespreksduur, p90") == "≤ 90 min"
     assert figure(page, chat, "Afrondingsformulieren") == "12"
@@ -236,7 +237,7 @@ async def test_a_synthetic_day_gives_the_right_figures_on_the_page_and_in_the_cs
     assert rows[("", "chat", "abandoned", "")] == "<5"
     assert rows[("", "chat", "wait_answered_p50", "")] == "<=60"
     assert rows[("", "chat", "wait_answered_p90", "")] == "<=1200"
-    assert rows[("", "chat", "wait_abandoned_p50", "")] == "<5"
+    assert rows[("", "chat", "wait_abandoned_p50", "")] == "too-few"
     assert rows[("", "chat", "length_p50", "")] == "<=20"
     assert rows[("", "chat", "length_p90", "")] == "<=90"
     assert rows[("", "chat", "wait_answered", "30-60")] == "<5"
@@ -299,8 +300,12 @@ async def test_small_counts_read_less_than_5_everywhere(app_client: Any, coordin
         assert_no_small_number([t.rsplit(": ", 1)[-1] for text in page.svg_texts for t in text.split("; ")],
                                f"charts ({period})")
         assert figure(page, "Chat in deze periode", "Beantwoord") == "10"
-        assert figure(page, "Chat in deze periode", "Gespreksduur, mediaan (p50)") == "<5"
-        assert figure(page, "Mail in deze periode", "Tijd tot eerste antwoord, p90") == "<5"
+        # A duration is never "<5" (it would read "under 5 minutes"): too few observations say so in words.
+        assert figure(page, "Chat in deze periode", "Gespreksduur, mediaan (p50)") == "te weinig"
+        assert figure(page, "Mail in deze periode", "Tijd tot eerste antwoord, p90") == "te weinig"
+        durations = [c for table in page.tables.values() for label, row in table.items() for c in row
+                     if any(word in label for word in ("mediaan", "p90", "Wachttijd tot", "Gespreksduur,"))]
+        assert "<5" not in durations, durations
         assert figure(page, "Chat in deze periode", "Afrondingsformulieren") == "<5"
         # In the chart, a dotted bar for "<5" is as long whatever the count behind it (1, 2, 3 or 4).
         chart = html.split('id="grafiek-wachttijd"', 1)[1].split("</svg>", 1)[0]
@@ -311,9 +316,28 @@ async def test_small_counts_read_less_than_5_everywhere(app_client: Any, coordin
         assert_no_small_number(list(rows.values()), f"CSV ({period})")
         assert rows[("", "chat", "wait_answered", "0-10")] == "<5"
         assert rows[("", "chat", "wait_answered", ">3600")] == "<5"
-        assert rows[("", "chat", "length_p50", "")] == "<5"
-        assert rows[("", "mail", "first_reply_p50", "")] == "<5"
+        assert rows[("", "chat", "length_p50", "")] == "too-few"
+        assert rows[("", "mail", "first_reply_p50", "")] == "too-few"
+        assert not [v for k, v in rows.items() if k[2].endswith(("_p50", "_p90")) and v == "<5"]
         assert rows[("", "chat", "topic", "anders")] == "<5"
+
+
+async def test_the_page_opens_on_today_and_says_which_period_it_shows(app_client: Any, coordinator: Any) -> None:
+    await synthetic_day(app_client)  # ends on Wednesday 10 March 2027, 09:00 UTC
+    for _ in range(6):
+        await app_client.server.app[STATS].chat_debrief()  # a count per day, nothing else
+    html = await (await coordinator.get("/coordinator/statistiek")).text()
+    assert '<h2 id="periode-kop">Dag: wo 10 maart 2027 (vandaag)</h2>' in html
+    assert figure(read_page(html), "Chat in deze periode", "Aangeboden") == "20"  # today only, not the week's 23
+    assert figure(read_page(html), "Chat in deze periode", "Verzoeken om na te bespreken (aan een mentor)") == "6"
+    html = await (await coordinator.get("/coordinator/statistiek?period=day&date=2027-03-09")).text()
+    assert '<h2 id="periode-kop">Dag: di 9 maart 2027</h2>' in html  # not today: no "(vandaag)"
+    html = await (await coordinator.get("/coordinator/statistiek?period=week")).text()
+    assert "Week 10: 8 maart – 14 maart 2027 (deze week)</h2>" in html
+    html = await (await coordinator.get("/coordinator/statistiek?period=month&lang=en")).text()
+    assert '<h2 id="periode-kop">Month: March 2027 (this month)</h2>' in html
+    rows = read_csv(await (await coordinator.get("/coordinator/statistiek.csv")).text())
+    assert next(iter(rows)) is not None and rows[("", "chat", "offered", "")] == "20"
 
 
 def test_one_suppression_rule_and_percentiles_from_buckets() -> None:

@@ -1486,6 +1486,12 @@ def mail_messages() -> dict:
     }
 
 
+def mail_note() -> dict:
+    # PROTOCOL.md 12.10, made where the cases are explained (tests/crypto/test_mail_note_vectors.py).
+    from tests.crypto.test_mail_note_vectors import make
+    return make()
+
+
 def build() -> dict[str, str]:
     """File name -> exact file content."""
     return {
@@ -1502,6 +1508,7 @@ def build() -> dict[str, str]:
         "mail_keys.json": dump(mail_keys()),
         "key_certificate.json": dump(key_certificate()),
         "mail_messages.json": dump(mail_messages()),
+        "mail_note.json": dump(mail_note()),
     }
 
 

@@ -14,6 +14,13 @@ const counter = charCounter(field, MAX);
 /** How long, after a resume during a handover this page agreed to, it waits for `handed-over` before it sends
  * its outbox again (see resumed()): the server sends that frame right behind `resumed`, if at all. */
 const HANDOVER_CHECK_MS = 500;
+/** How long, after a resume into a chat that was answered while this page was away, it waits for `connected`
+ * (the server sends it right behind `resumed`) before it says that the chat cannot go on. */
+const CONNECTED_CHECK_MS = 3000;
+/** Hidden for longer than this, the page's socket may be dead without knowing it (a phone's network sleeps
+ * in a pocket, and the server's heartbeat ends a socket that does not answer within about 30 s): when the
+ * page is visible again it resumes on a new one at once (chatcore.js Channel.refresh). */
+const HIDDEN_CHECK_MS = 15000;
 
 /** Everything this conversation holds, in one place; wipe() and end() empty it. */
 const chat = {
@@ -24,6 +31,7 @@ const chat = {
   session: null,
   outbox: null, // the sealed `msg` frames the server may not have yet (chatcore.js Outbox)
   held: null, // {acked, timer} while the outbox waits to learn whether a handover happened meanwhile
+  unanswered: null, // the timer while a resume into an answered chat waits for `connected`
   down: false, // the person was told the connection is gone
   name: "",
   pending: [],
@@ -39,8 +47,13 @@ function show(phase) {
   chat.phase = phase;
   el("begin").hidden = phase !== "idle";
   el("wachten").hidden = phase !== "waiting";
-  el("gesprek").hidden = !(phase === "waiting" || phase === "active");
+  // Ended, a conversation that took place stays on screen to be read (not written in) until the person leaves
+  // the page (or uses quick exit); one that never started (left while waiting) has nothing to read.
+  const readable = phase === "ended" && chat.name !== "";
+  el("gesprek").hidden = !(phase === "waiting" || phase === "active" || readable);
   composer.hidden = !(phase === "waiting" || phase === "active");
+  field.disabled = phase === "ended";
+  el("openhouden").hidden = !(phase === "waiting" || phase === "active");
   el("alvast").hidden = phase !== "waiting";
   el("einde").hidden = phase !== "ended";
   el("stoppen").textContent = phase === "waiting" ? t("chat_leave_queue") : t("chat_end");
@@ -127,7 +140,7 @@ function onFrame(frame) {
       chat.resume = frame.resume;
       status("");
       show("waiting");
-      el("gesprek-kop").textContent = t("chat_title");
+      el("gesprek-kop").textContent = t("chat_waiting_title");
       showPosition(frame);
       field.focus();
       break;
@@ -316,6 +329,17 @@ function resumed(frame) {
   if (chat.down) status(t("chat_reconnected"));
   chat.down = false;
   if (frame.state === "waiting") showPosition({ position: frame.position, estimate_s: 60 });
+  if (frame.state === "active" && !chat.session && !chat.handover?.keys) {
+    // Answered while this page was away: `connected` comes right behind (hub.py resume_seeker). If it does
+    // not (the cluster's lead moved meanwhile), the chat cannot go on: say so, and end it for the other side.
+    clearTimeout(chat.unanswered);
+    chat.unanswered = setTimeout(() => {
+      chat.unanswered = null;
+      if (chat.session || chat.phase === "ended") return;
+      chat.channel?.send({ t: "end" });
+      finish("unknown");
+    }, CONNECTED_CHECK_MS);
+  }
   if (chat.handover?.keys) {
     // This page agreed to a handover. If it was completed while the page was away, the server sends
     // `handed-over` right behind this frame and `acked` counts the new session's messages: the old outbox
@@ -341,6 +365,9 @@ function releaseOutboxes(acked) {
 }
 
 function connected(frame) {
+  if (chat.session) return; // sent again after a resume (hub.py resume_seeker): this page has its session
+  clearTimeout(chat.unanswered);
+  chat.unanswered = null;
   try {
     const pub = oc.b64decode(frame.pub, 32);
     // The volunteer's page signed its chat key with the identity key the server vouches for.
@@ -456,6 +483,8 @@ function wipe() {
   chat.outbox?.clear();
   if (chat.held) clearTimeout(chat.held.timer);
   chat.held = null;
+  clearTimeout(chat.unanswered);
+  chat.unanswered = null;
   chat.keys?.secretKey.fill(0);
   chat.resume = null;
 }
@@ -478,9 +507,38 @@ function end() {
   chat.pending = [];
   status("");
   el("typt").textContent = "";
+  el("doorverbinden").hidden = true;
+  if (chat.name) el("gesprek-kop").textContent = t("chat_was_with", { name: chat.name });
   show("ended");
   el("einde-kop").focus();
 }
+
+// -- a page that comes back: visible again, online again, thawed ---------------------------------
+
+let hiddenAt = null;
+
+/** Reconnect now if the connection is down (`suspect`: also replace a socket that may be dead unawares). */
+function comeBack(suspect) {
+  const channel = chat.channel;
+  if (!channel || chat.id === null || !(chat.phase === "waiting" || chat.phase === "active")) return;
+  if (suspect) channel.refresh();
+  else channel.wake();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") {
+    hiddenAt = Date.now();
+    return;
+  }
+  const long = hiddenAt !== null && Date.now() - hiddenAt > HIDDEN_CHECK_MS;
+  hiddenAt = null;
+  comeBack(long);
+});
+window.addEventListener("online", () => comeBack(true));
+document.addEventListener("resume", () => comeBack(true)); // the browser froze the page and thawed it now
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted && chat.resume) comeBack(true);
+});
 
 el("start").addEventListener("click", start);
 el("doorverbinden-ja").addEventListener("click", () => answerHandover(true));

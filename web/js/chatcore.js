@@ -42,6 +42,10 @@ const RESTART_SPREAD_MS = 250;
  * if that attempt fails does onDown() run and the usual backoff start. The grace period still counts from
  * the close, so a restart that never comes back ends the same way as a long drop. Close codes of 4000
  * and up mean "do not come back".
+ *
+ * A page that comes back (visible again, online again, thawed after the browser froze it) need not wait for
+ * its backoff: wake() tries at once during a drop, and refresh() also replaces a socket that still looks open
+ * but may be dead without knowing it (the network went away under it and the server's heartbeat ended it).
  */
 export class Channel {
   constructor(path, { onOpen, onFrame, onDown, onGiveUp, graceMs }) {
@@ -52,6 +56,7 @@ export class Channel {
     this.droppedAt = null;
     this.told = false; // onDown() ran for the drop under way
     this.opened = false;
+    this.timer = null; // the next attempt of the backoff
   }
 
   /** True while a frame given to send() goes out now. */
@@ -111,9 +116,36 @@ export class Channel {
       this.onGiveUp();
       return;
     }
-    setTimeout(() => {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
       if (!this.closing) this.connect();
     }, Math.min(5000, 1000 + waited / 4));
+  }
+
+  /** During a drop, try again now instead of at the next step of the backoff (an attempt under way is left
+   * to finish). Past the grace period too: the server then says plainly that the chat is gone. */
+  wake() {
+    if (this.closing || !this.opened || this.droppedAt === null) return;
+    if (this.ws?.readyState === WebSocket.CONNECTING) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.connect();
+  }
+
+  /** As wake(), and a socket that looks open is replaced too (onOpen(true) follows: the page resumes). It may
+   * be dead without knowing it, and then it would wait for a message that never comes while the server's
+   * grace period for this page runs out. A live one costs one resume, too quick for the other side to hear. */
+  refresh() {
+    if (this.closing || !this.opened) return;
+    if (this.ws?.readyState !== WebSocket.OPEN) {
+      this.wake();
+      return;
+    }
+    const old = this.ws;
+    this.droppedAt = Date.now();
+    this.connect(); // this.ws is the new socket now: the old one's close is not a drop
+    old.close();
   }
 
   /** Send a frame now; false (and nothing sent) while the socket is not open. */
@@ -207,15 +239,37 @@ export function downloadTranscript(lines, filename) {
   downloadText(lines.join("\n") + "\n", filename);
 }
 
-/** Append one message to a log list; text only (never HTML). */
-export function appendMessage(list, who, text, cls) {
+/** The clock time a message arrived, as the page's clock tells it ("14:03"): nothing of it goes to the server. */
+function clockTime(time) {
+  const node = document.createElement("time");
+  node.className = "at";
+  node.dateTime = time.toISOString();
+  node.textContent = time.toLocaleTimeString(document.documentElement.lang === "en" ? "en-GB" : "nl-NL",
+    { hour: "2-digit", minute: "2-digit" });
+  return node;
+}
+
+/**
+ * Append one message to a log list; text only (never HTML). `options.time` (a Date; default: now) is shown as
+ * the clock time it arrived; `options.timeText` instead shows a coarse time the server keeps (mail), as given.
+ */
+export function appendMessage(list, who, text, cls, options = {}) {
   const item = document.createElement("li");
   item.className = cls;
+  const stamp = typeof options.timeText === "string" ? document.createElement("span") : clockTime(options.time ?? new Date());
+  if (typeof options.timeText === "string") {
+    stamp.className = "at";
+    stamp.textContent = options.timeText;
+  }
+  const timed = stamp.textContent !== ""; // an empty timeText: no time to show
   if (who) {
     const label = document.createElement("span");
     label.className = "who";
     label.textContent = who;
+    if (timed) label.append(" ", stamp);
     item.append(label);
+  } else if (timed) {
+    item.append(stamp, " ");
   }
   item.append(document.createTextNode(text));
   list.append(item);

@@ -2,7 +2,7 @@
 // deactivation and roles. This page only ever sees counts and staff accounts: no
 // conversation, no key and nothing in browser storage. An enrolment link is shown once,
 // from the answer to the invitation, and is gone when the page is left.
-import { api, ApiError, el, error, explain, LOCALE, setting, status, t } from "./ui.js";
+import { api, ApiError, charCounter, el, error, explain, LOCALE, setting, status, statusLine, t } from "./ui.js";
 
 const REFRESH_MS = (Number(setting("refresh_seconds")) || 15) * 1000;
 
@@ -35,6 +35,9 @@ function show(live) {
   setText("chat-langste", longest);
   setText("chat-bezig", live.chat.in_progress);
   setText("chat-beschikbaar", live.chat.volunteers_available);
+  setText("partners-beschikbaar", live.chat.partners_available);
+  setText("overdrachten-partner", live.chat.handovers_waiting_for_partner);
+  setText("mentoren-online", live.chat.mentors_online);
   setText("mail-beschikbaar", live.mail.volunteers_available);
   setText("mail-nieuwe-vrijwilliger", live.mail.needs_volunteer);
   setText("mail-beantwoord", live.mail.answered_open);
@@ -46,6 +49,8 @@ function show(live) {
   // Screen readers hear a short summary only when a figure changed, not every 15 seconds.
   const summary = t("co_live_summary", {
     waiting: live.chat.waiting, longest, chat: live.chat.volunteers_available, mail: live.mail.volunteers_available,
+    partners: live.chat.partners_available, handovers: live.chat.handovers_waiting_for_partner,
+    mentors: live.chat.mentors_online,
   });
   if (poll.lastSummary !== null && summary !== poll.lastSummary) setText("live-samenvatting", summary);
   poll.lastSummary = summary;
@@ -176,6 +181,172 @@ async function deactivate(button) {
     error(explain(err));
   }
 }
+
+// -- quick replies -----------------------------------------------------------------------
+// Organisation text (Dutch and English) that volunteers insert into a chat. Always shown with
+// textContent: a reply's text is never markup, whatever it contains.
+
+const QUICK_MAX = Number(setting("quick_replies_max")) || 50;
+const quick = {
+  replies: Array.isArray(setting("quick_replies")) ? setting("quick_replies") : [],
+  editing: null, // the id of the reply in the form, or null for a new one
+};
+const quickForm = el("snel-formulier");
+const quickNl = el("snel-nl");
+const quickEn = el("snel-en");
+const quickSay = statusLine("snel-status", "snel-fout");
+const countNl = charCounter(quickNl, 1000, "snel-nl-teller");
+const countEn = charCounter(quickEn, 1000, "snel-en-teller");
+
+function quickPart(langCode, label, value) {
+  const part = document.createElement("div");
+  part.className = "quick-reply-text";
+  const name = document.createElement("span");
+  name.className = "quick-reply-lang";
+  name.textContent = `${label}: `;
+  const words = document.createElement("span");
+  words.lang = langCode;
+  words.textContent = value;
+  part.append(name, words);
+  return part;
+}
+
+function quickButton(label, number, className, id) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = className;
+  button.dataset.id = String(id);
+  const hidden = document.createElement("span");
+  hidden.className = "visually-hidden";
+  hidden.textContent = ` (${t("co_qr_number", { n: number })})`;
+  button.append(label, hidden);
+  return button;
+}
+
+function renderQuick() {
+  const list = el("snel-lijst");
+  list.replaceChildren(...quick.replies.map((reply, index) => {
+    const item = document.createElement("li");
+    item.className = "card quick-reply";
+    item.dataset.id = String(reply.id);
+    const heading = document.createElement("h4");
+    heading.textContent = t("co_qr_number", { n: index + 1 });
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    actions.append(quickButton(t("co_qr_edit"), index + 1, "secondary snel-wijzigen", reply.id),
+                   quickButton(t("co_qr_delete"), index + 1, "danger snel-verwijderen", reply.id));
+    item.append(heading, quickPart("nl", t("co_qr_dutch"), reply.nl), quickPart("en", t("co_qr_english"), reply.en),
+                actions);
+    return item;
+  }));
+  el("snel-leeg").hidden = quick.replies.length > 0;
+  const full = quick.editing === null && quick.replies.length >= QUICK_MAX;
+  el("snel-opslaan").disabled = full;
+  if (full) quickSay(t("co_qr_full"));
+}
+
+function numberOf(id) {
+  return quick.replies.findIndex((r) => r.id === id) + 1;
+}
+
+function resetQuickForm() {
+  quick.editing = null;
+  quickForm.reset();
+  setText("snel-form-kop", t("co_qr_add_title"));
+  setText("snel-opslaan", t("co_qr_add"));
+  el("snel-annuleren").hidden = true;
+  for (const field of [quickNl, quickEn]) field.removeAttribute("aria-invalid");
+  countNl();
+  countEn();
+}
+
+async function reloadQuick() {
+  quick.replies = (await api("/api/coordinator/quick-replies")).replies;
+  renderQuick();
+}
+
+async function saveQuick(event) {
+  event.preventDefault();
+  quickSay("", { isError: true });
+  for (const field of [quickNl, quickEn]) field.removeAttribute("aria-invalid");
+  const button = el("snel-opslaan");
+  button.disabled = true;
+  const editing = quick.editing;
+  try {
+    const body = { nl: quickNl.value, en: quickEn.value };
+    await api(editing === null ? "/api/coordinator/quick-replies" : `/api/coordinator/quick-replies/${editing}`, body);
+    resetQuickForm();
+    await reloadQuick();
+    quickSay(t(editing === null ? "co_qr_added" : "co_qr_saved"));
+    if (editing !== null) {
+      el("snel-lijst").querySelector(`li[data-id="${editing}"] .snel-wijzigen`)?.focus();
+    }
+  } catch (err) {
+    quickSay(explain(err), { isError: true });
+    const field = err instanceof ApiError ? { nl: quickNl, en: quickEn }[err.body?.field] : undefined;
+    if (field) {
+      field.setAttribute("aria-invalid", "true");
+      field.focus();
+    }
+  } finally {
+    button.disabled = quick.editing === null && quick.replies.length >= QUICK_MAX;
+  }
+}
+
+function editQuick(id) {
+  const reply = quick.replies.find((r) => r.id === id);
+  if (!reply) return;
+  quick.editing = id;
+  quickNl.value = reply.nl;
+  quickEn.value = reply.en;
+  countNl();
+  countEn();
+  setText("snel-form-kop", t("co_qr_edit_title", { n: numberOf(id) }));
+  setText("snel-opslaan", t("co_qr_save"));
+  el("snel-opslaan").disabled = false;
+  el("snel-annuleren").hidden = false;
+  quickSay("");
+  quickNl.focus();
+}
+
+async function deleteQuick(button) {
+  const id = Number(button.dataset.id);
+  const number = numberOf(id);
+  if (!window.confirm(t("co_qr_delete_confirm", { n: number }))) return;
+  quickSay("", { isError: true });
+  button.disabled = true;
+  try {
+    await api(`/api/coordinator/quick-replies/${id}/delete`, {});
+    if (quick.editing === id) resetQuickForm();
+    await reloadQuick();
+    quickSay(t("co_qr_deleted"));
+    // The button is gone: keep the focus near where it was.
+    const items = el("snel-lijst").querySelectorAll("li .snel-wijzigen");
+    (items[Math.min(number - 1, items.length - 1)] ?? el("snel-kop")).focus();
+  } catch (err) {
+    button.disabled = false;
+    quickSay(explain(err), { isError: true });
+  }
+}
+
+quickForm.addEventListener("submit", saveQuick);
+quickNl.addEventListener("input", countNl);
+quickEn.addEventListener("input", countEn);
+el("snel-annuleren").addEventListener("click", () => {
+  const was = quick.editing;
+  resetQuickForm();
+  renderQuick();
+  quickSay("");
+  el("snel-lijst").querySelector(`li[data-id="${was}"] .snel-wijzigen`)?.focus();
+});
+el("snel-lijst").addEventListener("click", (event) => {
+  const edit = event.target.closest("button.snel-wijzigen");
+  if (edit) editQuick(Number(edit.dataset.id));
+  const remove = event.target.closest("button.snel-verwijderen");
+  if (remove) deleteQuick(remove);
+});
+resetQuickForm();
+renderQuick();
 
 async function logout() {
   try {

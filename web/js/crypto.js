@@ -51,3 +51,6 @@ export {
   newTokenCode, openMail, parseToken, rewrapMailKey, sealMail, signKeyCertificate, tokenCodeFromBytes,
   verifyKeyCertificate, verifyMailSignature,
 } from "./crypto/mail.js";
+export {
+  MAX_MAIL_NOTE_BYTES, MAX_MAIL_NOTE_CONTENT, MIN_MAIL_NOTE_BYTES, openMailNote, sealMailNote,
+} from "./crypto/mail.js";

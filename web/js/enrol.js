@@ -105,3 +105,9 @@ form.addEventListener("submit", submit);
 // A different invitation pasted into the address bar only changes the fragment: start over.
 window.addEventListener("hashchange", () => window.location.reload());
 check();
+
+// Keep the language switch on the same fragment: the invitation is there (this page has no quickexit.js).
+const languageLink = document.getElementById("taal");
+languageLink?.addEventListener("click", () => {
+  if (window.location.hash) languageLink.href = languageLink.href.split("#")[0] + window.location.hash;
+});

@@ -118,6 +118,20 @@ function done() {
   window.location.assign(setting("home"));
 }
 
+/** Before anyone writes: if no account can take mail at all, say so now, not after the letter is written.
+ * (Nobody being marked available is no reason: the mail then goes to an active mail volunteer.) */
+async function checkOpen() {
+  try {
+    const state = await api("/api/mail/status");
+    if (state.open === false) {
+      form.hidden = true;
+      el("mail-dicht").hidden = false;
+    }
+  } catch {
+    // Unknown: let the person write; a refusal on sending still says what to do.
+  }
+}
+
 form.addEventListener("submit", send);
 field.addEventListener("input", counter);
 el("kopieren").addEventListener("click", copy);
@@ -129,3 +143,4 @@ el("bewaard").addEventListener("change", (event) => {
 });
 el("klaar").addEventListener("click", done);
 counter();
+checkOpen();

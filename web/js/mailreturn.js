@@ -4,6 +4,7 @@ import * as oc from "./crypto.js";
 import { b64encode as b64 } from "./crypto.js";
 import { api, charCounter, el, error, explain, formatDay, paint, setting, status, t, wipeKeys } from "./ui.js";
 import { appendMessage } from "./chatcore.js";
+import { coarseTime, thisHour } from "./mailtime.js";
 
 const MAX = setting("max_chars");
 const field = el("bericht");
@@ -62,10 +63,11 @@ async function open(event) {
 
 function show(message) {
   const list = el("berichten");
+  const time = { timeText: coarseTime(message.hour) }; // the hour the server keeps, never "now"
   const signer = oc.b64decode(message.signer, 32);
   // The help-seeker's own messages must carry the help-seeker's own signature.
   if (message.author === oc.AUTHOR_SEEKER && oc.b64encode(signer) !== oc.b64encode(mailbox.keys.ed25519Public)) {
-    appendMessage(list, "", t("return_broken"), "note");
+    appendMessage(list, "", t("return_broken"), "note", time);
     return;
   }
   try {
@@ -73,9 +75,10 @@ function show(message) {
       oc.b64decode(message.signature, oc.SIGNATURE_BYTES), oc.b64decode(message.wrap, oc.MAIL_WRAP_BYTES), mailbox.keys,
       signer);
     const mine = message.author === oc.AUTHOR_SEEKER;
-    appendMessage(list, mine ? t("return_you") : t("return_volunteer"), oc.decodeText(content), mine ? "mine" : "theirs");
+    appendMessage(list, mine ? t("return_you") : t("return_volunteer"), oc.decodeText(content), mine ? "mine" : "theirs",
+      time);
   } catch {
-    appendMessage(list, "", t("return_broken"), "note");
+    appendMessage(list, "", t("return_broken"), "note", time);
   }
 }
 
@@ -85,7 +88,9 @@ function render(data) {
   el("berichten").replaceChildren();
   for (const message of data.messages) show(message);
   // The server could withhold a message from the middle; the numbers would skip.
-  if (!data.messages.every((m, i) => m.seq === i + 1)) appendMessage(el("berichten"), "", t("return_gap"), "note");
+  if (!data.messages.every((m, i) => m.seq === i + 1)) {
+    appendMessage(el("berichten"), "", t("return_gap"), "note", { timeText: "" });
+  }
   el("nog-geen").hidden = data.messages.some((m) => m.author === oc.AUTHOR_VOLUNTEER);
   el("bewaard-tot").textContent = t("mail_expires", { date: formatDay(data.expires) });
   const notice = el("herverdelen");
@@ -144,7 +149,7 @@ async function write(event) {
     await api("/api/mail/write", { lookup_key: b64(keys.lookupKey), message: { seq, body: b64(sealed.body),
       signature: b64(sealed.signature), seeker_wrap: b64(sealed.seekerWrap), volunteer_wrap: b64(sealed.volunteerWrap) } });
     thread.messages.push({ seq, author: oc.AUTHOR_SEEKER, wrap: b64(sealed.seekerWrap) });
-    appendMessage(el("berichten"), t("return_you"), text, "mine");
+    appendMessage(el("berichten"), t("return_you"), text, "mine", { timeText: coarseTime(thisHour()) });
     field.value = "";
     counter();
     status(t("return_sent"));

@@ -19,14 +19,12 @@ const session = {
 function showWorkspace() {
   loginSection.hidden = true;
   workspace.hidden = false;
-  el("welkom").textContent =
-    `${t("workspace_hello", { name: session.account.name })} (${t("role_" + session.account.role)})`;
+  document.body.classList.add("at-desk"); // the desk fills the window: each pane scrolls on its own
   // Opens in a new window: leaving this page would wipe the keys it holds and end its chats.
   el("coordinatie").hidden = session.account.role !== "coordinator";
   el("werkplek-kop").focus();
   startWorkspace(session.account);
   startMail(session.account);
-  el("leeg").hidden = session.account.canChat || session.account.canMail;
 }
 
 async function login(event) {
@@ -93,6 +91,7 @@ async function logout() {
     // The keys are gone from memory either way; the session expires on its own.
   }
   workspace.hidden = true;
+  document.body.classList.remove("at-desk");
   loginSection.hidden = false;
   status(t("logged_out"));
   nameField.focus();

@@ -28,4 +28,7 @@ export const LABELS = Object.freeze({
   MAIL_NONCE: "luisterend-oor/v1/mail/nonce",
   MAIL_AD: "luisterend-oor/v1/mail/ad",
   MAIL_SIGNATURE: "luisterend-oor/v1/mail/signature",
+  MAIL_NOTE_NONCE: "luisterend-oor/v1/mail/note-nonce",
+  MAIL_NOTE_AD: "luisterend-oor/v1/mail/note-ad",
+  MAIL_NOTE_SIGNATURE: "luisterend-oor/v1/mail/note-signature",
 });

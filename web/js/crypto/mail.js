@@ -5,7 +5,9 @@
 // - 12.3: key certificates, an Ed25519 signature over the same holder's X25519 key;
 // - 12.4 to 12.6: messages sealed with a fresh content key per message, signed
 //   by their author, wrapped to exactly the help-seeker and the assigned
-//   volunteer, and re-wrapped at a handover.
+//   volunteer, and re-wrapped at a handover;
+// - 12.10: a volunteer's private note on a thread, sealed to their own key,
+//   signed by them, and sealed anew for a colleague at a handover.
 
 import {
   AEAD_NONCE_BYTES, AEAD_TAG_BYTES, aeadDecrypt, aeadEncrypt, argon2id, blake2b, BOX_SEAL_OVERHEAD_BYTES, boxSeal,
@@ -393,5 +395,103 @@ export function rewrapMailKey(wrap, reader, newReaderX25519Public) {
     return boxSeal(contentKey, newReaderX25519Public);
   } finally {
     memzero(contentKey);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Notes on a thread (12.10)
+// ---------------------------------------------------------------------------
+
+export const MAIL_NOTE_VERSION = 1;
+export const MAX_MAIL_NOTE_CONTENT = 8192; // bytes of UTF-8; the page allows 2,000 characters
+const NOTE_TAIL = SIGNATURE_BYTES + MAIL_WRAP_BYTES; // signature (64) and wrap (80) after the body
+export const MIN_MAIL_NOTE_BYTES = MAIL_HEADER_BYTES + PAD_BLOCK + AEAD_TAG_BYTES + NOTE_TAIL; // 441
+export const MAX_MAIL_NOTE_BYTES = MAIL_HEADER_BYTES + paddedSize(MAX_MAIL_NOTE_CONTENT) + AEAD_TAG_BYTES
+  + NOTE_TAIL; // 8633
+
+function noteParts(note) {
+  requireBytes(note, undefined, "mail note");
+  const n = note.length;
+  if (n < MIN_MAIL_NOTE_BYTES || n > MAX_MAIL_NOTE_BYTES
+    || (n - MAIL_HEADER_BYTES - AEAD_TAG_BYTES - NOTE_TAIL) % PAD_BLOCK !== 0) {
+    throw new InvalidInput(
+      `mail note must be ${MAIL_HEADER_BYTES} + ${PAD_BLOCK}*k + ${AEAD_TAG_BYTES} + ${NOTE_TAIL} bytes, ` +
+        `${MIN_MAIL_NOTE_BYTES} to ${MAX_MAIL_NOTE_BYTES}; got ${n}`,
+    );
+  }
+  if (note[0] !== MAIL_NOTE_VERSION) throw new InvalidInput(`unknown mail note version ${note[0]}`);
+  const bodyEnd = n - NOTE_TAIL;
+  return {
+    body: note.subarray(0, bodyEnd),
+    signature: note.subarray(bodyEnd, bodyEnd + SIGNATURE_BYTES),
+    wrap: note.subarray(bodyEnd + SIGNATURE_BYTES),
+  };
+}
+
+function noteNonce(contentKey) {
+  return blake2b(labelBytes(LABELS.MAIL_NOTE_NONCE), { key: contentKey, digestSize: AEAD_NONCE_BYTES });
+}
+
+function noteSignedMessage(threadId, body) {
+  return concatBytes(labelBytes(LABELS.MAIL_NOTE_SIGNATURE), threadId, blake2b(body, { digestSize: KEY_BYTES }));
+}
+
+/**
+ * A volunteer's private note on a thread (PROTOCOL.md 12.10): body || signature
+ * || wrap. Encrypted under a fresh key, signed by `writer` (the volunteer's
+ * identity), the key sealed to readerX25519Public (the writer's own key, or at
+ * a handover the colleague's, which MUST have passed verifyKeyCertificate).
+ * `options.key` exists only for test vectors; production callers MUST leave it out.
+ */
+export function sealMailNote(threadId, content, writer, readerX25519Public, { key } = {}) {
+  requireBytes(threadId, MAIL_THREAD_ID_BYTES, "threadId");
+  requireBytes(content, undefined, "content");
+  if (content.length > MAX_MAIL_NOTE_CONTENT) {
+    throw new InvalidInput(`notes are at most ${MAX_MAIL_NOTE_CONTENT} bytes, got ${content.length}`);
+  }
+  requireSigner(writer, "writer");
+  requireBytes(readerX25519Public, PUBLIC_KEY_BYTES, "readerX25519Public");
+  const contentKey = key === undefined ? randomBytes(KEY_BYTES) : Uint8Array.from(requireBytes(key, KEY_BYTES, "key"));
+  const padded = pad(content);
+  try {
+    const nonce = noteNonce(contentKey);
+    const body = concatBytes(Uint8Array.of(MAIL_NOTE_VERSION), nonce,
+      aeadEncrypt(contentKey, nonce, padded, concatBytes(labelBytes(LABELS.MAIL_NOTE_AD), threadId)));
+    const signature = ed25519SignDetached(writer.ed25519SecretKey, noteSignedMessage(threadId, body));
+    return concatBytes(body, signature, boxSeal(contentKey, readerX25519Public));
+  } finally {
+    memzero(contentKey);
+    memzero(padded);
+  }
+}
+
+/**
+ * Check and decrypt a note for `reader` (an identity); returns its content. In
+ * this order: sizes and version (InvalidInput), the writer's signature over
+ * this thread and body (BadSignature), the wrap, the key commitment, the AEAD
+ * and the padding (DecryptionFailed). Returns nothing on failure.
+ */
+export function openMailNote(threadId, note, reader, writerEd25519Public) {
+  requireBytes(threadId, MAIL_THREAD_ID_BYTES, "threadId");
+  const { body, signature, wrap } = noteParts(note);
+  requireReader(reader, "reader");
+  requireBytes(writerEd25519Public, PUBLIC_KEY_BYTES, "writerEd25519Public");
+  verifySignature(writerEd25519Public, noteSignedMessage(threadId, body), signature,
+    "the note is not signed by this writer for this thread");
+  const contentKey = boxSealOpen(wrap, reader.x25519Public, reader.x25519Secret,
+    "the wrapped key is not for this reader, or was tampered with");
+  let padded;
+  try {
+    const nonce = body.subarray(1, MAIL_HEADER_BYTES);
+    if (!constantTimeEqual(noteNonce(contentKey), nonce)) {
+      throw new DecryptionFailed("the wrapped key does not belong to this note");
+    }
+    padded = aeadDecrypt(contentKey, nonce, body.subarray(MAIL_HEADER_BYTES),
+      concatBytes(labelBytes(LABELS.MAIL_NOTE_AD), threadId),
+      "authentication failed: wrong key, wrong thread or tampered data");
+    return unpad(padded, MAX_MAIL_NOTE_CONTENT, "mail note");
+  } finally {
+    memzero(contentKey);
+    if (padded !== undefined) memzero(padded);
   }
 }
