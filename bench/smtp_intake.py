@@ -132,7 +132,7 @@ PROD_OPSLIMIT = Config.kdf_opslimit
 PROD_MEMLIMIT_KIB = Config.kdf_memlimit_kib
 PROD_KDF = crypto.KdfParams(PROD_OPSLIMIT, PROD_MEMLIMIT_KIB * 1024)
 FAST_KDF = crypto.KdfParams(1, 8 * 1024)  # the insecure test setting (OOR_INSECURE_KDF)
-DEFAULT_POOL_THREADS = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor, where the gateway derives
+DEFAULT_POOL_THREADS = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor (the gateway derived there before)
 BUSY_CORES = 0.15              # other processes using more than this, before the run or in a phase: say so
 
 
@@ -963,7 +963,8 @@ async def bench(args: argparse.Namespace) -> str:
              for n in sorted({1, 2, DEFAULT_POOL_THREADS})}
     print("  derivations per second in this process: "
           + ", ".join(f"{n} thread{'s' if n > 1 else ''} {r:.1f}" for n, r in rates.items())
-          + f" ({DEFAULT_POOL_THREADS}: the default thread pool the gateway derives in)")
+          + f" ({DEFAULT_POOL_THREADS}: the loop's default pool; the gateway and the bare server derive in "
+             f"one thread per core, {len(os.sched_getaffinity(0))} here)")
 
     b, g, ba, ga = (summary[name] for name in names)
     ratio, prod_ratio = g["rate"] / b["rate"], ga["rate"] / ba["rate"]

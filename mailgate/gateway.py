@@ -32,12 +32,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import quopri
 import re
 import smtplib
 import socket
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -124,6 +126,20 @@ class ReturnMail:
     next_try: float = 0.0
 
 
+def derivation_threads() -> int:
+    """Threads for the production Argon2id of new mail: one per core this process may run on.
+
+    The loop's default pool has cores + 4 threads: on two cores six 64 MiB derivations at once, which
+    fill both cores, hold 384 MiB and, measured, derive fewer keys a second than two threads do
+    (bench/README.md, "At production cost": 22.7 against 26.9). One per core bounds the memory to
+    64 MiB a core, whatever a flood of mail asks.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass
 class Gateway:
     desk: MailDesk
@@ -133,6 +149,9 @@ class Gateway:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     verified: set[tuple[bytes, bytes, bytes]] = field(default_factory=set)
     pool: ParsePool = field(default_factory=ParsePool)
+    # The Argon2id derivations of new mail (libsodium releases the GIL): bounded, see derivation_threads.
+    derivations: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        max_workers=derivation_threads(), thread_name_prefix="oor-mail-kdf"))
     # Keyed tags of return-mail recipients, rotating daily (a 24-hour window needs a key that lives a day).
     recipients: AddressGuard = field(default_factory=lambda: AddressGuard(period_seconds=DAY_SECONDS))
     dropped: int = 0
@@ -216,7 +235,7 @@ class Gateway:
         params = crypto.KdfParams(self.config.kdf_opslimit, self.config.kdf_memlimit_bytes)
         # Argon2id takes a while at production cost: off the event loop (libsodium releases the GIL).
         mailbox = await asyncio.get_running_loop().run_in_executor(
-            None, crypto.derive_mailbox, token, self.config.deployment_id, params)
+            self.derivations, crypto.derive_mailbox, token, self.config.deployment_id, params)
         thread_id = crypto.new_mail_thread_id()
         content = incoming.content().encode("utf-8")
 
@@ -496,6 +515,7 @@ async def gateway_context(app: web.Application) -> AsyncIterator[None]:
     # 1. No new mail; a mail being taken in may finish, for part of the time, so that it gets its 250.
     await gateway.close_intake(server, started + budget * INTAKE_SHARE)
     gateway.pool.close()
+    gateway.derivations.shutdown(wait=False, cancel_futures=True)  # intake is closed: nothing more to derive
     # 2. The sender finishes the round it is in (cut off at the deadline), then 3. every waiting
     # return mail is tried until the deadline.
     gateway.closing.set()

@@ -88,6 +88,24 @@ async def test_mail_in_token_out_and_nothing_identifying_kept(gateway: InProcess
     assert gateway.app[GATEWAY].outbox == []  # delivered, and the address and token are gone from memory
 
 
+async def test_the_derivations_run_in_a_pool_of_one_thread_per_core(gateway: InProcessServer, relay_sink: Sink,
+                                                                      on_duty: Any) -> None:
+    # Production Argon2id holds 64 MiB a derivation: the gateway's own pool bounds how many run at once to the
+    # cores it may use (the loop's default pool would run cores + 4), and a mail's derivation runs there.
+    import os
+    import threading
+
+    from mailgate.gateway import GATEWAY
+    pool = gateway.app[GATEWAY].derivations
+    assert pool._max_workers == len(os.sched_getaffinity(0))
+    before = {t.name for t in threading.enumerate()}
+    code, text = await in_thread(send, gateway, message())
+    assert code == 250, text
+    await relay_sink.next_mail()
+    started = {t.name for t in threading.enumerate()} - before
+    assert any(name.startswith("oor-mail-kdf") for name in started | before), started
+
+
 async def test_unknown_recipient_gets_550(gateway: InProcessServer, on_duty: Any) -> None:
     code, _ = await in_thread(send, gateway, message(), to="iemand@localhost")
     assert code == 550
