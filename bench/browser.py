@@ -79,6 +79,7 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 
 import crypto  # noqa: E402
+from bench.support.transparency import KeyGate  # noqa: E402  (the key gate, issue 17)
 from client.chat import Volunteer  # noqa: E402
 from client.mail import MailVolunteer  # noqa: E402
 from client.volunteer import enrolment_body, login_body  # noqa: E402
@@ -126,6 +127,7 @@ class Server:
     data_dir: Path
     env: dict[str, str] = field(repr=False)
     log: Path
+    gate: KeyGate
 
     def invite(self, name: str) -> str:
         """The enrolment link `oor volunteer invite NAME --chat --mail` prints."""
@@ -145,13 +147,17 @@ class Server:
             self.process.wait(timeout=5)
 
 
-def start_server(tmp: Path, name: str, extra_env: dict[str, str] | None = None) -> Server:
-    """`oor serve` at production settings (no OOR_* from our environment, none of the test suite's)."""
+def start_server(tmp: Path, name: str, gate: KeyGate, extra_env: dict[str, str] | None = None) -> Server:
+    """`oor serve` at production settings (no OOR_* from our environment, none of the test suite's), with
+    the key gate as deployed (bench/support/transparency.py): this run's root key, witness_quorum 1 and a
+    witness, the release published first."""
     port, smtp_port = free_port(), free_port()
     data = tmp / name
     log = tmp / f"{name}.log"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")},
            "OOR_PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    env = gate.server_env(env, data, name)
+    gate.publish(data, env)
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(data),
                                  "--http", f"127.0.0.1:{port}", "--smtp", f"127.0.0.1:{smtp_port}"],
@@ -161,7 +167,7 @@ def start_server(tmp: Path, name: str, extra_env: dict[str, str] | None = None) 
         if proc.poll() is not None:
             raise RuntimeError(f"oor serve exited early:\n{log.read_text(errors='replace')}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return Server(proc, f"http://127.0.0.1:{port}", data, env, log)
+            return Server(proc, f"http://127.0.0.1:{port}", data, env, log, gate)
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"oor serve did not start:\n{log.read_text(errors='replace')}")
@@ -189,6 +195,10 @@ class ProtocolVolunteer:
         async with self.http.post("/api/enrol", json=body) as resp:
             if resp.status != 201:
                 raise RuntimeError(f"enrol: {resp.status} {await resp.text()}")
+        # The coordinators sign the key statement (`oor keys pending`, `oor root sign`, `oor keys import`)
+        # and the server's log takes it in, before anything is timed: then chats and mail reach it.
+        size = await asyncio.to_thread(self.server.gate.sign, self.server.data_dir, self.server.env, expect=1)
+        await self.server.gate.wait_ready([self.server.url], size)
         async with self.http.post("/api/login", json=await login_body(self.http, self.name, PASSPHRASE)) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"login: {resp.status} {await resp.text()}")
@@ -438,9 +448,9 @@ async def journeys(browser: Any, server: Server, runs: int) -> dict[tuple[str, i
     return times
 
 
-async def top_difficulty(browser: Any, tmp: Path, runs: int) -> dict[int, list[float]]:
+async def top_difficulty(browser: Any, tmp: Path, runs: int, gate: KeyGate) -> dict[int, list[float]]:
     """chat_start on a server that always asks its maximum difficulty (production otherwise)."""
-    server = start_server(tmp, "top", {"OOR_POW_BASE_BITS": str(DEFAULTS.pow_max_bits)})
+    server = start_server(tmp, "top", gate, {"OOR_POW_BASE_BITS": str(DEFAULTS.pow_max_bits)})
     volunteer = ProtocolVolunteer(server, "Bench Vrijwilliger")
     out: dict[int, list[float]] = {}
     try:
@@ -476,7 +486,12 @@ async def main() -> None:
 
     busy = cpu_busy_elsewhere()
     tmp = Path(tempfile.mkdtemp(prefix="oor-bench-browser-"))
-    server = start_server(tmp, "main")
+    gate = KeyGate(tmp)  # the root key; a witness per server's log
+    try:
+        server = start_server(tmp, "main", gate)
+    except BaseException:
+        gate.stop()
+        raise
     try:
         async with chromium() as browser:
             version = browser.version
@@ -488,9 +503,10 @@ async def main() -> None:
             times = await journeys(browser, server, args.runs)
             server.stop()
             say("proof-of-work at the top difficulty")
-            top = await top_difficulty(browser, tmp, args.top_runs) if args.top_runs > 0 else {}
+            top = await top_difficulty(browser, tmp, args.top_runs, gate) if args.top_runs > 0 else {}
     finally:
         server.stop()
+        gate.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     base, top_bits = DEFAULTS.pow_base_bits, DEFAULTS.pow_max_bits

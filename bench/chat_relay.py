@@ -43,9 +43,10 @@ CPU-second (utime+stime of the relay process from /proc/PID/stat), never per
 wall second. Results are in bench/README.md.
 
 Per relay, in order:
-  start       (real relay) volunteers enrol and log in through the API and open
-              /ws/volunteer; (bare) volunteers open /ws/volunteer. Then a warm-up
-              of a few short chats that end.
+  start       (real relay) volunteers enrol through the API, the coordinators sign
+              their key statements into the witnessed log (bench/support/transparency.py,
+              the real CLI), then they log in and open /ws/volunteer; (bare) volunteers
+              open /ws/volunteer. Then a warm-up of a few short chats that end.
   setup       N chats are opened, in batches of SETUP_BATCH, SETUP_CONCURRENCY at a
               time. Timed (wall and server CPU): fetching the batch's challenges,
               then opening (socket, `open`, queued, pickup, assigned, signed
@@ -126,6 +127,7 @@ import aiohttp  # noqa: E402
 import crypto  # noqa: E402
 from bench.support.pow_solver import solve_b64  # noqa: E402
 from bench.support.profiling import PySpy, summary  # noqa: E402
+from bench.support.transparency import KeyGate  # noqa: E402
 from client.chat import (  # noqa: E402
     CHALLENGE_PATH, accept_frame, checked_session, content, open_frame, read_content)
 from client.volunteer import enrolment_body, login_body  # noqa: E402
@@ -208,8 +210,11 @@ class RelayProcess:
         self.name, self.argv, self.env, self.log_path, self.port = name, argv, env, log_path, port
         self.proc: subprocess.Popen[bytes] | None = None
         self.tick = os.sysconf("SC_CLK_TCK")
+        self.before_start: Callable[[], None] | None = None  # e.g. `oor release publish` (issue 17)
 
     def start(self) -> None:
+        if self.before_start is not None:
+            self.before_start()
         with self.log_path.open("wb") as out:
             self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
@@ -558,6 +563,7 @@ class VolunteerClient:
         self.by_key: dict[str, ChatPair] = {}
         self.pickups: deque[asyncio.Future[str]] = deque()
         self.first_queue: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.keys_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def connect(self, http: aiohttp.ClientSession) -> None:
         base = self.target.volunteer_base
@@ -575,6 +581,9 @@ class VolunteerClient:
         elif kind == "queue":
             if not self.first_queue.done():
                 self.first_queue.set_result(None)
+        elif kind == "keys":  # the key gate's word (issue 17): "ready" once the signed statement is logged
+            if frame.get("status") == "ready" and not self.keys_ready.done():
+                self.keys_ready.set_result(None)
         elif kind == "error":
             stats.error(f"volunteer:{frame.get('code')}")
             if self.pickups:
@@ -610,7 +619,7 @@ class VolunteerClient:
 
 
 class RealVolunteer(VolunteerClient):
-    async def enrol_and_connect(self, token: str) -> None:
+    async def enrol(self, token: str) -> None:
         base = self.target.volunteer_base
         self.http = aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True),
                                           connector=aiohttp.TCPConnector(local_addr=(VOLUNTEER_ADDRESS, 0)),
@@ -621,11 +630,17 @@ class RealVolunteer(VolunteerClient):
         async with self.http.post("/api/enrol", json=body) as resp:
             if resp.status != 201:
                 raise RuntimeError(f"enrol {self.name}: {resp.status} {await resp.text()}")
+
+    async def log_in_and_connect(self) -> None:
+        """After the coordinators signed the key statement (RealRelay.start): log in, open the socket,
+        and say available once the relay's key gate says "ready"."""
+        assert self.http is not None
         async with self.http.post("/api/login", json=await login_body(self.http, self.name, PASSPHRASE)) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"login {self.name}: {resp.status} {await resp.text()}")
         await self.connect(self.http)
         await asyncio.wait_for(self.first_queue, STEP_TIMEOUT_S)
+        await asyncio.wait_for(self.keys_ready, STEP_TIMEOUT_S)
         assert self.ws is not None
         await self.ws.send_str('{"t":"available","chat":true}')
 
@@ -680,24 +695,34 @@ class SeekerClient:
 class RealRelay(Target):
     name = "relay"
 
-    def __init__(self, workdir: Path, chats: int, volunteers: int, database_url: str = "",
+    def __init__(self, workdir: Path, chats: int, volunteers: int, gate: KeyGate, database_url: str = "",
                  hub_url: str = "") -> None:
         super().__init__(chats, volunteers)
         self.workdir = workdir
         self.data = workdir / f"{self.name}-data"
+        self.gate = gate
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **SERVER_ENV,
                     "OOR_PUBLIC_URL": self.base, "PYTHONUNBUFFERED": "1",
                     **({"OOR_DATABASE_URL": database_url} if database_url else {}),
                     **({"OOR_HUB_URL": hub_url} if hub_url else {})}
+        # The key gate (bench/support/transparency.py): the root key, a witness of this storage's log
+        # (every node of a cluster shares it and its log key file).
+        self.env = gate.server_env(self.env, self.data, self.name)
         self.process: RelayProcess | ProcessGroup = self._node(self.name, self.port, self.base)
 
     def _node(self, label: str, port: int, public_url: str) -> RelayProcess:
         """`oor serve` as deployed alone: the mail gateway included (it shares the process), on a
         free port of its own."""
-        argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(self.workdir / f"{label}-data"),
+        data = self.workdir / f"{label}-data"
+        argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(data),
                 "--http", f"127.0.0.1:{port}", "--smtp", f"127.0.0.1:{free_port()}"]
-        return RelayProcess("oor serve", argv, {**self.env, "OOR_PUBLIC_URL": public_url},
-                            self.workdir / f"{label}.log", port)
+        return self._published(RelayProcess("oor serve", argv, {**self.env, "OOR_PUBLIC_URL": public_url},
+                                            self.workdir / f"{label}.log", port), data)
+
+    def _published(self, node: RelayProcess, data: Path) -> RelayProcess:
+        """`oor release publish` before the node's `oor serve`, as after installing a release."""
+        node.before_start = lambda: self.gate.publish(data, node.env)
+        return node
 
     async def _invitations(self, names: list[str]) -> list[str]:
         """Invitations as `oor volunteer invite NAME --chat` makes them, written before the server starts."""
@@ -725,10 +750,19 @@ class RealRelay(Target):
         self.volunteers = list(volunteers)
         sem = asyncio.Semaphore(8)
 
-        async def one(vol: RealVolunteer, token: str) -> None:
+        async def enrol(vol: RealVolunteer, token: str) -> None:
             async with sem:
-                await vol.enrol_and_connect(token)
-        await asyncio.gather(*(one(v, t) for v, t in zip(volunteers, tokens)))
+                await vol.enrol(token)
+
+        async def connect(vol: RealVolunteer) -> None:
+            async with sem:
+                await vol.log_in_and_connect()
+        await asyncio.gather(*(enrol(v, t) for v, t in zip(volunteers, tokens)))
+        # The coordinators sign the enrolled volunteers' key statements (`oor keys pending`, `oor root
+        # sign`, `oor keys import`) and every node's log takes them in, before anything is measured.
+        size = await asyncio.to_thread(self.gate.sign, self.data, self.env, expect=len(names))
+        await self.gate.wait_ready(sorted({self.base, self.volunteer_base}), size)
+        await asyncio.gather(*(connect(v) for v in volunteers))
         await asyncio.sleep(0.5)
         await self._until_available()
 
@@ -751,8 +785,9 @@ class RealCluster(RealRelay):
 
     name = "cluster"
 
-    def __init__(self, workdir: Path, chats: int, volunteers: int, database_url: str, redis: Any) -> None:
-        super().__init__(workdir, chats, volunteers, database_url, hub_url=redis.url)
+    def __init__(self, workdir: Path, chats: int, volunteers: int, gate: KeyGate, database_url: str,
+                 redis: Any) -> None:
+        super().__init__(workdir, chats, volunteers, gate, database_url, hub_url=redis.url)
         self.redis = redis  # tests/services/redis.py RedisServer, started and stopped by main_async
         assert isinstance(self.process, RelayProcess)
         self.node_a = self.process
@@ -766,10 +801,11 @@ class RealCluster(RealRelay):
 
     def _node(self, label: str, port: int, public_url: str) -> RelayProcess:
         """A web node as a cluster runs it: no SMTP listener (the gateway would be a process of its own)."""
+        data = self.workdir / f"{label}-data"
         argv = [sys.executable, "-m", "server.cli", "serve", "--only", "web",
-                "--data", str(self.workdir / f"{label}-data"), "--http", f"127.0.0.1:{port}"]
-        return RelayProcess("oor serve --only web", argv, {**self.env, "OOR_PUBLIC_URL": public_url},
-                            self.workdir / f"{label}.log", port)
+                "--data", str(data), "--http", f"127.0.0.1:{port}"]
+        return self._published(RelayProcess("oor serve --only web", argv, {**self.env, "OOR_PUBLIC_URL": public_url},
+                                            self.workdir / f"{label}.log", port), data)
 
     async def _start_servers(self) -> None:
         """Node A first, alone, so that it takes the hub's lease; node B once A leads and has written
@@ -1424,31 +1460,40 @@ async def _run_targets(args: argparse.Namespace, begun: float, say: Any, databas
     with tempfile.TemporaryDirectory(prefix="oor-bench-") as tmp:
         work = Path(tmp)
         results: dict[str, TargetResult] = {}
+        gate = await asyncio.to_thread(KeyGate, work)  # the root key; a witness per real target's log
         targets: list[Callable[[], Target]] = [
-            lambda: RealRelay(work, args.chats, args.volunteers, database_url),
+            lambda: RealRelay(work, args.chats, args.volunteers, gate, database_url),
             lambda: BareRelay(work, args.chats, args.volunteers),
         ]
         if args.cluster:
-            targets.append(lambda: RealCluster(work, args.chats, args.volunteers, cluster_db, redis))
-        for make in targets:
-            target = make()
-            try:
-                results[target.name] = await bench_target(target, args.chats, args.latency_seconds,
-                                                          args.seconds, args.bursts, pool, say, args.profile)
-            except (KeyboardInterrupt, asyncio.CancelledError):
-                raise
-            except BaseException:
-                if target.process.proc is not None:
-                    say(f"[{target.name}] failed; last output of {target.process.name}:\n{target.process.log_tail()}")
-                raise
-            finally:
-                await target.close()
-                target.stop()
+            targets.append(lambda: RealCluster(work, args.chats, args.volunteers, gate, cluster_db, redis))
+        try:
+            await _run_each(targets, results, args, say, pool)
+        finally:
+            gate.stop()
         queue = await asyncio.to_thread(queue_events, args.quick, say)
         for line in report(results["relay"], results["bare"], args, time.perf_counter() - begun,
                            results.get("cluster"), queue):
             print(line, flush=True)
     return 0
+
+
+async def _run_each(targets: list[Callable[[], Target]], results: dict[str, TargetResult], args: argparse.Namespace,
+                    say: Any, pool: concurrent.futures.Executor) -> None:
+    for make in targets:
+        target = make()
+        try:
+            results[target.name] = await bench_target(target, args.chats, args.latency_seconds,
+                                                      args.seconds, args.bursts, pool, say, args.profile)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            raise
+        except BaseException:
+            if target.process.proc is not None:
+                say(f"[{target.name}] failed; last output of {target.process.name}:\n{target.process.log_tail()}")
+            raise
+        finally:
+            await target.close()
+            target.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

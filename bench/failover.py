@@ -72,8 +72,11 @@ import aiohttp  # noqa: E402
 import crypto  # noqa: E402
 from bench.support.failover_clients import (  # noqa: E402
     RESUME_DEADLINE_S, Seeker, Side, Tally, Volunteer, VolunteerChat, paced)
+from bench.support.transparency import KeyGate  # noqa: E402  (the key gate, issue 17)
 from client.volunteer import enrolment_body, login_body  # noqa: E402
+from tests.deploy import cluster as cluster_harness  # noqa: E402
 from tests.deploy.cluster import Cluster, Node, NodeStuck, start_cluster, stop_cluster  # noqa: E402
+from tests.processes import start_oor  # noqa: E402
 
 CHATS_PER_VOLUNTEER = 2
 PASSPHRASE = "groene appel onder de brug"
@@ -180,8 +183,8 @@ def tally_counts(tally: Tally) -> dict[str, int]:
 class Failover:
     """The clients, the schedule and the figures of one run."""
 
-    def __init__(self, cluster: Cluster, args: argparse.Namespace) -> None:
-        self.cluster, self.args = cluster, args
+    def __init__(self, cluster: Cluster, args: argparse.Namespace, gate: KeyGate) -> None:
+        self.cluster, self.args, self.gate = cluster, args, gate
         self.base = cluster.url
         self.tally = Tally()
         self.pending: dict[str, Seeker] = {}
@@ -237,11 +240,18 @@ class Failover:
                 async with http.post("/api/login", json=await login_body(http, name, PASSPHRASE)) as r:
                     if r.status != 200:
                         raise RuntimeError(f"login {name}: {r.status} {await r.text()}")
-                volunteer = Volunteer(self.base, http, self.tally, name, identity, self.pending)
+                return Volunteer(self.base, http, self.tally, name, identity, self.pending)
+
+        async def connect(volunteer: Volunteer) -> None:
+            async with gate:
                 volunteer.start()
                 await asyncio.wait_for(asyncio.shield(volunteer.first_queue), STEP_TIMEOUT_S)
-                return volunteer
         self.volunteers = list(await asyncio.gather(*(one(n, t) for n, t in zip(names, tokens))))
+        # The coordinators sign the enrolled volunteers' key statements with the real CLI
+        # (bench/support/transparency.py) and both nodes' logs take them in, before any socket opens.
+        size = await asyncio.to_thread(self.gate.sign, self.cluster.root / "admin", self.cluster.env, expect=count)
+        await self.gate.wait_ready([node.url for node in self.cluster.nodes], size)
+        await asyncio.gather(*(connect(v) for v in self.volunteers))
 
     def queued(self, seeker: Seeker) -> None:
         self.pending[seeker.key] = seeker
@@ -474,6 +484,12 @@ class Failover:
         return lines
 
 
+def _start_oor_without_robot(*args: Any, **kwargs: Any) -> Any:
+    """tests/processes.py's start_oor (`oor release publish`, then `oor serve`) without the signing
+    robot: this benchmark's coordinators sign with `oor root sign` (Failover.enrol)."""
+    return start_oor(*args, **{**kwargs, "signing_robot": False})
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -487,10 +503,20 @@ def ms(seconds: float) -> float:
 async def run(args: argparse.Namespace) -> int:
     begun = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="oor-failover-"))
+    # The key gate (issue 17): this run's own root key and a witness of the cluster's one log, instead
+    # of the test suite's root; the statements are signed with the CLI (Failover.enrol), so the
+    # harness's signing robot (tests/transparency.py) is left out of every node's start.
+    gate = await asyncio.to_thread(KeyGate, root)
+    env = await asyncio.to_thread(gate.server_env, SERVER_ENV, root / "admin", "failover")
+    cluster_harness.start_oor = _start_oor_without_robot  # type: ignore[assignment]
     say(f"starting the cluster in {root}")
-    cluster = await asyncio.to_thread(start_cluster, root, 2, True, SERVER_ENV,
-                                      nginx_connections=max(4096, 4 * args.chats + 512))
-    bench = Failover(cluster, args)
+    try:
+        cluster = await asyncio.to_thread(start_cluster, root, 2, True, env,
+                                          nginx_connections=max(4096, 4 * args.chats + 512))
+    except BaseException:
+        gate.stop()
+        raise
+    bench = Failover(cluster, args, gate)
     ok = False
     try:
         volunteers = math.ceil(args.chats / CHATS_PER_VOLUNTEER)
@@ -509,6 +535,7 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await bench.close()
         await asyncio.to_thread(stop_cluster, cluster)
+        gate.stop()
         if ok and not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         else:

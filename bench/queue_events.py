@@ -61,6 +61,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.support.transparency import SignedAccounts  # noqa: E402  (the key gate, issue 17)
 from server.chat.hub import ChatHub  # noqa: E402
 from server.chat.queue import ChatState  # noqa: E402
 from server.chat.room import Chat, VolunteerInfo  # noqa: E402
@@ -107,6 +108,10 @@ class Scene:
 
     def __init__(self, volunteers: int, config: Config) -> None:
         self.hub = ChatHub(config, add_wrapup=_no_wrapup)
+        # The key gate (issue 17): every volunteer here has a signed, logged key statement.
+        self.log = SignedAccounts()
+        if hasattr(self.hub, "attach_log"):  # the script also runs on code from before the gate
+            self.hub.attach_log(self.log)
         self.n_volunteers = volunteers
         self.volunteers: list[VolunteerInfo] = []
         self.sockets: list[FakeSocket] = []
@@ -119,10 +124,13 @@ class Scene:
         for n in range(1, self.n_volunteers + 1):
             ws = FakeSocket()
             info = VolunteerInfo(n, f"Vrijwilliger {n}", bytes(32))
+            info.account_id = n.to_bytes(16, "big")
+            self.log.sign(info.account_id)
             await self.hub.volunteer_connected(info, ws)  # type: ignore[arg-type]
             await self.hub.set_available(info, True)
             self.volunteers.append(info)
             self.sockets.append(ws)
+        self.log.seal()  # their key proofs, built before any event (the real log keeps them too)
         for _ in range(waiting + active):
             await self.join()
         for _ in range(active):

@@ -113,6 +113,7 @@ import aiohttp  # noqa: E402
 import crypto  # noqa: E402
 from bench import chat_relay  # noqa: E402  (its chat clients, for the deployed topology)
 from bench.support.bare_smtp import Parser as BareParser  # noqa: E402  (the bare server's parse, timed here)
+from bench.support.transparency import KeyGate  # noqa: E402  (the key gate, issue 17)
 from client.volunteer import enrolment_body, login_body  # noqa: E402
 from mailgate.isolation import parse_checked  # noqa: E402  (the gateway's parse, timed here)
 from server.config import Config  # noqa: E402
@@ -625,22 +626,26 @@ async def enrol_mail_volunteer(base: str, token: str, name: str, kdf: crypto.Kdf
 
 
 async def gateway_server(work: Path, name: str, relay_port: int, servers: list[ServerProcess], kdf: crypto.KdfParams,
-                         database_url: str = "") -> ServerProcess:
-    """`oor serve` with one mail volunteer on duty (invited by the CLI, enrolled and logged in by the API).
+                         gate: KeyGate, database_url: str = "") -> ServerProcess:
+    """`oor serve` with one mail volunteer on duty (invited by the CLI, enrolled and logged in by the API,
+    its key statement signed and logged: bench/support/transparency.py).
 
     The process is added to `servers` as soon as it exists, so that the caller stops it whatever fails next."""
     http_port, smtp_port = free_port(), free_port()
     folder = name.replace("+", "-")
     data = work / folder / "var"
-    env = gateway_env(http_port, relay_port, kdf, database_url)
+    env = await asyncio.to_thread(gate.server_env, gateway_env(http_port, relay_port, kdf, database_url), data, folder)
     volunteer = "Bench Mail"
     token = await invite_mail_volunteer(volunteer, data, env)
+    await asyncio.to_thread(gate.publish, data, env)
     argv = [sys.executable, "-m", "server.cli", "serve", "--data", str(data),
             "--http", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}"]
     server = ServerProcess(name, argv, env, work / f"{folder}.log", smtp_port, http_port)
     servers.append(server)
     await server.start()
     await enrol_mail_volunteer(f"http://127.0.0.1:{http_port}", token, volunteer, kdf)
+    size = await asyncio.to_thread(gate.sign, data, env, expect=1)
+    await gate.wait_ready([f"http://127.0.0.1:{http_port}"], size)
     return server
 
 
@@ -675,8 +680,9 @@ class DeployedWeb(chat_relay.RealRelay):
 
     name = "deployed"
 
-    def __init__(self, workdir: Path, chats: int, volunteers: int, database_url: str, settings: dict[str, str]) -> None:
-        super().__init__(workdir, chats, volunteers, database_url)
+    def __init__(self, workdir: Path, chats: int, volunteers: int, gate: KeyGate, database_url: str,
+                 settings: dict[str, str]) -> None:
+        super().__init__(workdir, chats, volunteers, gate, database_url)
         # chat_relay's settings (server/config.py's defaults) without its insecure KDF: this
         # deployment runs Argon2id at production cost.
         self.env = {**{k: v for k, v in self.env.items() if k not in KDF_KEYS}, **settings,
@@ -684,10 +690,12 @@ class DeployedWeb(chat_relay.RealRelay):
         self.process = self._node(self.name, self.port, self.base)
 
     def _node(self, label: str, port: int, public_url: str) -> chat_relay.RelayProcess:
+        data = self.workdir / f"{label}-data"
         argv = [sys.executable, "-m", "server.cli", "serve", "--only", "web",
-                "--data", str(self.workdir / f"{label}-data"), "--http", f"127.0.0.1:{port}"]
-        return chat_relay.RelayProcess("oor serve --only web", argv, {**self.env, "OOR_PUBLIC_URL": public_url},
-                                       self.workdir / f"{label}.log", port)
+                "--data", str(data), "--http", f"127.0.0.1:{port}"]
+        return self._published(chat_relay.RelayProcess("oor serve --only web", argv,
+                                                       {**self.env, "OOR_PUBLIC_URL": public_url},
+                                                       self.workdir / f"{label}.log", port), data)
 
     async def start(self) -> None:
         # chat_relay's RealVolunteer enrols with that module's INSECURE_KDF; this web node dictates the
@@ -712,12 +720,12 @@ class Deployed:
 
 
 async def deployed_run(work: Path, database_url: str, sink: ReturnSink, corpus: list[tuple[str, bytes]],
-                       args: argparse.Namespace, owed: int) -> tuple[Deployed, int]:
+                       args: argparse.Namespace, owed: int, gate: KeyGate) -> tuple[Deployed, int]:
     """Chats alone, then chats while K mail clients keep the gateway at its limit; and the return
     mails owed since (`owed` is what the sink had to have before)."""
     volunteers = math.ceil(args.chats / chat_relay.CAPACITY)  # chat_max_per_volunteer as shipped
     settings = {**kdf_env(PROD_KDF), **mail_env(sink.port, "")}
-    web = DeployedWeb(work, args.chats, volunteers, database_url, settings)
+    web = DeployedWeb(work, args.chats, volunteers, gate, database_url, settings)
     smtp_port = free_port()
     argv = [sys.executable, "-m", "server.cli", "serve", "--only", "smtp", "--data", str(web.data),
             "--smtp", f"127.0.0.1:{smtp_port}"]
@@ -732,6 +740,9 @@ async def deployed_run(work: Path, database_url: str, sink: ReturnSink, corpus: 
         await web.start()
         token = await invite_mail_volunteer("Bench Mail", web.data, web.env)
         await enrol_mail_volunteer(web.base, token, "Bench Mail", PROD_KDF)
+        size = await asyncio.to_thread(gate.sign, web.data, web.env, expect=1)  # the mail volunteer's statement
+        await gate.wait_ready([web.base], size)
+        await asyncio.to_thread(gate.publish, web.data, web.env)  # before the gateway's `oor serve` too
         await gateway.start()
         await check_server(gateway, corpus)
         owed += 5
@@ -903,14 +914,15 @@ async def bench(args: argparse.Namespace) -> str:
         with tempfile.TemporaryDirectory(prefix="oor-bench-smtp-") as tmp:
             work = Path(tmp)
             servers: list[ServerProcess] = []
+            gate = await asyncio.to_thread(KeyGate, work)  # the root key; a witness per gateway's log
             try:
                 bare = bare_server(work, "bare", args.bare_extract, urls["bare"])
                 bare_argon2 = bare_server(work, "bare+argon2", args.bare_extract, urls["bare+argon2"], PROD_KDF)
                 for server in (bare, bare_argon2):
                     servers.append(server)
                     await server.start()
-                gateway = await gateway_server(work, "gateway", sink.port, servers, FAST_KDF, urls["gateway"])
-                gateway_argon2 = await gateway_server(work, "gateway+argon2", sink.port, servers, PROD_KDF,
+                gateway = await gateway_server(work, "gateway", sink.port, servers, FAST_KDF, gate, urls["gateway"])
+                gateway_argon2 = await gateway_server(work, "gateway+argon2", sink.port, servers, PROD_KDF, gate,
                                                       urls["gateway+argon2"])
                 for server in servers:
                     await check_server(server, corpus)
@@ -947,8 +959,9 @@ async def bench(args: argparse.Namespace) -> str:
                 summary[name] = summarise(name, results[name])
             if args.deployed and postgres is not None:
                 deployed, owed = await deployed_run(work, postgres.url(postgres.create_database()), sink, corpus,
-                                                    args, owed)
+                                                    args, owed, gate)
                 report_deployed(deployed, args.clients)
+            gate.stop()
             print(f"  return mails with a token that reached the relay sink: {sink.with_code} of {owed} owed")
     finally:
         await sink.stop()

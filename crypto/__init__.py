@@ -33,6 +33,8 @@ Where the code is (one module per section of ``crypto/PROTOCOL.md``):
 ``chat.py``         10 Chat (offers, ratchet, relay checks, staff links)
 ``pow.py``          11 Proof-of-work
 ``mail.py``         12 Mail (token, mailbox keys, certificates, messages)
+``transparency.py`` 14 Key and code transparency (statements, the log's
+                    tree, checkpoints, cosignatures, key proofs)
 ``_checks.py``      shared input checks and padding (private)
 ==================  =====================================================
 
@@ -69,7 +71,7 @@ from .chat import (
     verify_link_key,
 )
 from .encoding import MAX_SAFE_INTEGER, b64check, b64decode, b64encode
-from .errors import BadSignature, CryptoError, DecryptionFailed, InvalidInput, InvalidToken
+from .errors import BadSignature, CryptoError, DecryptionFailed, InvalidInput, InvalidToken, ProofError
 from .hashing import (
     MIN_TOKEN_BYTES,
     constant_time_equal,
@@ -114,6 +116,59 @@ from .pow import (
     POW_NONCE_BYTES,
     new_pow_challenge,
     pow_check,
+)
+from .transparency import (
+    ACCOUNT_ID_BYTES,
+    ENTRY_RELEASE,
+    ENTRY_STATEMENT,
+    EMPTY_ROOT,
+    KEY_PROOF_VERSION,
+    KIND_KEY,
+    KIND_REVOCATION,
+    MAX_CLOCK_SKEW,
+    MAX_DEPLOYMENT_ID_BYTES,
+    MAX_ENTRY_BYTES,
+    MAX_KEY_PROOF_JSON,
+    MAX_NOTE_BYTES,
+    MAX_PROOF_HASHES,
+    MAX_STATEMENT_NAME_BYTES,
+    NOTE_ALG_COSIGNATURE_V1,
+    NOTE_ALG_ED25519,
+    ROLE_CODES,
+    ROOT_KEY_FILE_HEADER,
+    Checkpoint,
+    Cosigner,
+    Entry,
+    MerkleTree,
+    NoteKey,
+    RootKey,
+    Statement,
+    decode_entry,
+    decode_statement,
+    encode_entry_bundle,
+    encode_statement,
+    fingerprint,
+    format_checkpoint,
+    leaf_hash,
+    node_hash,
+    note_key_id,
+    open_root_key,
+    parse_checkpoint,
+    parse_entry_bundle,
+    parse_note,
+    parse_vkey,
+    release_entry,
+    revoked_digest,
+    root_from_leaf_hashes,
+    root_key_file_public,
+    seal_root_key,
+    sign_statement,
+    statement_entry,
+    verify_checkpoint,
+    verify_consistency,
+    verify_inclusion,
+    verify_key_proof,
+    verify_statement,
 )
 from .wrap import WRAP_VERSION, WRAPPED_IDENTITY_BYTES, check_public_key
 
@@ -228,6 +283,62 @@ SERVER_API = (
     # notes on a thread (12.10): what the server checks of a sealed note
     "MAIL_NOTE_LENGTHS",
     "check_mail_note",
+    # key and code transparency (14): statements, the log, checkpoints, key proofs. The three
+    # signing keys here are operators' keys, no participant's: the log key is the server's by
+    # design, the witness key is `oor witness`'s, and the root key is opened only by `oor root`
+    # on a coordinator's own machine (from a passphrase-sealed file, 14.6).
+    "ProofError",
+    "ROLE_CODES",
+    "KIND_KEY",
+    "KIND_REVOCATION",
+    "ACCOUNT_ID_BYTES",
+    "MAX_DEPLOYMENT_ID_BYTES",
+    "MAX_STATEMENT_NAME_BYTES",
+    "Statement",
+    "encode_statement",
+    "decode_statement",
+    "RootKey",
+    "sign_statement",
+    "verify_statement",
+    "fingerprint",
+    "ROOT_KEY_FILE_HEADER",
+    "seal_root_key",
+    "open_root_key",
+    "root_key_file_public",
+    "ENTRY_STATEMENT",
+    "ENTRY_RELEASE",
+    "MAX_ENTRY_BYTES",
+    "Entry",
+    "statement_entry",
+    "release_entry",
+    "decode_entry",
+    "EMPTY_ROOT",
+    "MAX_PROOF_HASHES",
+    "leaf_hash",
+    "node_hash",
+    "MerkleTree",
+    "root_from_leaf_hashes",
+    "verify_inclusion",
+    "verify_consistency",
+    "encode_entry_bundle",
+    "parse_entry_bundle",
+    "revoked_digest",
+    "NOTE_ALG_ED25519",
+    "NOTE_ALG_COSIGNATURE_V1",
+    "MAX_NOTE_BYTES",
+    "MAX_CLOCK_SKEW",
+    "note_key_id",
+    "NoteKey",
+    "Cosigner",
+    "parse_vkey",
+    "parse_note",
+    "Checkpoint",
+    "format_checkpoint",
+    "parse_checkpoint",
+    "verify_checkpoint",
+    "KEY_PROOF_VERSION",
+    "MAX_KEY_PROOF_JSON",
+    "verify_key_proof",
 )
 
 CLIENT_API = (

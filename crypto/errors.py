@@ -8,7 +8,7 @@ validation code that catches ``ValueError`` keeps working.
 
 from __future__ import annotations
 
-__all__ = ["CryptoError", "InvalidInput", "InvalidToken", "DecryptionFailed", "BadSignature"]
+__all__ = ["CryptoError", "InvalidInput", "InvalidToken", "DecryptionFailed", "BadSignature", "ProofError"]
 
 
 class CryptoError(Exception):
@@ -90,3 +90,44 @@ class BadSignature(CryptoError):
     :class:`DecryptionFailed`: nothing was decrypted, and a failed signature
     points at the relay or the key directory, not at a wrong passphrase.
     """
+
+
+class ProofError(CryptoError):
+    """A transparency check failed: the key, the proof or the log is not what it must be (section 14).
+
+    Raised by the checks of a key proof, a checkpoint and its cosignatures
+    (``verify_key_proof``, ``verify_checkpoint``, ``verify_inclusion``,
+    ``verify_consistency``). ``reason`` says which check refused, so a test,
+    ``oor audit`` or a log line can name it (never to show a help-seeker
+    anything but "the connection is not reliable"):
+
+    - ``"malformed"``: the proof, the note or the trust configuration is not
+      well formed (a wrong type, size, base64 or encoding);
+    - ``"origin"``: the checkpoint is of another log;
+    - ``"log-signature"``: no valid signature of the configured log key;
+    - ``"cosignatures"``: fewer fresh cosignatures of distinct configured
+      witnesses than the quorum, or a configured witness's signature fails;
+    - ``"revoked-set"``: the revoked ids do not match the checkpoint's digest;
+    - ``"entry-type"``: the entry is not a key statement;
+    - ``"root-signature"``: the statement is not signed by the root key;
+    - ``"kind"``: the statement is a revocation;
+    - ``"deployment"``: the statement is for another deployment;
+    - ``"validity"``: now is outside the statement's validity period;
+    - ``"revoked"``: the statement's account id is revoked;
+    - ``"inclusion"``: the inclusion proof does not lead to the checkpoint root;
+    - ``"consistency"``: a consistency proof does not hold;
+    - ``"keys"``: the statement's keys are not the keys offered;
+    - ``"role"``: the statement's role is not one the caller accepts.
+
+    Treat it as a tampered frame: use nothing from that key.
+    """
+
+    REASONS = ("malformed", "origin", "log-signature", "cosignatures", "revoked-set", "entry-type",
+               "root-signature", "kind", "deployment", "validity", "revoked", "inclusion", "consistency",
+               "keys", "role")
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown ProofError reason {reason!r}")
+        self.reason = reason
+        super().__init__(message or f"transparency check failed ({reason})")

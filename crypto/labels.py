@@ -37,6 +37,11 @@ __all__ = [
     "LABEL_MAIL_NOTE_NONCE",
     "LABEL_MAIL_NOTE_AD",
     "LABEL_MAIL_NOTE_SIGNATURE",
+    "LABEL_KEY_STATEMENT",
+    "LABEL_FINGERPRINT",
+    "LABEL_REVOKED_SET",
+    "LABEL_ROOT_KEY_WRAP",
+    "LABEL_RELEASE",
     "ALL_LABELS",
 ]
 
@@ -142,6 +147,25 @@ LABEL_MAIL_NOTE_AD = b"luisterend-oor/v1/mail/note-ad"
 # and the BLAKE2b-256 hash of the note's body (12.10).
 LABEL_MAIL_NOTE_SIGNATURE = b"luisterend-oor/v1/mail/note-signature"
 
+# The first bytes of a key statement or revocation, the message the offline root key signs
+# (section 14.1). No other message the root key could be asked to sign starts with it.
+LABEL_KEY_STATEMENT = b"luisterend-oor/v1/key-statement"
+
+# Prefix of the SHA-256 message, followed by account id, X25519 and Ed25519 public keys,
+# whose first 16 bytes give the 30-digit fingerprint compared aloud (14.5).
+LABEL_FINGERPRINT = b"luisterend-oor/v1/fingerprint"
+
+# Prefix of the SHA-256 message, followed by the count and the sorted revoked account ids:
+# the digest on a checkpoint's `oor-revoked` extension line (14.3).
+LABEL_REVOKED_SET = b"luisterend-oor/v1/revoked-set"
+
+# Prefix of the AEAD associated data of the root key file, followed by the root public key
+# (14.6): the sealed seed cannot be paired with another public key.
+LABEL_ROOT_KEY_WRAP = b"luisterend-oor/v1/root-key-wrap"
+
+# Reserved for release manifests (14.7): names what a release entry commits to.
+LABEL_RELEASE = b"luisterend-oor/v1/release"
+
 # For tests and the protocol document: name -> value of every label. Read-only,
 # so no caller can change a label at run time.
 ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
@@ -168,4 +192,9 @@ ALL_LABELS: Mapping[str, bytes] = MappingProxyType({
     "LABEL_MAIL_NOTE_NONCE": LABEL_MAIL_NOTE_NONCE,
     "LABEL_MAIL_NOTE_AD": LABEL_MAIL_NOTE_AD,
     "LABEL_MAIL_NOTE_SIGNATURE": LABEL_MAIL_NOTE_SIGNATURE,
+    "LABEL_KEY_STATEMENT": LABEL_KEY_STATEMENT,
+    "LABEL_FINGERPRINT": LABEL_FINGERPRINT,
+    "LABEL_REVOKED_SET": LABEL_REVOKED_SET,
+    "LABEL_ROOT_KEY_WRAP": LABEL_ROOT_KEY_WRAP,
+    "LABEL_RELEASE": LABEL_RELEASE,
 })

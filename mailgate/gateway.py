@@ -51,8 +51,8 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 import crypto
-from server.mail.gateway_port import (AUTHOR_SEEKER, CONFIG, GUARD, MAIL_DESK, AddressGuard, Config, Conflict, MailDesk,
-                                      MailMessage, Volunteer, message_from_sealed, network_of)
+from server.mail.gateway_port import (AUTHOR_SEEKER, CONFIG, GUARD, LOG, MAIL_DESK, AddressGuard, Config, Conflict,
+                                      MailDesk, MailMessage, Volunteer, message_from_sealed, network_of, trust_config)
 
 from .isolation import ParsePool
 from .parse import Unreadable
@@ -95,7 +95,7 @@ SENDER = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u00a0-\uffff]{1,64}@[A-Za-
 
 
 class NoKey(Exception):
-    """The volunteer chosen for a mail has no certified key to encrypt it to.
+    """The volunteer chosen for a mail has no certified key to encrypt it to, or none the log vouches for.
 
     Raised inside the storage transaction (by `seal`), which then stores nothing; the
     sender's server is asked to try again later, as for any temporary problem."""
@@ -161,6 +161,12 @@ class Gateway:
     sessions: weakref.WeakSet[SMTP] = field(default_factory=weakref.WeakSet)
     taking: int = 0
     delivered: int = 0  # return mails the relay took, since the start (a count, for the shutdown line)
+    # The transparency log and the pages' trust configuration (PROTOCOL.md 14): the gateway seals only to keys
+    # whose key proof verifies, as a help-seeker's page would. None: a gateway without a log (never in `oor serve`).
+    log: Any = None
+    trust: dict[str, Any] | None = None
+    # (checkpoint note, ed25519, x25519) already checked: a proof's verdict for given keys and note never changes.
+    vouched: set[tuple[str, bytes, bytes]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.busy = asyncio.Semaphore(self.config.smtp_concurrency)
@@ -168,6 +174,27 @@ class Gateway:
         self._relay_lock = threading.Lock()
         self._relay_client: smtplib.SMTP | None = None
         self._relay_aborted = False
+
+    def check_proof(self, volunteer: Volunteer) -> None:
+        """Raise NoKey unless the log's key proof vouches for exactly this volunteer's keys (PROTOCOL.md 14).
+
+        Runs inside the storage transaction (`seal`): a few Ed25519 checks and hashes, once per checkpoint."""
+        if self.log is None or self.trust is None:
+            return
+        proof = self.log.proof_for(volunteer.account_id) if volunteer.account_id else None
+        if proof is None:
+            raise NoKey()
+        seen = (proof["checkpoint"], volunteer.ed25519_public, volunteer.x25519_public)
+        if seen in self.vouched:
+            return
+        try:
+            crypto.verify_key_proof(self.trust, proof, ed25519_public=volunteer.ed25519_public,
+                                    x25519_public=volunteer.x25519_public, now=int(time.time()))
+        except crypto.CryptoError:
+            raise NoKey() from None
+        if len(self.vouched) > 4096:  # new checkpoints come every hour or so: forget old verdicts now and then
+            self.vouched.clear()
+        self.vouched.add(seen)
 
     def robot_sender(self, sender: str | None) -> bool:
         """Whether the envelope sender is a machine we must never answer: the null sender (bounces),
@@ -249,12 +276,22 @@ class Gateway:
             if triple not in self.verified:
                 crypto.verify_key_certificate(*triple)
                 self.verified.add(triple)
+            self.check_proof(volunteer)
             sealed = crypto.seal_mail(thread_id, 1, AUTHOR_SEEKER, content, mailbox, mailbox.x25519_public,
                                       volunteer.x25519_public)
             return message_from_sealed(1, AUTHOR_SEEKER, sealed, mailbox.ed25519_public)
 
-        thread = await self.desk.store_gateway_thread(thread_id, mailbox.lookup_key, mailbox.x25519_public,
-                                                      mailbox.ed25519_public, seal)
+        try:
+            thread = await self.desk.store_gateway_thread(thread_id, mailbox.lookup_key, mailbox.x25519_public,
+                                                          mailbox.ed25519_public, seal)
+        except NoKey:
+            if self.log is None:
+                raise
+            # Storage may have marked the keys ready a moment before this process's log saw the checkpoint
+            # (log_refresh_seconds): look again once (nothing was stored), rather than refuse the mail.
+            await self.log.refresh()
+            thread = await self.desk.store_gateway_thread(thread_id, mailbox.lookup_key, mailbox.x25519_public,
+                                                          mailbox.ed25519_public, seal)
         if thread is None:
             return NO_MAIL_ACCOUNT
         sender = envelope.mail_from or ""
@@ -500,7 +537,7 @@ async def gateway_context(app: web.Application) -> AsyncIterator[None]:
     # aiosmtpd logs every peer address and every command line (MAIL FROM included) on "mail.log".
     # Those would be a help-seeker's address and e-mail address: that logger stays silent.
     logging.getLogger("mail.log").disabled = True
-    gateway = Gateway(app[MAIL_DESK], config, app[GUARD])
+    gateway = Gateway(app[MAIL_DESK], config, app[GUARD], log=app[LOG], trust=trust_config(config))
     app[GATEWAY] = gateway
     await gateway.pool.start()
     server = await asyncio.get_running_loop().create_server(smtp_factory(gateway, config),

@@ -322,4 +322,7 @@ def identity_payload(volunteer: Volunteer) -> dict[str, Any]:
         "x25519_public": crypto.b64encode(volunteer.x25519_public),
         "ed25519_public": crypto.b64encode(volunteer.ed25519_public),
         "wrapped_identity": crypto.b64encode(volunteer.wrapped_identity),
+        # The random id the coordinators' root key signs the keys under (issue 17): the workspace shows the
+        # fingerprint of it and the keys, and checks that the public log holds nothing else for it.
+        "account_id": crypto.b64encode(volunteer.account_id),
     }

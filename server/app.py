@@ -35,6 +35,9 @@ from .mail.desk import MAIL_DESK, MailDesk, guard_mail_derivation
 from .mail.inbox import inbox_ctx
 from .stats import STATS, Stats
 from .storage import open_storage
+from .transparency import release
+from .transparency import routes as log_routes
+from .transparency.log import log_ctx, trust_config
 
 log = logging.getLogger("oor")
 PURGE_EVERY_SECONDS = 600
@@ -55,11 +58,13 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
     )
     app[CONFIG] = config
     app[CLOCK] = clock
-    app[ASSETS] = AssetRegistry()
+    # The trust configuration (/js/trust.js) is one of the assets; making it makes the log key if missing.
+    app[ASSETS] = AssetRegistry(trust=trust_config(config))
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB_ROOT / "templates"), autoescape=True,
                          undefined=jinja2.StrictUndefined)
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_storage_ctx)
+    app.cleanup_ctx.append(log_ctx)  # the transparency log (server/transparency/log.py): app[LOG]
     app.cleanup_ctx.append(inbox_ctx)  # the live mail inbox on this node's volunteer sockets
     app.cleanup_ctx.append(_purge_ctx)
     app[GUARD] = make_guard(config)
@@ -85,6 +90,8 @@ def create_app(config: Config, *, clock: Callable[[], int] = wall_clock,
     app.add_routes(chat_ws.routes)
     app.add_routes(mail_api.routes)
     app.add_routes(coordinator.routes)
+    app.add_routes(log_routes.routes)  # /log/: the transparency log, C2SP tlog-tiles
+    app.add_routes(release.routes)  # the WEBCAT-style manifest of the served files
     return app
 
 

@@ -64,7 +64,18 @@ VENDOR = {
 BARE_IMPORTS = {
     "libsodium-wrappers-sumo": "/vendor/libsodium-wrappers-sumo.mjs",
     "libsodium-sumo": "/vendor/libsodium-sumo.mjs",
+    "trust": "/static/js/trust.js",
 }
+# The trust configuration (PROTOCOL.md 14, server/transparency/log.py trust_config): a module made in
+# memory from the configuration, served, hashed and listed like every other (and so in the release
+# manifest), imported by the pages as `import { TRUST } from "trust"`.
+TRUST_URL = "/static/js/trust.js"
+
+
+def trust_module(trust: dict | None) -> bytes:
+    """`export const TRUST = Object.freeze({...});` (canonical JSON; `{}` for a registry without one)."""
+    text = json.dumps(trust or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return f"export const TRUST = Object.freeze({text});\n".encode("ascii")
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 # How many hex digits of the SHA-384 go into a hashed URL: 64 bits, so that two
@@ -208,7 +219,8 @@ def accepted_coding(accept_encoding: str, available: Sequence[str]) -> str | Non
 class AssetRegistry:
     """All served assets by URL (plain and hashed), the import map, and the CSP hash of that import map."""
 
-    def __init__(self, web_root: Path = WEB_ROOT, node_modules: Path = NODE_MODULES) -> None:
+    def __init__(self, web_root: Path = WEB_ROOT, node_modules: Path = NODE_MODULES, *,
+                 trust: dict | None = None) -> None:
         self.by_url: dict[str, Asset] = {}
         for folder in ("js", "css", "img"):
             base = web_root / folder
@@ -217,6 +229,9 @@ class AssetRegistry:
             for path in sorted(base.rglob("*")):
                 if path.is_file() and path.suffix in _TYPES:
                     self._add(f"/static/{folder}/{path.relative_to(base).as_posix()}", path)
+        if TRUST_URL in self.by_url:
+            raise RuntimeError(f"{TRUST_URL} is generated from the configuration: remove the file")
+        self._add_bytes(TRUST_URL, trust_module(trust), ".js")
         for name, rel in VENDOR.items():
             path = node_modules / rel
             if not path.is_file():
@@ -242,14 +257,16 @@ class AssetRegistry:
         self.csp = content_security_policy(self.import_map_csp_hash)
 
     def _add(self, url: str, path: Path) -> None:
-        body = path.read_bytes()
+        self._add_bytes(url, path.read_bytes(), path.suffix)
+
+    def _add_bytes(self, url: str, body: bytes, suffix: str) -> None:
         integrity = _sri(body)
         encoded = {}
         for coding in CODINGS:
             copy = _COMPRESSED.get(integrity, coding, body)
             if len(copy) < len(body):  # a tiny icon can come out larger: then it goes as it is
                 encoded[coding] = copy
-        self.by_url[url] = Asset(url, body, _TYPES[path.suffix], integrity, hashed_url(url, body), encoded)
+        self.by_url[url] = Asset(url, body, _TYPES[suffix], integrity, hashed_url(url, body), encoded)
 
     def _check_imports(self, modules: dict[str, Asset]) -> None:
         """Every import in our own modules resolves to a served module (see the module docstring)."""

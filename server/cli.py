@@ -6,9 +6,19 @@
                               [--public-url URL]
     oor volunteer list
     oor volunteer deactivate NAME
+    oor root init --out FILE [--passphrase-file FILE]                 (a coordinator's machine)
+    oor root sign REQUEST --out SIGNED --key FILE [--days N] [--roster FILE] [--deployment ID] [--yes]
+    oor keys pending --out REQUEST
+    oor keys import SIGNED
+    oor log init | oor log key                                         (the log's checkpoint key, its vkey)
+    oor release publish                                                (log this release's file manifest)
+    oor witness init --key FILE --name NAME                            (anyone's witness)
+    oor witness serve --key FILE --state FILE --log ORIGIN=VKEY [--log ...] [--listen HOST:PORT]
     oor backup DEST [--force] [--config FILE] [--data DIR]
     oor restore SRC [--config FILE] [--data DIR]
     oor audit --url URL [--data DIR] [--out FILE] [--manifest FILE] [--from-address ADDRESS]
+              [--log-state FILE] [--roster FILE] [--root-public-key B64] [--log-key VKEY]
+              [--witness VKEY ...] [--quorum N]
 
 `serve` runs the web server and the mail gateway in one process; `--only web` runs the web part
 alone (no SMTP listener), `--only smtp` the mail gateway alone (no HTTP listener), so that each can
@@ -26,6 +36,18 @@ migrates it forward, applies the retention rules at once, and says what it resto
 configured `public_url`, else the address the last `oor serve` on this storage said it serves
 (kept in `meta` under `served-url`), else `http://<http>` with a note on stderr. `volunteer
 list` shows the accounts and the invitations not yet used (name, role, expiry; never a token).
+
+`keys pending` writes what waits for the offline root key (a key statement for each enrolled
+account, a revocation for each deactivated one); `root sign`, on a coordinator's machine, shows
+each name, role and fingerprint and signs what the coordinator confirms; `keys import` verifies
+the signed file and adds it to the transparency log. Until then an account takes no chat or mail.
+
+`serve` refuses to start without `root_public_key` (except `--demo`), with fewer `log_witnesses` than
+`witness_quorum`, or when the files it would serve are not the latest release manifest in the log:
+run `release publish` after installing a release. `--demo` publishes by itself and runs a witness of
+its own in the process (key and state in the data folder), so its pages check real cosignatures.
+`log init` makes the log key and prints its vkey; a witness operator gives `witness serve
+--log ORIGIN=VKEY` (ORIGIN: the vkey's name).
 """
 
 from __future__ import annotations
@@ -50,7 +72,9 @@ from .backup import BackupError, backup, restore
 from .config import Config, load_config
 from .errors import ConfigError, OorError
 from .http import PrivateAccessLogger, install_log_scrubber
+from .keys import ASSETS
 from .storage import ROLES, Storage, open_storage
+from .transparency import keys, release, witness
 
 log = logging.getLogger("oor")
 DEMO_ACCOUNTS = (("Demo", "volunteer"), ("Coördinator", "coordinator"))
@@ -151,6 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--manifest", type=Path, help="asset hashes of a reviewed release (JSON), to compare")
     audit.add_argument("--from-address", dest="from_address",
                        help="loopback address to connect from (default 127.77.0.1 for a loopback URL)")
+    audit.add_argument("--log-state", type=Path, dest="log_state",
+                       help="the checkpoint this auditor saw last (JSON; made, and replaced when the log checks pass)")
+    audit.add_argument("--roster", type=Path, help="the coordinators' roster (`oor root sign --roster`) to compare")
+    audit.add_argument("--root-public-key", dest="root_public_key",
+                       help="the helpline's root public key (base64), instead of the server's trust.js")
+    audit.add_argument("--log-key", dest="log_key",
+                       help="the log's verifier key: the ORIGIN=VKEY line `oor log init` prints, or the VKEY")
+    audit.add_argument("--witness", action="append", default=[], dest="audit_witnesses", metavar="VKEY",
+                       help="a witness the pages must trust (repeat for each)")
+    audit.add_argument("--quorum", type=int, dest="audit_quorum",
+                       help="cosignatures the auditor requires (default: trust.js's quorum)")
 
     vol = sub.add_parser("volunteer", help="manage volunteer accounts")
     vsub = vol.add_subparsers(dest="action", required=True)
@@ -168,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     deact = vsub.add_parser("deactivate", help="deactivate a volunteer and end their sessions")
     _common(deact)
     deact.add_argument("name")
+    keys.add_commands(sub, _common)  # `oor root ...` (coordinator's machine), `oor keys ...` (issue 17)
+    release.add_commands(sub, _common)  # `oor log init|key`, `oor release publish` (issue 17)
+    witness.add_commands(sub)  # `oor witness init|serve`: anyone's witness, no server configuration
     return parser
 
 
@@ -259,7 +297,12 @@ def no_core_dumps() -> None:
 async def _serve(config: Config, demo: bool, only: str | None = None) -> None:
     no_core_dumps()
     raise_open_file_limit(config)
+    demo_root_key = None
+    demo_witness = None
     if demo:
+        config, demo_root_key, demo_line = keys.demo_root(config)  # issue 17: demo accounts become ready
+        print(demo_line)
+        config, demo_witness = await release.demo_witness(config)  # a real witness in this process, quorum 1
         for name, role in DEMO_ACCOUNTS:
             async def work(storage: Storage, name: str = name, role: str = role) -> str | None:
                 if await storage.volunteer_by_name(name) is not None:
@@ -277,6 +320,12 @@ async def _serve(config: Config, demo: bool, only: str | None = None) -> None:
     # counts), so it is always the application's cleanup_ctx; with --only smtp the application
     # starts and stops as usual, but no HTTP site is opened.
     app = create_app(config, chat=web_part)
+    # Issue 17: refuse to start without a root key, or with files that are not the logged release.
+    line = await release.release_gate(config, app[ASSETS], demo=demo, with_storage=_with_storage)
+    if line:
+        print(line)
+    if demo_root_key is not None:
+        app.cleanup_ctx.append(_demo_signer_ctx(config, demo_root_key))
     if smtp_part:
         from mailgate import gateway_context  # the gateway shares this process, event loop and storage
         app.cleanup_ctx.append(gateway_context)
@@ -299,6 +348,17 @@ async def _serve(config: Config, demo: bool, only: str | None = None) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await runner.cleanup()
+    if demo_witness is not None:
+        await demo_witness.cleanup()
+
+
+def _demo_signer_ctx(config: Config, root: Any) -> Any:
+    async def ctx(app: web.Application) -> Any:
+        from .keys import STORAGE
+        task = asyncio.ensure_future(keys.demo_signer(app[STORAGE], config, root, [n for n, _ in DEMO_ACCOUNTS]))
+        yield
+        task.cancel()
+    return ctx
 
 
 def _running_banner(config: Config, web_part: bool, smtp_part: bool, only: str | None) -> str:
@@ -316,9 +376,15 @@ def _running_banner(config: Config, web_part: bool, smtp_part: bool, only: str |
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "witness":  # a witness operator's machine: no server configuration, no storage
+        return witness.command(args)
+    if args.command == "root":  # the coordinator's machine: no server configuration, no storage
+        return keys.root_command(args)
     if args.command == "audit":
-        from .audit import run_audit
-        return run_audit(args.url, args.audit_data, args.out, args.manifest, args.from_address)
+        from .audit import Anchors, run_audit
+        anchors = Anchors(args.root_public_key, args.log_key, tuple(args.audit_witnesses), args.audit_quorum)
+        return run_audit(args.url, args.audit_data, args.out, args.manifest, args.from_address,
+                         log_state=args.log_state, roster=args.roster, anchors=anchors)
     try:
         config = _config(args)
     except ConfigError as exc:
@@ -341,6 +407,12 @@ def main(argv: list[str] | None = None) -> int:
             print(backup(config, args.dest, force=args.force))
         elif args.command == "restore":
             print(restore(config, args.src))
+        elif args.command == "log":
+            return release.log_command(config, args)
+        elif args.command == "release":
+            return release.release_command(config, args, _with_storage)
+        elif args.command == "keys":
+            return keys.keys_command(config, args, _with_storage)
         elif args.action == "invite":
             can_chat, can_mail = args.chat, args.mail
             if args.role == "volunteer" and not (can_chat or can_mail):
@@ -361,11 +433,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"oor: no volunteer named {name!r}", file=sys.stderr)
                 return 1
             print(f"{name} is deactivated; their sessions have ended.")
+            print("Their key is revoked in the public log once a coordinator signs the next request "
+                  "(oor keys pending, oor root sign, oor keys import).")
     except OorError as exc:
         print(f"oor: {exc.en}", file=sys.stderr)
         return 1
     except BackupError as exc:
         print(f"oor: {exc}", file=sys.stderr)
+        return 1
+    except release.StartRefused as exc:
+        print(f"oor: refusing to start: {exc}", file=sys.stderr)
         return 1
     except ConfigError as exc:  # found only once the database is open (guard_mail_derivation)
         print(f"oor: configuration error: {exc}", file=sys.stderr)

@@ -12,6 +12,8 @@ about at start-up and shows as a banner on every page.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import re
@@ -137,6 +139,19 @@ class Config:
     client_address_header: str = ""
     access_log: bool = True
     log_level: str = "info"
+    # Key and code transparency (PROTOCOL.md 14). The helpline's offline root key (base64 of its 32-byte
+    # Ed25519 public key, from `oor root init` on a coordinator's machine): it signs every key statement.
+    root_public_key: str = ""
+    # The log's checkpoint origin (its signed-note key name); empty: "<host of public_url>/log".
+    log_origin: str = ""
+    # The log's checkpoint signing key file; empty: data_dir/log.key (made by `oor log init`, or at start).
+    log_key_file: str = ""
+    # The witnesses whose cosignatures the pages require: each "<witness vkey> <base URL>".
+    log_witnesses: tuple[str, ...] = ()
+    witness_quorum: int = 1
+    witness_max_age_seconds: int = 86400
+    witness_refresh_seconds: int = 3600
+    log_refresh_seconds: float = 1.0
 
     @property
     def base_url(self) -> str:
@@ -166,6 +181,23 @@ class Config:
     def kdf_memlimit_bytes(self) -> int:
         return self.kdf_memlimit_kib * 1024
 
+    @property
+    def transparency_origin(self) -> str:
+        """The log's checkpoint origin: `log_origin`, else "<host of public_url, else localhost>/log"."""
+        if self.log_origin:
+            return self.log_origin
+        host = re.sub(r"^https?://", "", self.public_url).split("/", 1)[0].rsplit(":", 1)[0] if self.public_url else ""
+        return f"{host or 'localhost'}/log"
+
+    @property
+    def log_key_path(self) -> Path:
+        return Path(self.log_key_file) if self.log_key_file else self.data_dir / "log.key"
+
+    @property
+    def witness_list(self) -> list[tuple[str, str]]:
+        """The configured witnesses as (vkey, base URL without a trailing slash)."""
+        return [(w.split()[0], w.split()[1].rstrip("/")) for w in self.log_witnesses]
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
@@ -193,6 +225,15 @@ def _coerce(key: str, value: Any) -> Any:
                 or len({v.split("|", 1)[0] for v in value}) != len(value)):
             raise ConfigError(f"{key}: expected a list of \"key|dutch name|english name\" entries with distinct "
                               f"keys (lower-case letters, digits, '-'), got {value!r}")
+        return tuple(value)
+    if key == "log_witnesses":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(
+                isinstance(v, str) and re.fullmatch(r"[^\s+]{1,200}\+[0-9a-f]{8}\+[A-Za-z0-9+/=]{4,200} "
+                                                    r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/\-]*)?", v)
+                for v in value):
+            raise ConfigError(f"{key}: expected a list of \"<witness vkey> <http(s) base URL>\" entries, got {value!r}")
         return tuple(value)
     if key == "smtp_addresses":
         if isinstance(value, str):
@@ -222,6 +263,12 @@ def _coerce(key: str, value: Any) -> Any:
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if isinstance(default, float):
+        if isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value.strip()):
+            value = float(value)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
     if isinstance(default, int):
         if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
             value = int(value)
@@ -291,6 +338,56 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"client_address_header: a header name such as X-Real-IP, got {cfg.client_address_header!r}")
     if cfg.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"log_level: one of debug, info, warning, error; got {cfg.log_level!r}")
+    _validate_transparency(cfg)
+
+
+def _validate_transparency(cfg: Config) -> None:
+    """The transparency settings (PROTOCOL.md 14): key encodings, witness keys, quorum and times."""
+    if cfg.root_public_key:
+        if len(decode_key(cfg.root_public_key)) != 32:
+            raise ConfigError("root_public_key: expected the base64 of a 32-byte Ed25519 public key "
+                              "(the line `oor root init` prints)")
+    if cfg.log_origin and not re.fullmatch(r"[^\s+]{1,200}", cfg.log_origin):
+        raise ConfigError(f"log_origin: no spaces or '+', at most 200 characters, got {cfg.log_origin!r}")
+    names, keys = set(), set()
+    for entry in cfg.log_witnesses:
+        vkey = entry.split()[0]
+        try:
+            name, alg, public = crypto.parse_vkey(vkey)
+        except Exception:
+            raise ConfigError(f"log_witnesses: {vkey!r} is not a witness vkey") from None
+        if alg != 0x04:
+            raise ConfigError(f"log_witnesses: {vkey!r} is not a cosignature/v1 (Ed25519, type 0x04) vkey")
+        if name in names:
+            raise ConfigError(f"log_witnesses: the witness name {name!r} is there twice")
+        if public in keys:  # a quorum counts keys: one key under two names is one witness
+            raise ConfigError(f"log_witnesses: the key of {name!r} is there twice")
+        names.add(name)
+        keys.add(public)
+    # witness_quorum above the number of witnesses is no loading error (a test or a tool may load any
+    # configuration); `oor serve` refuses to start with it (server/transparency/log.py start_problems).
+    if not 0 <= cfg.witness_quorum <= 16:
+        raise ConfigError(f"witness_quorum: 0 to 16, got {cfg.witness_quorum}")
+    if not 60 <= cfg.witness_max_age_seconds <= 30 * 86400:
+        raise ConfigError(f"witness_max_age_seconds: 60 to 2592000, got {cfg.witness_max_age_seconds}")
+    if not 1 <= cfg.witness_refresh_seconds < cfg.witness_max_age_seconds:
+        raise ConfigError("witness_refresh_seconds: at least 1 and below witness_max_age_seconds (cosignatures must "
+                          f"be refreshed before the pages find them stale), got {cfg.witness_refresh_seconds}")
+    if not 0.01 <= cfg.log_refresh_seconds <= 3600:
+        raise ConfigError(f"log_refresh_seconds: 0.01 to 3600, got {cfg.log_refresh_seconds}")
+
+
+def decode_key(text: str) -> bytes:
+    """A public key as configured: standard base64 (as signed notes write it) or the protocol's URL-safe
+    unpadded base64; b"" if it is neither."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        return crypto.b64decode(text)
+    except crypto.InvalidInput:
+        return b""
 
 
 def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = None,

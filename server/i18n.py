@@ -103,6 +103,47 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "Your keys are unlocked, in this window only. Close the window or log out and they are "
                        "gone from memory."),
     "workspace_empty": ("Er is nu niets voor je te doen.", "There is nothing for you to do right now."),
+    # Key transparency (issue 17): the volunteer's key statement and the self-check of the public log.
+    "ws_keys_title": ("Je sleutel", "Your key"),
+    "ws_keys_code": ("Je sleutelcode", "Your key code"),
+    "ws_keys_pending": ("Je sleutel is nog niet ondertekend. Vergelijk deze code met een coördinator: lees hem "
+                        "voor, persoonlijk of aan de telefoon. Tot een coördinator hem heeft ondertekend kun je "
+                        "geen gesprekken of mail aannemen; daarna ziet deze pagina dat vanzelf, je hoeft niet "
+                        "opnieuw in te loggen.",
+                        "Your key has not been signed yet. Compare this code with a coordinator: read it aloud, "
+                        "in person or by phone. Until a coordinator has signed it you cannot take chats or mail; "
+                        "after that this page notices by itself, you do not need to log in again."),
+    "ws_keys_ready": ("Je sleutel is ondertekend en staat in het openbare logboek.",
+                      "Your key is signed and in the public log."),
+    "ws_keys_checked": ("Deze pagina heeft gecontroleerd dat het logboek voor jouw account alleen deze sleutel bevat.",
+                        "This page checked that the log holds only this key for your account."),
+    "ws_keys_revoked": ("Je sleutel is ingetrokken: je kunt geen gesprekken of mail meer aannemen. Neem contact op "
+                        "met een coördinator.",
+                        "Your key has been revoked: you can no longer take chats or mail. Contact a coordinator."),
+    "ws_keys_expired": ("De ondertekening van je sleutel is verlopen. Vraag een coördinator om hem opnieuw te "
+                        "ondertekenen en vergelijk daarbij deze code.",
+                        "The signature on your key has expired. Ask a coordinator to sign it again, and compare "
+                        "this code."),
+    "ws_keys_no_witness": ("Het logboek is op dit moment niet door genoeg getuigen bevestigd, dus je kunt even geen "
+                           "gesprekken of mail aannemen. Dit wordt vanzelf opnieuw geprobeerd; duurt het lang, "
+                           "meld het dan aan een coördinator.",
+                           "The log is not confirmed by enough witnesses right now, so you cannot take chats or "
+                           "mail for the moment. This is retried by itself; if it takes long, tell a coordinator."),
+    "ws_keys_unchecked": ("Het openbare logboek kon nu niet worden gecontroleerd; dit wordt zo opnieuw geprobeerd.",
+                          "The public log could not be checked just now; this is retried shortly."),
+    "ws_keys_alert": ("Let op: het openbare logboek bevat voor jouw account iets anders dan alleen jouw eigen "
+                      "sleutel ({what}). Iemand kan je gesprekken proberen mee te lezen. Neem geen gesprekken aan "
+                      "en bel meteen een coördinator.",
+                      "Warning: the public log holds something other than only your own key for your account "
+                      "({what}). Someone may be trying to read your chats. Do not take chats and call a "
+                      "coordinator at once."),
+    "ws_keys_alert_other_key": ("een sleutel die niet de jouwe is", "a key that is not yours"),
+    "ws_keys_alert_revoked": ("een intrekking", "a revocation"),
+    "ws_keys_alert_twice": ("meer dan één verklaring", "more than one statement"),
+    "ws_keys_alert_missing": ("niets, terwijl de server zegt dat je sleutel erin staat",
+                              "nothing, while the server says your key is in it"),
+    "ws_keys_alert_log": ("het logboek klopt niet met zijn eigen controlepunt",
+                          "the log does not match its own checkpoint"),
     "role_volunteer": ("vrijwilliger", "volunteer"),
     "role_mentor": ("mentor", "mentor"),
     "role_partner": ("partnerprofessional", "partner professional"),
@@ -240,6 +281,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ws_mentor_asked": ("Mentor gevraagd om mee te lezen…", "Mentor asked to read along…"),
     "ws_mentor_linked": ("{name} leest mee. De hulpvrager ziet dat.", "{name} reads along. The help-seeker sees this."),
     "ws_mentor_ended": ("Het meelezen is gestopt.", "The reading along has stopped."),
+    # A colleague's key the public log does not vouch for (PROTOCOL.md 10.11): nothing is sealed to it.
+    "ws_mentor_unverified": ("Het meelezen is gestopt: de sleutel van de mentor kon niet worden gecontroleerd in "
+                             "het openbare logboek. Er is niets naar die sleutel gestuurd; het gesprek gaat gewoon "
+                             "door.",
+                             "The reading along stopped: the mentor's key could not be checked against the public "
+                             "log. Nothing was sent to that key; the chat goes on."),
+    "ws_handover_unverified": ("De sleutel van wie het gesprek overnam kon niet worden gecontroleerd in het openbare "
+                               "logboek. De overdrachtsnotitie is daarom niet verstuurd.",
+                               "The key of whoever took over the chat could not be checked against the public log. "
+                               "So the handover note was not sent."),
     "ws_mentor_hint": ("Tip van {name} (alleen voor jou)", "Hint from {name} (only for you)"),
     "ws_readalong_ask": ("{name} vraagt je mee te lezen.", "{name} asks you to read along."),
     "ws_readalong_accept": ("Meelezen", "Read along"),
@@ -368,6 +419,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "mail_saved_check": ("Ik heb mijn code bewaard", "I have saved my code"),
     "mail_done": ("Klaar", "Done"),
     "mail_not_saved": ("Bewaar eerst je code en vink het vakje aan.", "Please save your code first and tick the box."),
+    "mail_key_unverified": ("De verbinding is niet betrouwbaar: we konden niet controleren dat je bericht alleen "
+                            "voor een vrijwilliger van Luisterend Oor leesbaar wordt. Om je te beschermen is het niet "
+                            "verstuurd. Probeer het later opnieuw, of bel 113.",
+                            "The connection cannot be trusted: we could not check that only a Luisterend Oor volunteer "
+                            "will be able to read your message. To protect you it was not sent. Please try again "
+                            "later, or call 113."),
     "mail_leave_warning": ("Heb je je code bewaard? Zonder code kun je het antwoord niet lezen.",
                            "Have you saved your code? Without it you cannot read the answer."),
     "mail_file_text": ("Luisterend Oor\n\nJe persoonlijke code: {code}\n\nLees het antwoord op {url}\n"
@@ -778,6 +835,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chat_nothing_to_pick_up": ("Er wacht niemand (of je zit vol).", "Nobody is waiting (or you are at capacity)."),
     "chat_not_offered": ("Dit gesprek is niet (meer) aan jou toegewezen.",
                          "This chat is not (or no longer) assigned to you."),
+    "chat_keys_not_ready": ("Je sleutel staat nu niet (meer) in een bevestigd logboek: je kunt dit gesprek "
+                            "niet aannemen.",
+                            "Your key is not (or no longer) in a confirmed log: you cannot take this chat."),
     "chat_unknown_chat": ("Dit gesprek bestaat niet (meer).", "This chat does not exist (any more)."),
     "chat_seeker_not_connected": ("Dat kan nu niet: de hulpvrager is niet verbonden.",
                                   "Not possible right now: the help-seeker is not connected."),
@@ -807,6 +867,11 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "You are on a break: switch the break off to take a chat."),
     "chat_no_mentor_online": ("Er is nu geen mentor online.", "No mentor is online right now."),
     "chat_colleague_paused": ("Deze collega heeft pauze.", "This colleague is on a break."),
+    "chat_keys_pending": ("Je sleutel is nog niet ondertekend door een coördinator: je kunt nog geen gesprekken "
+                          "aannemen.",
+                          "Your key has not been signed by a coordinator yet: you cannot take chats yet."),
+    "chat_colleague_keys_pending": ("De sleutel van deze collega is nog niet ondertekend.",
+                                    "This colleague's key has not been signed yet."),
     "chat_no_handover_question": ("Er is geen vraag om over te dragen.", "There is no handover question."),
     "chat_no_handover": ("Er loopt geen overdracht.", "No handover is under way."),
     "chat_handover_not_ready": ("Dit gesprek kan nog niet worden overgenomen; probeer het zo opnieuw.",

@@ -96,7 +96,12 @@ SCHEMAS: dict[str, Any] = {
         "ed25519_public": b64(32),
         "certificate": {"type": "string", "pattern": f"^([A-Za-z0-9_-]{{{b64_chars(crypto.SIGNATURE_BYTES)}}})?$",
                         "description": "signature of the X25519 key by the Ed25519 identity key"},
-    }, description="What a page needs to encrypt to a volunteer and check their keys."),
+        "proof": {"type": ["object", "null"],
+                  "description": "the key proof of these keys (crypto/PROTOCOL.md 14: {v, entry, index, path, "
+                                 "checkpoint, revoked}); a help-seeker's page encrypts only to keys it verifies. "
+                                 "In the answers to help-seekers only; null when the log has none usable"},
+    }, ["name", "x25519_public", "ed25519_public", "certificate"],
+        description="What a page needs to encrypt to a volunteer and check their keys."),
     "MessageIn": obj({
         "seq": {"type": "integer", "minimum": 1, "maximum": 10_000},
         "body": b64(description="0x01 || nonce || AEAD ciphertext of the padded text (256-byte blocks)",
@@ -224,6 +229,23 @@ def op(operation_id: str, summary: str, tag: str, responses: dict[str, Any], *,
     return operation
 
 
+TEXT = "text/plain"
+BINARY = "application/octet-stream"
+
+
+def _log_op(operation_id: str, summary: str, media: str, *,
+            parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A GET of the log: its content, or a plain-text 404 (not covered by any checkpoint, malformed)."""
+    schema = {"type": "object"} if media == JSON else {"type": "string"}
+    operation = {"operationId": operation_id, "summary": summary, "tags": ["transparency"], "security": [],
+                 "responses": {"200": {"description": "OK", "content": {media: {"schema": schema}}},
+                               "404": {"description": "not (yet) covered by a checkpoint, or malformed",
+                                       "content": {TEXT: {"schema": {"type": "string"}}}}}}
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
 def page(operation_id: str, summary: str) -> dict[str, Any]:
     return {"get": {
         "operationId": operation_id, "summary": summary, "tags": ["pages"], "security": [],
@@ -278,7 +300,10 @@ SEEKER_THREAD = obj({
     "messages": {"type": "array", "items": ref("MessageOut")},
     "reassign": {"oneOf": [ref("VolunteerKeys"), {"type": "null"}],
                  "description": "only when the thread needs a new volunteer: the proposed one, if any"},
-}, ["thread", "state", "expires", "reply_hours", "volunteer", "messages"])
+    "signer_proofs": {"type": "object", "additionalProperties": {"type": "object"},
+                      "description": "the key proof of each distinct key that signed a reply, by that key (b64), "
+                                     "for the keys the log can prove now"},
+}, ["thread", "state", "expires", "reply_hours", "volunteer", "messages", "signer_proofs"])
 
 
 def _paths() -> dict[str, Any]:
@@ -308,6 +333,24 @@ def _operations() -> dict[str, Any]:
         })))},
         "/api/openapi.json": {"get": op("openapi", "This description", "service",
                                         ok({"type": "object", "required": ["openapi", "info", "paths"]}))},
+        # -- the transparency log (C2SP tlog-tiles; crypto/PROTOCOL.md 14) -------------------
+        "/log/checkpoint": {"get": _log_op("logCheckpoint", "The latest checkpoint (C2SP signed note with the log "
+                                           "key's signature and the witnesses' cosignatures)", TEXT)},
+        "/log/tile/{tile}": {"get": _log_op(
+            "logTile", "A hash tile `<L>/<N>[.p/<W>]` or an entry bundle `entries/<N>[.p/<W>]` (C2SP tlog-tiles)",
+            BINARY, parameters=[{"name": "tile", "in": "path", "required": True,
+                                 "schema": {"type": "string", "minLength": 1, "maxLength": 120},
+                                 "description": "e.g. 0/x001/234 or entries/000.p/17 (several path segments)"}])},
+        "/log/revoked": {"get": _log_op("logRevoked", "The revoked account ids of the latest checkpoint "
+                                        "(16 bytes each, sorted)", BINARY)},
+        "/log/manifest/{digest}.json": {"get": _log_op(
+            "logManifest", "The release manifest a release entry commits to", JSON,
+            parameters=[{"name": "digest", "in": "path", "required": True,
+                         "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                         "description": "the hex SHA-256 in the log entry"}])},
+        "/.well-known/webcat/manifest.json": {"get": op(
+            "webcatManifest", "The served files in WEBCAT's manifest format (SHA-256, base64url)", "transparency",
+            ok({"type": "object", "required": ["name", "version", "files", "default_csp"]}))},
         # -- volunteer accounts -----------------------------------------------------------
         "/api/enrol/check": {"post": op(
             "enrolCheck", "Check an invitation before the browser derives keys", "accounts",
@@ -514,7 +557,7 @@ _DESCRIPTION_DOC: dict[str, Any] = {
     "info": {"title": "Luisterend Oor", "version": "0.1.0", "description": DESCRIPTION,
              "license": {"name": "EUPL-1.2", "identifier": "EUPL-1.2"}},
     "tags": [{"name": name} for name in ("pages", "service", "accounts", "chat", "mail", "mail-volunteer",
-                                         "coordinator")],
+                                         "coordinator", "transparency")],
     "paths": _paths(),
     "components": {
         "schemas": SCHEMAS,

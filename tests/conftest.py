@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.transparency import TEST_ROOT_PUBLIC_KEY
+
 if TYPE_CHECKING:
     from tests.services.database import Database, PostgresDatabase
     from tests.services.postgres import PostgresServer
@@ -38,7 +40,42 @@ INSECURE_TEST_ENV = {
     "OOR_KDF_MEMLIMIT_KIB": "8",
     "OOR_POW_BASE_BITS": "8",
     "OOR_SMTP_DRAIN_SECONDS": "2",
+    # Key transparency (issue 17): the test root (tests/transparency.py, whose signing robot plays the
+    # coordinators), no witness required (the witness has tests of its own), and a log that notices
+    # new entries quickly.
+    "OOR_ROOT_PUBLIC_KEY": TEST_ROOT_PUBLIC_KEY,
+    "OOR_WITNESS_QUORUM": "0",
+    "OOR_LOG_REFRESH_SECONDS": "0.1",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "no_signing_robot: the test's servers get no signing robot "
+                                       "(tests/transparency.py): a test about the key gate itself")
+
+
+@pytest.fixture
+async def aiohttp_client(aiohttp_client: Any, request: pytest.FixtureRequest) -> Any:
+    """pytest-aiohttp's `aiohttp_client`, with the signing robot (tests/transparency.py) started on every
+    application it serves, unless the test is marked `no_signing_robot`."""
+    from aiohttp import web
+
+    from server.keys import STORAGE
+    from tests.transparency import robot_for_app
+    robots: list[Any] = []
+    sign = request.node.get_closest_marker("no_signing_robot") is None
+
+    async def make(app: Any, *args: Any, **kwargs: Any) -> Any:
+        client = await aiohttp_client(app, *args, **kwargs)
+        served = getattr(client.server, "app", None)  # an app, or its TestServer; one with a storage
+        if sign and isinstance(served, web.Application) and STORAGE in served:
+            client.robot = robot_for_app(client.server.app)
+            robots.append(client.robot)
+        return client
+
+    yield make
+    for robot in robots:
+        await robot.stop()
 
 
 @pytest.fixture(scope="session", params=("sqlite", "postgresql"))
@@ -127,6 +164,7 @@ class LiveServer:
     env: dict[str, str] = field(repr=False)  # OOR_DATABASE_URL holds the test cluster's password
     process: subprocess.Popen[bytes]
     store: Database
+    robot: Any = None  # the signing robot (tests/transparency.py), None when the test turned it off
 
     def stored_bytes(self) -> bytes:
         """Everything the server has written to disk: its data folder and its database's files."""
@@ -147,13 +185,22 @@ class LiveServer:
     def read_output(self) -> str:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
+    async def keys_ready(self, name: str) -> None:
+        """Until the signing robot has logged the account's keys (tests/transparency.py)."""
+        import asyncio
+        if self.robot is not None:
+            await asyncio.to_thread(self.robot.wait_ready, name)
+
 
 def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None,
-                      rlimit_nofile: tuple[int, int] | None = None, database: Database | None = None) -> LiveServer:
+                      rlimit_nofile: tuple[int, int] | None = None, database: Database | None = None,
+                      signing_robot: bool = True) -> LiveServer:
     """`rlimit_nofile=(soft, hard)` starts the process with that open file limit; `database` is the
     one to use (the `database` fixture's, or one shared by several servers), by default the SQLite
-    file in tmp/var."""
+    file in tmp/var. The release is published first (`oor release publish`, as after an install), and
+    a signing robot (tests/transparency.py) signs every enrolled account unless `signing_robot` is False."""
     from tests.services.database import SQLiteFile
+    from tests.transparency import ThreadRobot, publish_release
     port, smtp_port = free_port(), free_port()
     data = tmp / "var"
     output = tmp / "server-output.log"
@@ -161,6 +208,7 @@ def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None,
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OOR_")}, **INSECURE_TEST_ENV,
            "OOR_PUBLIC_URL": f"http://127.0.0.1:{port}", **({"OOR_DATABASE_URL": store.url} if store.url else {}),
            **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    publish_release(data, env)
     with output.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(data),
                                  "--http", f"127.0.0.1:{port}", "--smtp", f"127.0.0.1:{smtp_port}"],
@@ -179,10 +227,13 @@ def start_live_server(tmp: Path, extra_env: dict[str, str] | None = None,
     else:
         proc.kill()
         raise RuntimeError(f"oor serve did not start:\n{output.read_text()}")
-    return LiveServer(f"http://127.0.0.1:{port}", data, output, smtp_port, env, proc, store)
+    robot = ThreadRobot(env, data).start() if signing_robot else None
+    return LiveServer(f"http://127.0.0.1:{port}", data, output, smtp_port, env, proc, store, robot)
 
 
 def stop_live_server(server: LiveServer) -> None:
+    if server.robot is not None:
+        server.robot.stop()
     server.process.terminate()
     try:
         server.process.wait(timeout=10)

@@ -68,6 +68,7 @@ async def enrolled(client: Any, name: str = "Sanne") -> None:
     token = await invite(client, name)
     resp = await client.post("/api/enrol", json=enrolment_body(token))
     assert resp.status == 201, await resp.text()
+    await keys_signed(client, name)
 
 
 
@@ -80,4 +81,13 @@ async def logged_in_volunteer(client: Any, name: str = "Sanne") -> crypto.Identi
     assert resp.status == 201, await resp.text()
     resp = await client.post("/api/login", json=await login_body(client, name, PASSPHRASE))
     assert resp.status == 200, await resp.text()
+    await keys_signed(client, name)
     return identity
+
+
+async def keys_signed(client: Any, name: str) -> None:
+    """Until the signing robot of the client's app (tests/transparency.py) has the account's keys in the
+    log, as after a coordinator signed: chat and mail go only to logged keys. Nothing without a robot."""
+    if getattr(client, "robot", None) is not None:
+        from tests.transparency import wait_ready
+        await wait_ready(client.server.app, name=name)

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -32,6 +33,7 @@ class OorProcess:
     data_dir: Path
     output_path: Path
     env: dict[str, str]
+    robot: Any = None  # the signing robot (tests/transparency.py) of this storage, None when turned off
 
     @property
     def url(self) -> str:
@@ -50,6 +52,12 @@ class OorProcess:
             raise AssertionError(f"oor volunteer invite failed: {done.stderr}")
         return done.stdout.strip().split("#uitnodiging=", 1)[1]
 
+    async def keys_ready(self, name: str) -> None:
+        """Until the signing robot has logged the account's keys (tests/transparency.py)."""
+        import asyncio
+        if self.robot is not None:
+            await asyncio.to_thread(self.robot.wait_ready, name)
+
     def stop(self, timeout: float = 30) -> float:
         """SIGTERM, and wait for the exit; answers how many seconds it took."""
         started = time.monotonic()
@@ -61,6 +69,9 @@ class OorProcess:
                 self.process.kill()
                 self.process.wait(timeout=10)
                 raise AssertionError(f"oor serve did not exit within {timeout} s of SIGTERM:\n{self.output()}")
+        if self.robot is not None:
+            robot, self.robot = self.robot, None
+            robot.release()
         return time.monotonic() - started
 
 
@@ -85,11 +96,16 @@ def _listening(port: int) -> bool:
 
 
 def start_oor(tmp: Path, data_dir: Path, *, only: str | None = None, http_port: int | None = None,
-              smtp_port: int | None = None, env: dict[str, str] | None = None, name: str = "oor") -> OorProcess:
-    """`oor serve [--only ...]` on `data_dir`; waits for the HTTP port (web, both) or the SMTP port (smtp)."""
+              smtp_port: int | None = None, env: dict[str, str] | None = None, name: str = "oor",
+              signing_robot: bool = True) -> OorProcess:
+    """`oor serve [--only ...]` on `data_dir`; waits for the HTTP port (web, both) or the SMTP port (smtp).
+    The release is published first (`oor release publish`, as after an install), and the storage's signing
+    robot (tests/transparency.py) signs every enrolled account unless `signing_robot` is False."""
+    from tests.transparency import ThreadRobot, publish_release
     http_port = http_port or free_port()
     smtp_port = smtp_port or free_port()
     env = env or oor_env(f"http://127.0.0.1:{http_port}")
+    publish_release(data_dir, env)
     output = tmp / f"{name}-output.log"
     command = [sys.executable, "-m", "server.cli", "serve", "--data", str(data_dir),
                "--http", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}"]
@@ -105,6 +121,8 @@ def start_oor(tmp: Path, data_dir: Path, *, only: str | None = None, http_port: 
             raise RuntimeError(f"oor serve exited early:\n{started.output()}")
         # With both parts, the gateway listens after the web site: wait for both.
         if _listening(wait_for) and (only is not None or _listening(smtp_port)):
+            if signing_robot:
+                started.robot = ThreadRobot.shared(env, data_dir)
             return started
         time.sleep(0.1)
     proc.kill()
@@ -117,6 +135,7 @@ async def volunteer_on_duty(server: OorProcess, http: aiohttp.ClientSession, nam
     identity = identity or crypto.new_identity()
     token = server.invite(name)
     assert (await http.post("/api/enrol", json=enrolment_body(token, identity=identity))).status == 201
+    await server.keys_ready(name)  # as after a coordinator signed: mail and chat go only to logged keys
     return await volunteer_logs_in(http, name, identity)
 
 

@@ -35,8 +35,10 @@ MODULE_FLOORS = {
     "server.http": WEB, "server.pages": WEB, "server.charts": WEB, "server.api": WEB, "server.coordinator": WEB,
     "server.openapi": WEB, "server.chat.ws": WEB, "server.mail.api": WEB,
     "server.app": PROCESS, "server.audit": PROCESS, "server.cli": PROCESS, "server.backup": PROCESS,
+    "server.transparency.routes": WEB,
 }
-PACKAGE_FLOORS = {"server.storage": GROUND, "server.chat": DOMAIN, "server.mail": DOMAIN, "server.live": GROUND}
+PACKAGE_FLOORS = {"server.storage": GROUND, "server.chat": DOMAIN, "server.mail": DOMAIN, "server.live": GROUND,
+                  "server.transparency": DOMAIN}
 # Ground-floor modules hold plain classes and values: no aiohttp (keys.py exists to name AppKeys).
 GROUND_MAY_USE_AIOHTTP = {"server.keys"}
 # What mailgate may import from server: one module, named in mailgate/__init__.py.

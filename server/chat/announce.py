@@ -172,6 +172,8 @@ class Announcer:
             slot = queue.slot(info.id)
             partner = info.role == "partner"
             available = info.id in handover.partner_available if partner else slot.available
+            if not info.key_ready:
+                available = info.wants  # what the page asked; the key gate holds it back (its `keys` frame says why)
             paused = slot.paused  # a break: nothing new is offered, so no handover is listed either (issue 15)
             handovers = handover.waiting_for(info, now) if any_handovers and not paused else []
             told = self._colleagues_told.get(info.id)
@@ -200,7 +202,7 @@ class Announcer:
                 self._colleagues_told.pop(info.id, None)
                 continue
             online.append(info)
-            if info.role in STAFF_ROLES:
+            if info.role in STAFF_ROLES and info.key_ready:  # a colleague without a logged key takes nothing over
                 roster.append((info.id, info.name, info.role == "mentor"))
         if roster != self._roster:
             self._roster = roster

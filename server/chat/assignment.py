@@ -28,6 +28,26 @@ DEFAULT_WAIT_SECONDS = 120.0
 AddWrapup = Callable[[str, str, bool], Awaitable[None]]
 
 
+def key_proof(room: Room, info: VolunteerInfo) -> dict[str, Any] | None:
+    """The key proof (crypto/PROTOCOL.md 14) of this account's identity key, for a frame that gives a
+    help-seeker's page that key: the page checks it before it encrypts a byte. None when the log has no
+    usable proof for the account (not signed and logged yet, revoked, expired), or when this hub runs
+    without a log (a bare hub in a unit test): a frame without a proof is refused by every page."""
+    log = room.log
+    return log.proof_for(info.account_id) if log is not None and info.account_id else None
+
+
+def with_proof(room: Room, info: VolunteerInfo, frame: dict[str, Any]) -> dict[str, Any]:
+    """The frame with `proof` next to `identity`; a hub with a log refuses to send a key it cannot prove
+    (the gate keeps such an account out of every position that would, so this is only a race)."""
+    proof = key_proof(room, info)
+    if proof is None and room.log is not None:
+        raise ChatRefused("keys-not-ready", "chat_keys_not_ready")
+    if proof is not None:
+        frame["proof"] = proof
+    return frame
+
+
 class Assignment:
     def __init__(self, room: Room, *, add_wrapup: AddWrapup, notify: Notify) -> None:
         self.room = room
@@ -85,9 +105,13 @@ class Assignment:
         await send(info.ws, {"t": "assigned", "chat": chat.key, "peer": crypto.b64encode(chat.seeker_public)})
         await self.notify()
 
-    async def accept(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
-        """The volunteer's page answered the offer with its signed key: the help-seeker is told."""
+    async def accept(self, info: VolunteerInfo, frame: dict[str, Any]) -> dict[str, Any]:
+        """The volunteer's page answered the offer with its signed key: the help-seeker is told, with the
+        key proof of the volunteer's identity key. Returns the `connected` frame (the hub keeps it)."""
         room = self.room
+        connected = with_proof(room, info, {
+            "t": "connected", "name": info.name, "identity": crypto.b64encode(info.ed25519_public),
+            "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])})
         entry = room.queue.accept(info.id, frame["chat"])
         if entry is None:
             raise ChatRefused("not-offered", "chat_not_offered")
@@ -97,9 +121,8 @@ class Assignment:
         waited = chat.answered_at - entry.arrived
         self.wait_estimate = 0.8 * self.wait_estimate + 0.2 * max(10.0, waited)
         room.count("chat_answered", waited)
-        await send(chat.seeker, {"t": "connected", "name": info.name,
-                                 "identity": crypto.b64encode(info.ed25519_public),
-                                 "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])})
+        await send(chat.seeker, connected)
+        return connected
 
     # -- the end, and the wrap-up ---------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import crypto
 
-from .assignment import Assignment
+from .assignment import Assignment, with_proof
 from .errors import ChatRefused
 from .queue import ChatState, QueueEntry
 from .readalong import ReadAlongs
@@ -191,15 +191,17 @@ class Handovers:
         if handover.seeker_pub is None or sender is None:
             # No consent key yet, or nobody to hand over from: it stays waiting, and the picker is told.
             raise ChatRefused("not-now", "chat_handover_not_ready")
+        # With the key proof of the sender's identity key: the receiver's page checks it before it trusts the
+        # link key signed with it (PROTOCOL.md 10.11). Built first: without a proof the offer is not made.
+        inviter = with_proof(room, sender, {"link": chat_key(handover.link_id), "from": sender.name,
+                                            "identity": crypto.b64encode(sender.ed25519_public),
+                                            "pub": crypto.b64encode(handover.inviter_pub),
+                                            "sig": crypto.b64encode(handover.inviter_sig),
+                                            "history": handover.history, "kind": handover.kind})
         handover.state, handover.receiver = "offered", info.id
         room.queue.slot(info.id).chats.add(handover.new_id)
         await send(info.ws, {"t": "assigned", "chat": chat_key(handover.new_id),
-                             "peer": crypto.b64encode(handover.seeker_pub),
-                             "handover": {"link": chat_key(handover.link_id), "from": sender.name,
-                                          "identity": crypto.b64encode(sender.ed25519_public),
-                                          "pub": crypto.b64encode(handover.inviter_pub),
-                                          "sig": crypto.b64encode(handover.inviter_sig),
-                                          "history": handover.history, "kind": handover.kind}})
+                             "peer": crypto.b64encode(handover.seeker_pub), "handover": inviter})
         await self.notify()
 
     async def accept(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
@@ -213,6 +215,16 @@ class Handovers:
         old_volunteer, seeker_pub = chat.volunteer_id, handover.seeker_pub
         if old_volunteer is None or seeker_pub is None:
             raise ChatRefused("not-offered", "chat_not_offered")
+        # The receiver's identity key goes to the help-seeker's page with its key proof (checked before it seals).
+        handed = with_proof(room, info, {
+            "t": "handed-over", "chat": chat_key(handover.new_id), "name": info.name, "kind": handover.kind,
+            "identity": crypto.b64encode(info.ed25519_public),
+            "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])})
+        # And for the handing-over volunteer's page, which checks it before it seals the handover note.
+        done = with_proof(room, info, {
+            "t": "handover-done", "chat": chat.key, "link": chat_key(handover.link_id), "name": info.name,
+            "identity": crypto.b64encode(info.ed25519_public),
+            "pub": crypto.b64encode(frame["lpub"]), "sig": crypto.b64encode(frame["lsig"])})
         del self.by_new_id[handover.new_id]
         self.by_chat.pop(chat.id, None)
         room.cancel(chat, "handover")
@@ -221,10 +233,7 @@ class Handovers:
         link = Link(handover.link_id, old_volunteer, info.id, "handover")
         self.relay.links[link.id] = link
         previous = room.online(old_volunteer)
-        await send(previous.ws if previous else None, {
-            "t": "handover-done", "chat": old_key, "link": link.key, "name": info.name,
-            "identity": crypto.b64encode(info.ed25519_public),
-            "pub": crypto.b64encode(frame["lpub"]), "sig": crypto.b64encode(frame["lsig"])})
+        await send(previous.ws if previous else None, done)
         # The chat continues under its new id with the new key pair; nothing of the old session is kept.
         room.queue.remove(old_id)
         del room.chats[old_id]
@@ -240,10 +249,7 @@ class Handovers:
         self.assignment.expect_wrapup(old_volunteer, old_id)
         await send(previous.ws if previous else None,
                    {"t": "ended", "chat": old_key, "reason": "handed-over", "wrapup": True})
-        chat.handed_over_frame = json.dumps(
-            {"t": "handed-over", "chat": chat.key, "name": info.name, "kind": handover.kind,
-             "identity": crypto.b64encode(info.ed25519_public),
-             "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])}, separators=(",", ":"))
+        chat.handed_over_frame = json.dumps(handed, separators=(",", ":"))
         await send(chat.seeker, chat.handed_over_frame)
         room.count("chat_handover", "accepted")
         await self.notify()

@@ -184,7 +184,57 @@ class ChatHub:
             self.room.spawn(close(known.ws, CLOSE_REPLACED, b"replaced by a newer connection"))
         self.room.volunteers[info.id] = info
         info.ws = ws
+        info.key_status = self.key_status(info)
         await self.queue_changed()  # colleagues see who is online (for a handover or a read-along)
+        await send(ws, {"t": "keys", "status": info.key_status})  # the key gate's word (issue 17), after the queue
+
+    # -- the key gate (issue 17) --------------------------------------------------------------------
+
+    def attach_log(self, log: Any) -> None:
+        """This node's transparency log: every volunteer's status comes from it, and a change of the
+        usable checkpoint re-evaluates them all (`keys_changed`). Attached once, by the first session."""
+        if log is None or self.room.log is log:
+            return
+        self.room.log = log
+        log.on_change(self.keys_changed)
+
+    def key_status(self, info: VolunteerInfo) -> str:
+        """The log's word on this volunteer's keys: only "ready" (a root-signed statement of exactly
+        these keys in a checkpoint the help-seekers' pages accept) takes chats."""
+        log = self.room.log
+        if log is None:
+            return "pending"
+        return str(log.status_for(info.account_id))
+
+    async def keys_changed(self) -> None:
+        """The log's usable checkpoint changed: every volunteer online is looked at again; whoever's
+        status changed is told (`keys` frame) and becomes available (or stops being so) as asked."""
+        changed = False
+        for info in list(self.room.volunteers.values()):
+            status = self.key_status(info)
+            if status == info.key_status:
+                continue
+            info.key_status = status
+            changed = True
+            if info.ws is None:
+                continue
+            await self._apply_available(info)
+            await send(info.ws, {"t": "keys", "status": status})
+        if changed:
+            await self.queue_changed()
+
+    async def _apply_available(self, info: VolunteerInfo) -> None:
+        """What the page asked (`info.wants`), as far as the key gate allows."""
+        taking = info.wants and info.key_ready
+        if info.role == "partner":
+            await self.handover.set_partner_available(info, taking)
+        else:
+            self.assignment.set_available(info, taking)
+
+    def _require_keys(self, info: VolunteerInfo | None, code: str = "keys-pending",
+                      key: str = "chat_keys_pending") -> None:
+        if info is None or not info.key_ready:
+            raise ChatRefused(code, key)
 
     async def volunteer_left(self, info: VolunteerInfo, ws: web.WebSocketResponse) -> None:
         room = self.room
@@ -237,10 +287,12 @@ class ChatHub:
         await self.send_queue(info)
 
     async def set_available(self, info: VolunteerInfo, available: bool) -> None:
+        info.wants = available
+        taking = available and info.key_ready  # the key gate: connected, but not available until ready
         if info.role == "partner":
-            await self.handover.set_partner_available(info, available)
+            await self.handover.set_partner_available(info, taking)
         else:
-            self.assignment.set_available(info, available)
+            self.assignment.set_available(info, taking)
         await self.queue_changed()
 
     async def set_paused(self, info: VolunteerInfo, paused: bool) -> None:
@@ -264,6 +316,7 @@ class ChatHub:
         await send(info.ws, {"t": "debrief-sent", "mentors": len(mentors)})
 
     async def pick_up(self, info: VolunteerInfo) -> None:
+        self._require_keys(info)
         if self.room.queue.slot(info.id).paused:
             raise ChatRefused("paused", "chat_paused")
         handover = self.handover.next_for(info)
@@ -273,14 +326,12 @@ class ChatHub:
         await self.assignment.pick_up(info)
 
     async def accept(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
-        await self.assignment.accept(info, frame)
+        connected = await self.assignment.accept(info, frame)
         chat = self.room.chats.get(frame["chat"])
         if chat is None:
             return
-        # The same frame Assignment.accept sent to the page, kept for a resume (see __init__).
-        self.connected_frames[chat.id] = {"t": "connected", "name": info.name,
-                                          "identity": crypto.b64encode(info.ed25519_public),
-                                          "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])}
+        # The same frame Assignment.accept sent to the page (with its key proof), kept for a resume (see __init__).
+        self.connected_frames[chat.id] = connected
         if chat.seeker is None and not chat.away_told & TOLD_SEEKER_AWAY:
             # Answered while the help-seeker's page is away (a phone in a pocket while waiting): the
             # volunteer hears so now, and "peer-back" when the page resumes.
@@ -302,9 +353,13 @@ class ChatHub:
         await self.relay.link_message(info, frame)
 
     async def invite_mentor(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        mentor = self.room.online(frame["mentor"])
+        if mentor is not None and not mentor.key_ready:
+            raise ChatRefused("colleague-keys", "chat_colleague_keys_pending")  # the page would refuse the key
         await self.readalong.invite(info, frame)
 
     async def mentor_accept(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        self._require_keys(info)
         await self.readalong.accept(info, frame)
 
     async def mentor_stop(self, info: VolunteerInfo, frame: dict[str, Any], reason: str) -> None:
@@ -314,12 +369,16 @@ class ChatHub:
         kind, _, target = frame["target"].partition(":")
         if kind == "v" and target.isdigit() and self.room.queue.slot(int(target)).paused:
             raise ChatRefused("colleague-paused", "chat_colleague_paused")  # on a break: nothing new for them
+        colleague = self.room.online(int(target)) if kind == "v" and target.isdigit() else None
+        if colleague is not None and not colleague.key_ready:
+            raise ChatRefused("colleague-keys", "chat_colleague_keys_pending")
         await self.handover.request(info, frame)
 
     async def cancel_handover(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
         await self.handover.cancel(info, frame)
 
     async def accept_handover(self, info: VolunteerInfo, frame: dict[str, Any]) -> None:
+        self._require_keys(info)
         await self.handover.accept(info, frame)
         # A chat handed over has a new id and is never `connected` again: forget the old frames.
         for chat_id in self.connected_frames.keys() - self.room.chats.keys():

@@ -16,6 +16,7 @@ from typing import Any
 
 import crypto
 
+from .assignment import with_proof
 from .errors import ChatRefused
 from .relay import Link, Relay, in_order
 from .room import TO_VOLUNTEER, Chat, Room, VolunteerInfo, chat_key, send
@@ -63,13 +64,22 @@ class ReadAlongs:
         readalong = self.by_chat.get(chat.id)
         if readalong is None or readalong.mchat_id is not None:
             raise ChatRefused("no-request", "chat_no_mentor_request")
-        readalong.mchat_id = secrets.token_bytes(crypto.CHAT_ID_BYTES)
+        mchat_id = secrets.token_bytes(crypto.CHAT_ID_BYTES)
         volunteer = self.room.volunteers[readalong.link.inviter]
-        await send(self.room.socket_of(readalong.mentor_id), {
-            "t": "mentor-ask", "link": readalong.link.key, "chat": chat_key(readalong.mchat_id),
-            "seeker": crypto.b64encode(frame["pub"]), "from": volunteer.name,
-            "identity": crypto.b64encode(volunteer.ed25519_public),
-            "pub": crypto.b64encode(readalong.inviter_pub), "sig": crypto.b64encode(readalong.inviter_sig)})
+        # With the key proof of the inviting volunteer's identity key: the mentor's page checks it before it
+        # trusts the link key signed with it (PROTOCOL.md 10.11).
+        try:
+            ask = with_proof(self.room, volunteer, {
+                "t": "mentor-ask", "link": readalong.link.key, "chat": chat_key(mchat_id),
+                "seeker": crypto.b64encode(frame["pub"]), "from": volunteer.name,
+                "identity": crypto.b64encode(volunteer.ed25519_public),
+                "pub": crypto.b64encode(readalong.inviter_pub), "sig": crypto.b64encode(readalong.inviter_sig)})
+        except ChatRefused:
+            # The volunteer's key lost its proof meanwhile (a race with a revocation): nobody is asked.
+            await self.end(readalong, "keys-not-ready")
+            return
+        readalong.mchat_id = mchat_id
+        await send(self.room.socket_of(readalong.mentor_id), ask)
 
     def _of(self, info: VolunteerInfo, link_id: bytes) -> ReadAlong:
         readalong = self.by_link.get(link_id)
@@ -81,15 +91,20 @@ class ReadAlongs:
         readalong = self._of(info, frame["link"])
         if info.id != readalong.mentor_id or readalong.active or readalong.mchat_id is None:
             raise ChatRefused("not-asked", "chat_not_asked")
-        readalong.link.started = True
         chat = readalong.chat
-        await send(chat.seeker, {"t": "mentor-joined", "chat": chat_key(readalong.mchat_id), "name": info.name,
-                                 "identity": crypto.b64encode(info.ed25519_public),
-                                 "pub": crypto.b64encode(frame["cpub"]), "sig": crypto.b64encode(frame["csig"])})
-        await send(self.room.socket_of(readalong.link.inviter), {
+        # With the key proof of the mentor's identity key: the help-seeker's page seals for nobody it cannot check.
+        joined = with_proof(self.room, info, {
+            "t": "mentor-joined", "chat": chat_key(readalong.mchat_id), "name": info.name,
+            "identity": crypto.b64encode(info.ed25519_public),
+            "pub": crypto.b64encode(frame["cpub"]), "sig": crypto.b64encode(frame["csig"])})
+        # The same proof for the volunteer's page, which checks it before it seals a copy to the mentor's link.
+        linked = with_proof(self.room, info, {
             "t": "mentor-linked", "chat": chat.key, "link": readalong.link.key, "name": info.name,
             "identity": crypto.b64encode(info.ed25519_public),
             "pub": crypto.b64encode(frame["pub"]), "sig": crypto.b64encode(frame["sig"])})
+        readalong.link.started = True
+        await send(chat.seeker, joined)
+        await send(self.room.socket_of(readalong.link.inviter), linked)
 
     async def stop(self, info: VolunteerInfo, frame: dict[str, Any], reason: str) -> None:
         await self.end(self._of(info, frame["link"]), reason)

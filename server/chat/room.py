@@ -86,6 +86,16 @@ class VolunteerInfo:
     ed25519_public: bytes
     ws: web.WebSocketResponse | None = None
     role: str = "volunteer"
+    # Key transparency (issue 17): the account id the root key signs the keys under, and the log's word
+    # on it (TransparencyLog.status_for). Only "ready" takes chats: until then the volunteer is connected
+    # but not available (no pickup, no handover, no read-along), and `wants` keeps what the page asked.
+    account_id: bytes = b""
+    key_status: str = "pending"
+    wants: bool = False
+
+    @property
+    def key_ready(self) -> bool:
+        return self.key_status == "ready"
 
 
 class Room:
@@ -99,6 +109,10 @@ class Room:
         self.tasks: set[asyncio.Task[None]] = set()
         # In a cluster, the leader's copy of this picture in Redis (chat/cluster.py `Replica`).
         self.replica: Any = None
+        # This node's transparency log (server/transparency/log.py `TransparencyLog`), once a volunteer's
+        # session attached it (hub.attach_log): the gate asks it for every volunteer's status, and the
+        # frames that carry a volunteer's key ask it for the key proof. None: nobody is ready.
+        self.log: Any = None
 
     # -- who and what -------------------------------------------------------------------------
 

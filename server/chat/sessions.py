@@ -18,7 +18,8 @@ import crypto
 from ..abuse import TokenBucket
 from ..guards import GUARD, POW
 from ..i18n import message
-from ..keys import CONFIG
+from ..keys import CONFIG, STORAGE
+from ..transparency.log import LOG
 from .errors import ChatRefused
 from .frames import SEEKER_FRAMES, VOLUNTEER_FRAMES, FrameError, parse
 from .hub import Chat, ChatHub, VolunteerInfo, send
@@ -140,6 +141,7 @@ class VolunteerSession:
 
     async def message(self, data: str | bytes | None) -> bool:
         if data is None:
+            await self._key_gate()
             await self.hub.volunteer_connected(self.info, self.ws)
             return True
         try:
@@ -152,6 +154,16 @@ class VolunteerSession:
 
     async def left(self) -> None:
         await self.hub.volunteer_left(self.info, self.ws)
+
+    async def _key_gate(self) -> None:
+        """The key gate's inputs (issue 17): this node's transparency log for the hub, and the account id
+        its status is asked for (from the storage when the socket's handler did not pass it)."""
+        log = self.app.get(LOG)
+        self.hub.attach_log(log)
+        if len(self.info.account_id) != 16 and STORAGE in self.app:
+            volunteer = await self.app[STORAGE].volunteer_by_id(self.info.id)
+            if volunteer is not None:
+                self.info.account_id = volunteer.account_id
 
 
 async def volunteer_frame(app: web.Application, hub: ChatHub, info: VolunteerInfo, frame: dict[str, Any]) -> None:

@@ -4,7 +4,9 @@ Help-seeker  (GET /ws/chat, no account, no cookie)
   -> {t: "open", challenge: str, nonce: b64(8), pub: b64(32)}     after solving the proof-of-work
   <- {t: "queued", chat: b64(16), resume: str, position: int, estimate_s: int}
   <- {t: "position", position: int, estimate_s: int}               whenever the queue moves
-  <- {t: "connected", name: str, identity: b64(32), pub: b64(32), sig: b64(64)}
+  <- {t: "connected", name: str, identity: b64(32), pub: b64(32), sig: b64(64), proof: {key proof}}
+                                                                    `proof`: the identity key's key proof (PROTOCOL.md
+                                                                    14); the page verifies it before it seals a byte
   -> {t: "msg", seq: int, ct: b64}                                  ciphertext to the volunteer
   <- {t: "msg", seq: int, ct: b64}                                  ciphertext from the volunteer
   -> {t: "end"}
@@ -19,7 +21,7 @@ Help-seeker  (GET /ws/chat, no account, no cookie)
   Read-along (crypto/PROTOCOL.md 10.11):
   <- {t: "mentor-request"}                                          a mentor is invited: make a key for them
   -> {t: "mentor-key", pub: b64(32)}
-  <- {t: "mentor-joined", chat: b64(16), name, identity, pub, sig}  the mentor's signed key: show the notice
+  <- {t: "mentor-joined", chat: b64(16), name, identity, pub, sig, proof}  the mentor's signed, proven key: notice
   -> {t: "mmsg", seq: int, ct: b64}                                 each message sealed again for the mentor
   <- {t: "mentor-ended"}                                            wipe the mentor session, hide the notice
   Handover:
@@ -27,7 +29,8 @@ Help-seeker  (GET /ws/chat, no account, no cookie)
   -> {t: "handover-accept", pub: b64(32), history: bool}  /  -> {t: "handover-decline"}
   <- {t: "handover-waiting"}
   <- {t: "handover-off", reason: "declined"|"expired"|"cancelled"}   the chat stays with the volunteer
-  <- {t: "handed-over", chat: b64(16), name, kind, identity, pub, sig}  the new chat id and the receiver's offer
+  <- {t: "handed-over", chat: b64(16), name, kind, identity, pub, sig, proof}  the new chat id, the receiver's
+                                                                    offer and their key's proof
   <- {t: "error", code: str, message: {nl, en}}                     the frame was refused; nothing changed
 
 Volunteer    (GET /ws/volunteer, session cookie, role with chat)
@@ -61,9 +64,9 @@ Volunteer    (GET /ws/volunteer, session cookie, role with chat)
   Read-along (inviting volunteer V, mentor M; `link` is the staff link, PROTOCOL.md 10.11):
   V -> {t: "mentor-invite", chat, mentor: account id, link: b64(16), pub, sig}   V's signed link key
   V <- {t: "mentor-asked", chat, link}
-  M <- {t: "mentor-ask", link, chat: b64(16) (M's read-only chat), seeker: b64(32), from, identity, pub, sig}
+  M <- {t: "mentor-ask", link, chat: b64(16) (M's read-only chat), seeker: b64(32), from, identity, pub, sig, proof}
   M -> {t: "mentor-accept", link, cpub, csig, pub, sig}   / M -> {t: "mentor-decline", link}
-  V <- {t: "mentor-linked", chat, link, name, identity, pub, sig}
+  V <- {t: "mentor-linked", chat, link, name, identity, pub, sig, proof}  `proof`: of the identity key (PROTOCOL.md 14)
   M <- {t: "mmsg", link, seq, ct}                                   the help-seeker's copy for the mentor
   -> {t: "lmsg", link, seq, ct}  <- {t: "lmsg", link, seq, ct}       V's copies to M, M's hints to V
   -> {t: "mentor-end", link}     <- {t: "mentor-ended", chat, link, reason}
@@ -72,9 +75,9 @@ Volunteer    (GET /ws/volunteer, session cookie, role with chat)
   V <- {t: "handover-asked" | "handover-waiting", chat}  /  {t: "handover-off", chat, reason}
   V -> {t: "handover-cancel", chat}
   R -> {t: "pickup"}  handed-over chats come first
-  R <- {t: "assigned", chat: b64(16) (new id), peer, handover: {link, from, identity, pub, sig, history, kind}}
+  R <- {t: "assigned", chat: b64(16) (new id), peer, handover: {link, from, identity, pub, sig, history, kind, proof}}
   R -> {t: "accept-handover", chat, pub, sig, lpub, lsig}   chat offer and link key, both signed
-  V <- {t: "handover-done", chat, link, name, identity, pub, sig}  then {t: "ended", reason: "handed-over"}
+  V <- {t: "handover-done", chat, link, name, identity, pub, sig, proof}  then {t: "ended", reason: "handed-over"}
   V -> {t: "lmsg", link, seq: 1, ct}                                the handover note (the link's one message)
   <- {t: "error", code: str, message: {nl, en}}
 

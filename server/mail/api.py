@@ -3,9 +3,12 @@
 Help-seeker (no account, no cookie):
   GET  /api/mail/status                          -> {open: bool, reply_hours}  (before writing: can mail be taken?)
   POST /api/mail/challenge                       -> {challenge, bits}
-  POST /api/mail/assign   {challenge, nonce}     -> {assignment, thread, volunteer: {name, x25519_public, ed25519_public, certificate}}
+  POST /api/mail/assign   {challenge, nonce}     -> {assignment, thread, volunteer: {name, x25519_public, ed25519_public, certificate,
+                                                      proof}}  (proof: the key proof the page checks, PROTOCOL.md 14)
   POST /api/mail/threads  {assignment, lookup_key, seeker_x25519_public, seeker_ed25519_public, message}
-  POST /api/mail/open     {lookup_key}           -> the thread (messages with the help-seeker's wraps)
+  POST /api/mail/open     {lookup_key}           -> the thread (messages with the help-seeker's wraps;
+                                                    `volunteer.proof`, `reassign.proof`, and `signer_proofs`,
+                                                    {b64 key: proof} of the reply signers the log can prove)
   POST /api/mail/write    {lookup_key, message}
   POST /api/mail/reassign {lookup_key, volunteer, wraps: [{seq, wrap}]}
   POST /api/mail/delete   {lookup_key}
@@ -34,7 +37,8 @@ from ..errors import BadRequest, NotFound, TooManyRequests, crypto_refusal
 from ..guards import GUARD, POW, client_tags
 from ..http import read_json
 from ..keys import CONFIG, STORAGE
-from .desk import MAIL_DESK, volunteer_keys
+from ..transparency.log import LOG
+from .desk import MAIL_DESK, ProofFor, volunteer_keys
 
 routes = web.RouteTableDef()
 MISS_DELAY_SECONDS = 0.5  # a wrong or unknown code answers slowly; guessing needs Argon2id per try anyway
@@ -43,6 +47,11 @@ MISS_DELAY_SECONDS = 0.5  # a wrong or unknown code answers slowly; guessing nee
 async def _limited(request: web.Request, kind: str, limit: int) -> None:
     if not await request.app[GUARD].allow(kind, client_tags(request), limit=limit, window=60):
         raise TooManyRequests()
+
+
+def proof_for(request: web.Request) -> ProofFor:
+    """The log's key proofs (server/transparency/log.py), for the volunteer keys a help-seeker's page is given."""
+    return request.app[LOG].proof_for
 
 
 async def _seeker_thread(request: web.Request, payload: dict) -> object:
@@ -78,8 +87,13 @@ async def assign(request: web.Request) -> web.Response:
     if not isinstance(chal, str) or not nonce_bytes or not await request.app[POW].redeem(chal, nonce_bytes, "mail"):
         raise BadRequest("pow_failed", field="nonce")
     token, thread_id, volunteer = await request.app[MAIL_DESK].assign()
-    return web.json_response({"assignment": token, "thread": crypto.b64encode(thread_id),
-                              "volunteer": volunteer_keys(volunteer)})
+    keys = volunteer_keys(volunteer, proof_for(request))
+    if keys["proof"] is None:
+        # Chosen from storage, which may have marked the keys ready a moment before this node's log saw the
+        # checkpoint (log_refresh_seconds): look again once, rather than send a page a key it must refuse.
+        await request.app[LOG].refresh()
+        keys = volunteer_keys(volunteer, proof_for(request))
+    return web.json_response({"assignment": token, "thread": crypto.b64encode(thread_id), "volunteer": keys})
 
 
 @routes.post("/api/mail/threads")
@@ -94,7 +108,7 @@ async def create(request: web.Request) -> web.Response:
 async def open_thread(request: web.Request) -> web.Response:
     payload = await read_json(request)
     thread = await _seeker_thread(request, payload)
-    return web.json_response(await request.app[MAIL_DESK].seeker_view(thread))
+    return web.json_response(await request.app[MAIL_DESK].seeker_view(thread, proof_for(request)))
 
 
 @routes.post("/api/mail/write")
@@ -110,7 +124,7 @@ async def reassign(request: web.Request) -> web.Response:
     payload = await read_json(request)
     thread = await _seeker_thread(request, payload)
     volunteer = await request.app[MAIL_DESK].reassign(thread, payload)
-    return web.json_response({"volunteer": volunteer_keys(volunteer)})
+    return web.json_response({"volunteer": volunteer_keys(volunteer, proof_for(request))})
 
 
 @routes.post("/api/mail/delete")

@@ -96,11 +96,19 @@ def wraps_from(payload: dict[str, Any]) -> dict[int, bytes]:
     return wraps
 
 
-def volunteer_keys(v: Volunteer) -> dict[str, str]:
-    """What a page needs to encrypt to a volunteer and check their keys."""
-    return {"name": v.name, "x25519_public": crypto.b64encode(v.x25519_public),
-            "ed25519_public": crypto.b64encode(v.ed25519_public),
-            "certificate": crypto.b64encode(v.x25519_certificate or b"")}
+# The key proof of an account's keys (TransparencyLog.proof_for), or None if the log has none usable.
+ProofFor = Callable[[bytes], dict[str, Any] | None]
+
+
+def volunteer_keys(v: Volunteer, proof_for: ProofFor | None = None) -> dict[str, Any]:
+    """What a page needs to encrypt to a volunteer and check their keys; with `proof_for`, also the key
+    proof a help-seeker's page checks before it encrypts to them (`proof`, null if the log has none)."""
+    keys: dict[str, Any] = {"name": v.name, "x25519_public": crypto.b64encode(v.x25519_public),
+                            "ed25519_public": crypto.b64encode(v.ed25519_public),
+                            "certificate": crypto.b64encode(v.x25519_certificate or b"")}
+    if proof_for is not None:
+        keys["proof"] = proof_for(v.account_id) if v.account_id else None
+    return keys
 
 
 def message_json(m: MailMessage, wrap: str) -> dict[str, Any]:
@@ -298,20 +306,45 @@ class MailDesk:
             raise not_found()
         return thread
 
-    async def seeker_view(self, thread: MailThread) -> dict[str, Any]:
-        """The thread as the help-seeker's page needs it; marks replies read and counts as activity."""
+    async def seeker_view(self, thread: MailThread, proof_for: ProofFor | None = None) -> dict[str, Any]:
+        """The thread as the help-seeker's page needs it; marks replies read and counts as activity.
+
+        With `proof_for`: the key proof of the volunteer a follow-up is encrypted to (`volunteer.proof`), of
+        the volunteer proposed for a reassignment (`reassign.proof`), and of every distinct key that signed a
+        reply (`signer_proofs`: {b64 Ed25519 key: proof}, only those the log can prove now; a revoked
+        account's old replies have none)."""
         volunteer = await self.storage.volunteer_by_id(thread.volunteer_id) if thread.volunteer_id else None
+        messages = await self.storage.messages(thread.id)
         answer: dict[str, Any] = {
             "thread": crypto.b64encode(thread.id), "state": thread.state,
             "expires": self.expires_on(thread), "reply_hours": self.config.mail_reply_expected_hours,
-            "volunteer": volunteer_keys(volunteer) if volunteer else None,
-            "messages": [message_json(m, "seeker") for m in await self.storage.messages(thread.id)],
+            "volunteer": volunteer_keys(volunteer, proof_for) if volunteer else None,
+            "messages": [message_json(m, "seeker") for m in messages],
         }
+        if proof_for is not None:
+            answer["signer_proofs"] = await self._signer_proofs(messages, volunteer, proof_for)
         if thread.state == "needs-volunteer":
             candidate = await self.storage.mail_volunteer_with_fewest_threads(exclude=thread.volunteer_id)
-            answer["reassign"] = volunteer_keys(candidate) if candidate else None
+            answer["reassign"] = volunteer_keys(candidate, proof_for) if candidate else None
         await self.storage.update_thread(thread.id, unread_seeker=0, last_activity_day=self.day())
         return answer
+
+    async def _signer_proofs(self, messages: list[MailMessage], volunteer: Volunteer | None,
+                             proof_for: ProofFor) -> dict[str, Any]:
+        signers = {m.signer_public for m in messages if m.author == AUTHOR_VOLUNTEER}
+        if not signers:
+            return {}
+        accounts = {volunteer.ed25519_public: volunteer} if volunteer is not None else {}
+        if signers - accounts.keys():  # a reply by an earlier volunteer (a handover): look them up
+            accounts.update({v.ed25519_public: v for v in await self.storage.list_volunteers()
+                             if v.ed25519_public in signers})
+        proofs: dict[str, Any] = {}
+        for signer in sorted(signers):
+            account = accounts.get(signer)
+            proof = proof_for(account.account_id) if account is not None and account.account_id else None
+            if proof is not None:
+                proofs[crypto.b64encode(signer)] = proof
+        return proofs
 
     async def seeker_write(self, thread: MailThread, payload: dict[str, Any]) -> None:
         if thread.state == "needs-volunteer":

@@ -13,6 +13,9 @@ The gateway is a second door to the mail desk. Through this port it
   (`MailDesk.expires_on`);
 - limits senders with the same in-memory keyed tags as the site
   (`AddressGuard`, `network_of`);
+- checks, before it seals to a volunteer, that the log vouches for exactly that volunteer's keys: the
+  key proof (`LOG`, the application's `TransparencyLog`, `proof_for`) against the trust configuration
+  the pages get (`trust_config`), as a help-seeker's page does (PROTOCOL.md 14);
 - reads its settings (`Config`), and learns of the desk's refusal (the thread's id
   is taken) as the domain error `Conflict`, which its `smtp_reply` turns into a
   temporary SMTP failure. The gateway never raises a server error itself: inside
@@ -30,10 +33,11 @@ from ..errors import Conflict
 from ..guards import GUARD
 from ..keys import CONFIG
 from ..storage import MailMessage, Volunteer
+from ..transparency.log import LOG, trust_config
 from .desk import AUTHOR_SEEKER, MAIL_DESK, MailDesk, message_from_sealed
 
 __all__ = [
-    "AUTHOR_SEEKER", "CONFIG", "GUARD", "MAIL_DESK",
+    "AUTHOR_SEEKER", "CONFIG", "GUARD", "LOG", "MAIL_DESK",
     "AddressGuard", "Config", "Conflict", "MailDesk", "MailMessage", "Volunteer",
-    "message_from_sealed", "network_of",
+    "message_from_sealed", "network_of", "trust_config",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
@@ -75,6 +75,10 @@ class Volunteer(NewVolunteer):
     failed_logins: int
     locked_until: int
     mail_available: bool
+    # Key transparency (migration 0010): the random account id a key statement binds (16 bytes, never
+    # the name), and whether that statement is in a checkpoint the help-seekers' pages accept.
+    account_id: bytes = b""
+    key_ready: bool = False
 
 
 class ThreadConflict(StorageError):
@@ -139,6 +143,21 @@ class QuickReply:
     id: int
     nl: str
     en: str
+
+
+# The log (migration 0010): the most entries one log_append takes, and the size cap of one entry.
+LOG_APPEND_MAX = 1000
+LOG_ENTRY_MAX_BYTES = 4096
+ACCOUNT_ID_BYTES = 16
+
+
+def check_log_entries(entries: list[bytes]) -> None:
+    """Refuse (StorageError, nothing stored) an append that is empty, too long, or has a bad entry."""
+    if not entries or len(entries) > LOG_APPEND_MAX:
+        raise StorageError(f"a log append takes 1 to {LOG_APPEND_MAX} entries")
+    for entry in entries:
+        if not isinstance(entry, (bytes, bytearray)) or not 1 <= len(entry) <= LOG_ENTRY_MAX_BYTES:
+            raise StorageError(f"a log entry is 1 to {LOG_ENTRY_MAX_BYTES} bytes")
 
 
 class TooManyQuickReplies(StorageError):
@@ -216,6 +235,15 @@ class Storage(Protocol):
     async def inbox_details(self, volunteer_id: int) -> dict[bytes, tuple[int, int | None]]: ...
     async def thread_note(self, thread_id: bytes) -> bytes | None: ...
     async def set_thread_note(self, thread_id: bytes, volunteer_id: int, note: bytes | None) -> bool: ...
+    # The transparency log (server/transparency/log.py, PROTOCOL.md 14; migration 0010). Entries are
+    # contiguous 0..n-1 and never change; log_append serialises every appender, in any process.
+    async def log_append(self, entries: list[bytes]) -> int: ...
+    async def log_entries(self, start: int, end: int) -> list[bytes]: ...
+    async def log_size(self) -> int: ...
+    async def save_checkpoint(self, size: int, note: str, now: int) -> None: ...
+    async def latest_checkpoint(self) -> tuple[int, str] | None: ...
+    async def set_keys_ready(self, account_ids: Collection[bytes]) -> None: ...
+    async def volunteer_by_account_id(self, account_id: bytes) -> Volunteer | None: ...
 
 
 def forget_frames(exc: BaseException) -> None:
@@ -249,7 +277,7 @@ def answer_futures(futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool
 VOLUNTEER_COLUMNS = (
     "id, name, role, can_chat, can_mail, active, enrolled_day, kdf_salt, kdf_opslimit, "
     "kdf_memlimit, auth_hash, x25519_public, ed25519_public, wrapped_identity, "
-    "failed_logins, locked_until, x25519_certificate, mail_available"
+    "failed_logins, locked_until, x25519_certificate, mail_available, account_id, key_ready"
 )
 THREAD_COLUMNS = (
     "id, lookup_hash, seeker_x25519_public, seeker_ed25519_public, volunteer_id, state, assigned_hour, "

@@ -13,7 +13,9 @@ read-then-write takes a lock first:
   the lock, each choice sees every thread committed before it, in any process;
 - a change that must leave one active coordinator takes `_COORDINATORS_LOCK`, so that two
   coordinators deactivating each other at the same moment cannot both succeed;
-- migrations take `_MIGRATIONS_LOCK`, so two processes starting at once migrate once.
+- migrations take `_MIGRATIONS_LOCK`, so two processes starting at once migrate once;
+- appending to the transparency log takes `_LOG_APPEND_LOCK`, so the entries of two processes
+  appending at once stay contiguous (0..n-1, each index once).
 
 Transactions run at READ COMMITTED: after a lock is granted, each statement sees what was
 committed before it. The open-thread counters are kept by triggers that update volunteers'
@@ -35,7 +37,8 @@ The URL may leave the password out: asyncpg then reads it from PGPASSWORD or ~/.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import secrets
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 import asyncpg
@@ -44,6 +47,7 @@ from .interface import (Count, Invitation, InvitationUnusable, LastCoordinator, 
                         NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames,
                         migration_scripts, THREAD_COLUMNS, THREAD_FIELDS, VOLUNTEER_COLUMNS)
 from .interface import QUICK_REPLIES_MAX, QuickReply, TooManyQuickReplies
+from .interface import ACCOUNT_ID_BYTES, check_log_entries
 
 T = TypeVar("T")
 Make = Callable[[Volunteer], tuple[MailThread, MailMessage]]
@@ -54,6 +58,7 @@ Waiting = tuple[Make, Count | None, asyncio.Future[tuple[MailThread, Volunteer] 
 _MIGRATIONS_LOCK = 0x6F6F_7201
 _MAIL_ASSIGNMENT_LOCK = 0x6F6F_7202
 _COORDINATORS_LOCK = 0x6F6F_7203
+_LOG_APPEND_LOCK = 0x6F6F_7204
 # The schema version, in `meta` (SQLite keeps it in PRAGMA user_version), as ASCII digits.
 SCHEMA_VERSION_KEY = "schema-version"
 # A transaction PostgreSQL aborted to break a deadlock is run again, this many times in all.
@@ -88,6 +93,11 @@ async def migrate(c: asyncpg.Connection) -> None:
             if number > version:
                 await c.execute(script)
                 version = number
+        # The accounts enrolled before migration 0010 get their random account id (once).
+        if version >= 10:
+            for vid in [r[0] for r in await c.fetch("SELECT id FROM volunteers WHERE account_id IS NULL")]:
+                await c.execute("UPDATE volunteers SET account_id = $1 WHERE id = $2",
+                                secrets.token_bytes(ACCOUNT_ID_BYTES), vid)
         if version != start:
             await c.execute("INSERT INTO meta(key, value) VALUES ($1, $2)"
                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -96,12 +106,13 @@ async def migrate(c: asyncpg.Connection) -> None:
 
 def _volunteer(row: asyncpg.Record) -> Volunteer:
     (vid, name, role, can_chat, can_mail, active, day, salt, ops, mem, auth_hash,
-     xpub, edpub, wrapped, failed, locked, cert, mail_available) = row
+     xpub, edpub, wrapped, failed, locked, cert, mail_available, account_id, key_ready) = row
     return Volunteer(id=vid, name=name, role=role, can_chat=bool(can_chat), can_mail=bool(can_mail),
                      active=bool(active), enrolled_day=day, kdf_salt=salt, kdf_opslimit=ops,
                      kdf_memlimit=mem, auth_hash=auth_hash, x25519_public=xpub,
                      ed25519_public=edpub, wrapped_identity=wrapped, failed_logins=failed,
-                     locked_until=locked, x25519_certificate=cert, mail_available=bool(mail_available))
+                     locked_until=locked, x25519_certificate=cert, mail_available=bool(mail_available),
+                     account_id=bytes(account_id) if account_id is not None else b"", key_ready=bool(key_ready))
 
 
 def _thread(row: asyncpg.Record) -> MailThread:
@@ -124,10 +135,11 @@ async def _fewest_threads(c: asyncpg.Connection, exclude: int | None) -> Volunte
     first, else of every active account that can take mail (mail is never refused because nobody
     switched "available" on; the pickup rule moves a thread on that is not opened in time).
 
-    `open_threads` is kept by triggers (migration 0005), so this costs the same at any load."""
+    `open_threads` is kept by triggers (migration 0005), so this costs the same at any load. Only an
+    account whose key statement is in a usable checkpoint (`key_ready`, migration 0010) is chosen."""
     row = await c.fetchrow(
         f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers"
-        " WHERE active = 1 AND can_mail = 1"
+        " WHERE active = 1 AND can_mail = 1 AND key_ready = 1"
         " AND x25519_certificate IS NOT NULL AND id IS DISTINCT FROM $1"
         " ORDER BY mail_available DESC, open_threads, id LIMIT 1", exclude)
     return _volunteer(row) if row else None
@@ -323,12 +335,12 @@ class PostgresStorage:
             return int(await c.fetchval(
                 "INSERT INTO volunteers(name, role, can_chat, can_mail, enrolled_day, kdf_salt,"
                 " kdf_opslimit, kdf_memlimit, auth_hash, x25519_public, ed25519_public,"
-                " wrapped_identity, x25519_certificate)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                " wrapped_identity, x25519_certificate, account_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
                 volunteer.name, volunteer.role, int(volunteer.can_chat), int(volunteer.can_mail),
                 volunteer.enrolled_day, volunteer.kdf_salt, volunteer.kdf_opslimit, volunteer.kdf_memlimit,
                 volunteer.auth_hash, volunteer.x25519_public, volunteer.ed25519_public,
-                volunteer.wrapped_identity, volunteer.x25519_certificate))
+                volunteer.wrapped_identity, volunteer.x25519_certificate, secrets.token_bytes(ACCOUNT_ID_BYTES)))
         try:
             return await self._transaction(run)
         except asyncpg.UniqueViolationError as exc:
@@ -465,7 +477,7 @@ class PostgresStorage:
     async def mail_volunteers_available(self) -> int:
         """Accounts that take new mail now: the same condition as the choice of a mail volunteer."""
         return int(await self._opened().fetchval(
-            "SELECT count(*) FROM volunteers WHERE active = 1 AND can_mail = 1"
+            "SELECT count(*) FROM volunteers WHERE active = 1 AND can_mail = 1 AND key_ready = 1"
             " AND mail_available = 1 AND x25519_certificate IS NOT NULL"))
 
     async def open_thread_waits(self) -> list[tuple[str, int | None, int]]:
@@ -689,10 +701,11 @@ class PostgresStorage:
     # -- the mail inbox and notes (migration 0008) ---------------------------------------------
 
     async def mail_can_be_taken(self) -> bool:
-        """Whether any account could be given a new mail now (active, can mail, with a certificate)."""
+        """Whether any account could be given a new mail now (active, can mail, with a certificate and
+        a key statement in a usable checkpoint)."""
         return await self._opened().fetchval(
-            "SELECT 1 FROM volunteers WHERE active = 1 AND can_mail = 1 AND x25519_certificate IS NOT NULL"
-            " LIMIT 1") is not None
+            "SELECT 1 FROM volunteers WHERE active = 1 AND can_mail = 1 AND key_ready = 1"
+            " AND x25519_certificate IS NOT NULL LIMIT 1") is not None
 
     async def inbox_counts(self, volunteer_ids: list[int]) -> dict[int, tuple[int, int]]:
         """For each of these volunteers with open threads: (unread help-seeker messages, open threads).
@@ -723,3 +736,48 @@ class PostgresStorage:
         if changed and note is None:
             await self._vacuum("mail_threads")  # the deleted note's row version is not left in the table
         return changed
+
+    # -- the transparency log (migration 0010) ---------------------------------------------------
+
+    async def log_append(self, entries: list[bytes]) -> int:
+        """Append `entries` after the last one, atomically; the new size. `_LOG_APPEND_LOCK` makes
+        appenders in other processes wait, so the indexes stay contiguous."""
+        check_log_entries(entries)
+        async def run(c: asyncpg.Connection) -> int:
+            await c.execute("SELECT pg_advisory_xact_lock($1)", _LOG_APPEND_LOCK)
+            size = int(await c.fetchval("SELECT count(*) FROM log_entries"))
+            await c.executemany("INSERT INTO log_entries(idx, data) VALUES ($1, $2)",
+                                [(size + i, bytes(e)) for i, e in enumerate(entries)])
+            return size + len(entries)
+        return await self._transaction(run)
+
+    async def log_entries(self, start: int, end: int) -> list[bytes]:
+        """The entries start..end-1 (fewer if the log is shorter)."""
+        rows = await self._opened().fetch("SELECT data FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                                          max(0, start), end)
+        return [bytes(r[0]) for r in rows]
+
+    async def log_size(self) -> int:
+        return int(await self._opened().fetchval("SELECT count(*) FROM log_entries"))
+
+    async def save_checkpoint(self, size: int, note: str, now: int) -> None:
+        """Store the note for this tree size (replacing the one stored, e.g. with fresher cosignatures)."""
+        await self._execute("INSERT INTO log_checkpoints(size, note, updated_at) VALUES ($1, $2, $3)"
+                            " ON CONFLICT (size) DO UPDATE SET note = excluded.note, updated_at = excluded.updated_at",
+                            size, note, now)
+
+    async def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = await self._opened().fetchrow("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+        return (int(row[0]), row[1]) if row else None
+
+    async def set_keys_ready(self, account_ids: Collection[bytes]) -> None:
+        """key_ready = (account_id in account_ids), for every account, in one statement."""
+        await self._execute(
+            "UPDATE volunteers SET key_ready = CASE WHEN account_id = ANY($1::bytea[]) THEN 1 ELSE 0 END"
+            " WHERE key_ready IS DISTINCT FROM CASE WHEN account_id = ANY($1::bytea[]) THEN 1 ELSE 0 END",
+            [bytes(a) for a in account_ids])
+
+    async def volunteer_by_account_id(self, account_id: bytes) -> Volunteer | None:
+        row = await self._opened().fetchrow(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE account_id = $1",
+                                            bytes(account_id))
+        return _volunteer(row) if row else None

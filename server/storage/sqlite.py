@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +23,7 @@ from .interface import (Count, Invitation, InvitationUnusable, LastCoordinator, 
                         NewVolunteer, Session, StorageError, ThreadConflict, Volunteer, answer_futures, forget_frames,
                         migration_scripts, THREAD_COLUMNS, THREAD_FIELDS, VOLUNTEER_COLUMNS)
 from .interface import QUICK_REPLIES_MAX, QuickReply, TooManyQuickReplies
+from .interface import ACCOUNT_ID_BYTES, check_log_entries
 
 T = TypeVar("T")
 
@@ -39,6 +42,22 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA synchronous=FULL")
+    # Two processes opening a new database at once (the CLI while a server starts) must not both
+    # migrate it: the version is read and the scripts run under a lock on a file beside it. The file
+    # goes once the schema is current (a process still waiting on it then finds nothing to do).
+    lock_path = path.with_name(path.name + ".migrating")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            _migrate(conn)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                lock_path.unlink()
+    _fill_account_ids(conn)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, script in migrations():
         if number <= version:
@@ -57,17 +76,25 @@ def connect(path: Path) -> sqlite3.Connection:
         finally:
             if rebuild:
                 conn.execute("PRAGMA foreign_keys=ON")
-    return conn
+
+
+def _fill_account_ids(conn: sqlite3.Connection) -> None:
+    """Give every account enrolled before migration 0010 its random account id (once)."""
+    with _writing(conn):
+        for (vid,) in conn.execute("SELECT id FROM volunteers WHERE account_id IS NULL").fetchall():
+            conn.execute("UPDATE volunteers SET account_id = ? WHERE id = ?",
+                         (secrets.token_bytes(ACCOUNT_ID_BYTES), vid))
 
 
 def _volunteer(row: tuple[Any, ...]) -> Volunteer:
     (vid, name, role, can_chat, can_mail, active, day, salt, ops, mem, auth_hash,
-     xpub, edpub, wrapped, failed, locked, cert, mail_available) = row
+     xpub, edpub, wrapped, failed, locked, cert, mail_available, account_id, key_ready) = row
     return Volunteer(id=vid, name=name, role=role, can_chat=bool(can_chat), can_mail=bool(can_mail),
                      active=bool(active), enrolled_day=day, kdf_salt=salt, kdf_opslimit=ops,
                      kdf_memlimit=mem, auth_hash=auth_hash, x25519_public=xpub,
                      ed25519_public=edpub, wrapped_identity=wrapped, failed_logins=failed,
-                     locked_until=locked, x25519_certificate=cert, mail_available=bool(mail_available))
+                     locked_until=locked, x25519_certificate=cert, mail_available=bool(mail_available),
+                     account_id=account_id or b"", key_ready=bool(key_ready))
 
 
 def _thread(row: tuple[Any, ...]) -> MailThread:
@@ -98,10 +125,12 @@ def _fewest_threads(c: sqlite3.Connection, exclude: int | None) -> Volunteer | N
     first, else of every active account that can take mail (mail is never refused because nobody
     switched "available" on; the pickup rule moves a thread on that is not opened in time).
 
-    `open_threads` is kept by triggers (migration 0005), so this costs the same at any load."""
+    `open_threads` is kept by triggers (migration 0005), so this costs the same at any load. Only an
+    account whose key statement is in a usable checkpoint (`key_ready`, migration 0010) is chosen:
+    a help-seeker's page would refuse any other key."""
     row = c.execute(
         f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers"
-        " WHERE active = 1 AND can_mail = 1"
+        " WHERE active = 1 AND can_mail = 1 AND key_ready = 1"
         " AND x25519_certificate IS NOT NULL AND id IS NOT ?"
         " ORDER BY mail_available DESC, open_threads, id LIMIT 1", (exclude,)).fetchone()
     return _volunteer(row) if row else None
@@ -222,11 +251,13 @@ class SQLiteStorage:
                 cur = c.execute(
                     "INSERT INTO volunteers(name, role, can_chat, can_mail, enrolled_day, kdf_salt,"
                     " kdf_opslimit, kdf_memlimit, auth_hash, x25519_public, ed25519_public,"
-                    " wrapped_identity, x25519_certificate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " wrapped_identity, x25519_certificate, account_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (volunteer.name, volunteer.role, int(volunteer.can_chat), int(volunteer.can_mail),
                      volunteer.enrolled_day, volunteer.kdf_salt, volunteer.kdf_opslimit,
                      volunteer.kdf_memlimit, volunteer.auth_hash, volunteer.x25519_public,
-                     volunteer.ed25519_public, volunteer.wrapped_identity, volunteer.x25519_certificate))
+                     volunteer.ed25519_public, volunteer.wrapped_identity, volunteer.x25519_certificate,
+                     secrets.token_bytes(ACCOUNT_ID_BYTES)))
                 c.execute("COMMIT")
                 return int(cur.lastrowid)
             except BaseException:
@@ -362,7 +393,7 @@ class SQLiteStorage:
     async def mail_volunteers_available(self) -> int:
         """Accounts that take new mail now: the same condition as the choice of a mail volunteer."""
         def run(c: sqlite3.Connection) -> int:
-            return c.execute("SELECT count(*) FROM volunteers WHERE active = 1 AND can_mail = 1"
+            return c.execute("SELECT count(*) FROM volunteers WHERE active = 1 AND can_mail = 1 AND key_ready = 1"
                              " AND mail_available = 1 AND x25519_certificate IS NOT NULL").fetchone()[0]
         return await self._run(run)
 
@@ -642,10 +673,11 @@ class SQLiteStorage:
     # -- the mail inbox and notes (migration 0008) ---------------------------------------------
 
     async def mail_can_be_taken(self) -> bool:
-        """Whether any account could be given a new mail now (active, can mail, with a certificate)."""
+        """Whether any account could be given a new mail now (active, can mail, with a certificate and
+        a key statement in a usable checkpoint)."""
         return await self._run(lambda c: c.execute(
-            "SELECT 1 FROM volunteers WHERE active = 1 AND can_mail = 1 AND x25519_certificate IS NOT NULL"
-            " LIMIT 1").fetchone() is not None)
+            "SELECT 1 FROM volunteers WHERE active = 1 AND can_mail = 1 AND key_ready = 1"
+            " AND x25519_certificate IS NOT NULL LIMIT 1").fetchone() is not None)
 
     async def inbox_counts(self, volunteer_ids: list[int]) -> dict[int, tuple[int, int]]:
         """For each of these volunteers with open threads: (unread help-seeker messages, open threads).
@@ -683,6 +715,62 @@ class SQLiteStorage:
             if changed and note is None:
                 c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # do not leave the old note in the write-ahead log
             return changed
+        return await self._run(run)
+
+    # -- the transparency log (migration 0010) ---------------------------------------------------
+
+    async def log_append(self, entries: list[bytes]) -> int:
+        """Append `entries` after the last one, atomically; the new size. BEGIN IMMEDIATE takes the
+        database's write lock, so appenders in other processes wait and the indexes stay contiguous."""
+        check_log_entries(entries)
+        def run(c: sqlite3.Connection) -> int:
+            with _writing(c):
+                size = int(c.execute("SELECT count(*) FROM log_entries").fetchone()[0])
+                c.executemany("INSERT INTO log_entries(idx, data) VALUES (?, ?)",
+                              [(size + i, bytes(e)) for i, e in enumerate(entries)])
+            return size + len(entries)
+        return await self._run(run)
+
+    async def log_entries(self, start: int, end: int) -> list[bytes]:
+        """The entries start..end-1 (fewer if the log is shorter)."""
+        def run(c: sqlite3.Connection) -> list[bytes]:
+            rows = c.execute("SELECT data FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+                             (max(0, start), end)).fetchall()
+            return [bytes(r[0]) for r in rows]
+        return await self._run(run)
+
+    async def log_size(self) -> int:
+        return await self._run(lambda c: int(c.execute("SELECT count(*) FROM log_entries").fetchone()[0]))
+
+    async def save_checkpoint(self, size: int, note: str, now: int) -> None:
+        """Store the note for this tree size (replacing the one stored, e.g. with fresher cosignatures)."""
+        await self._run(lambda c: c.execute(
+            "INSERT INTO log_checkpoints(size, note, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(size) DO UPDATE SET note = excluded.note, updated_at = excluded.updated_at",
+            (size, note, now)))
+
+    async def latest_checkpoint(self) -> tuple[int, str] | None:
+        def run(c: sqlite3.Connection) -> tuple[int, str] | None:
+            row = c.execute("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+            return (int(row[0]), row[1]) if row else None
+        return await self._run(run)
+
+    async def set_keys_ready(self, account_ids: Collection[bytes]) -> None:
+        """key_ready = (account_id in account_ids), for every account, in one transaction."""
+        ready = {bytes(a) for a in account_ids}
+        def run(c: sqlite3.Connection) -> None:
+            with _writing(c):
+                rows = c.execute("SELECT id, account_id, key_ready FROM volunteers").fetchall()
+                changes = [(int(want), vid) for vid, aid, now in rows
+                           if (want := aid is not None and bytes(aid) in ready) != bool(now)]
+                c.executemany("UPDATE volunteers SET key_ready = ? WHERE id = ?", changes)
+        await self._run(run)
+
+    async def volunteer_by_account_id(self, account_id: bytes) -> Volunteer | None:
+        def run(c: sqlite3.Connection) -> Volunteer | None:
+            row = c.execute(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE account_id = ?",
+                            (bytes(account_id),)).fetchone()
+            return _volunteer(row) if row else None
         return await self._run(run)
 
 

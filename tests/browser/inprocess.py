@@ -50,6 +50,7 @@ class InProcessServer:
     store: Database
     proxy: "SourceProxy | None" = None
     config: Any = None
+    robot: Any = None  # the signing robot (tests/transparency.py), None when the test turned it off
 
     def output(self) -> str:
         return "\n".join(self.log.lines)
@@ -60,9 +61,11 @@ class InProcessServer:
 
 
 async def start_in_process(tmp: Path, extra_env: dict[str, str] | None = None, *,
-                           smtp: bool = False, database: Database | None = None) -> InProcessServer:
+                           smtp: bool = False, database: Database | None = None,
+                           signing_robot: bool = True) -> InProcessServer:
     """The real application on free ports; with `smtp`, the mail gateway runs in it too (as in `oor serve`).
-    `database` is the test's (the `database` fixture), by default the SQLite file in tmp/var."""
+    `database` is the test's (the `database` fixture), by default the SQLite file in tmp/var. A signing
+    robot (tests/transparency.py) plays the coordinators unless `signing_robot` is False."""
     port = free_port()
     store = database if database is not None else SQLiteFile(tmp / "var")
     overrides = {"data_dir": str(tmp / "var"), "http": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
@@ -84,8 +87,9 @@ async def start_in_process(tmp: Path, extra_env: dict[str, str] | None = None, *
     runner = web.AppRunner(app, access_log_class=PrivateAccessLogger, access_log=logging.getLogger("oor.access"))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    from tests.transparency import robot_for_app
     return InProcessServer(f"http://127.0.0.1:{port}", app, config.data_dir, frames, capture, runner, store,
-                           config=config)
+                           config=config, robot=robot_for_app(app) if signing_robot else None)
 
 
 async def _restore(root: logging.Logger, capture: logging.Handler, level: int) -> None:
@@ -146,6 +150,8 @@ class SourceProxy:
 
 
 async def stop_in_process(server: InProcessServer) -> None:
+    if server.robot is not None:
+        await server.robot.stop()
     if server.proxy is not None:
         await server.proxy.stop()
     await server.runner.cleanup()
@@ -186,6 +192,9 @@ async def api_volunteer(server: InProcessServer, http: Any, name: str, *, chat: 
     body = enrolment_body(inv.url.split("#uitnodiging=", 1)[1], identity=identity)
     assert (await http.post("/api/enrol", json=body)).status == 201
     assert (await http.post("/api/login", json=await login_body(http, name, PASSPHRASE))).status == 200
+    if server.robot is not None:  # as after a coordinator signed: mail and chat go only to logged keys
+        from tests.transparency import wait_ready
+        await wait_ready(app, name=name)
     volunteer = MailVolunteer(http, identity)
     await volunteer.available(True)
     return volunteer

@@ -30,6 +30,7 @@ OUTCOMES = {
     "decryption-failed": crypto.DecryptionFailed,
     "bad-signature": crypto.BadSignature,
     "fail": None,  # pow.json: pow_check returns False, nothing is raised
+    "proof-error": crypto.ProofError,  # transparency.json: a refused proof, checkpoint or key proof (`reason`)
 }
 
 

@@ -354,6 +354,8 @@ def start_cluster(tmp: Path, nodes: int = 2, gateway: bool = True, env: dict[str
             **({"OOR_HUB_URL": cluster.redis.url} if cluster.shared_state else {}),
             # As deployed behind nginx (deploy/oor.toml): the node trusts nginx's X-Real-IP.
             "OOR_CLIENT_ADDRESS_HEADER": "X-Real-IP",
+            # One log, one log key: every node signs the checkpoints of the one shared log (issue 17).
+            "OOR_LOG_KEY_FILE": str(tmp / "log.key"),
             **(env or {}),
         })
         for i in range(nodes):

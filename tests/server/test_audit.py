@@ -53,7 +53,7 @@ async def test_audit_passes_on_a_real_instance_with_volunteers_on_duty(tmp_path:
             await ws.close()
         assert done.returncode == 0, done.stdout + done.stderr
         text = report.read_text(encoding="utf-8")
-        for claim in ("WEB-1", "WEB-2", "KEY-5", "DATA-1", "CHAT-1, MAIL-1", "AUTH-4"):
+        for claim in ("WEB-1", "WEB-2", "KEY-5", "DATA-1", "CHAT-1, MAIL-1", "AUTH-4", "TLOG-1", "TLOG-4", "TLOG-5"):
             assert claim in text
         assert "synthetic mail and chat" in text
         assert "| fail |" not in text and "**PASS**" in text

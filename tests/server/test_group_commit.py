@@ -43,6 +43,8 @@ async def on_duty(storage: Storage, name: str) -> int:
         kdf_opslimit=3, kdf_memlimit=65536, auth_hash="h", x25519_public=name.encode().ljust(32, b"x"),
         ed25519_public=name.encode().ljust(32, b"e"), wrapped_identity=b"w", x25519_certificate=b"c" * 64))
     await storage.set_mail_available(volunteer_id, True)
+    # As the log does once the account's key statement is in a usable checkpoint (issue 17): mail goes only there.
+    await storage.set_keys_ready([v.account_id for v in await storage.list_volunteers()])
     return volunteer_id
 
 

@@ -260,7 +260,9 @@ async def test_every_key_has_a_time_to_live_and_no_address(guards: Any, nodes: t
 def node_app(tmp_path: Path, name: str, database_url: str, redis_url: str) -> Any:
     config = load_config(env=INSECURE_TEST_ENV, overrides={
         "data_dir": str(tmp_path / name), "database_url": database_url, "hub_url": redis_url,
-        "client_address_header": "X-Real-IP", "chat_challenges_per_minute": 4})
+        "client_address_header": "X-Real-IP", "chat_challenges_per_minute": 4,
+        # Nodes of one deployment sign the checkpoints of their one log with one log key (issue 17).
+        "log_key_file": str(tmp_path / "log.key")})
     app = create_app(config)
     if live_ctx not in app.cleanup_ctx:  # until create_app adds it itself
         app.cleanup_ctx.append(live_ctx)

@@ -37,6 +37,7 @@ async def test_a_changed_deployment_id_or_kdf_is_refused_while_threads_exist(tmp
             token = server.invite("Sanne").split("#uitnodiging=", 1)[1]
             body = enrolment_body(token, identity=crypto.new_identity())
             assert (await http.post("/api/enrol", json=body)).status == 201
+            await server.keys_ready("Sanne")  # as after a coordinator signed: mail goes only to logged keys
             assert (await http.post("/api/login", json=await login_body(http, "Sanne", PASSPHRASE))).status == 200
             assert (await http.post("/api/mail/availability", json={"mail": True})).status == 200
             await asyncio.get_running_loop().run_in_executor(None, one_mail, server.smtp_port)

@@ -204,7 +204,8 @@ async def test_the_description_is_served_as_is(client: Any, doc: dict[str, Any])
 
 def template_of(doc: dict[str, Any], path: str) -> str:
     for template in doc["paths"]:
-        if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)), path):
+        pattern = re.sub(r"\\\{tile\\\}", ".+", re.escape(template))  # /log/tile/{tile}: several segments
+        if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", pattern), path):
             return template
     raise AssertionError(f"{path} is not in the description")
 
@@ -282,6 +283,19 @@ async def test_every_operation_answers_as_described(app_client: Any, browsers: A
                  "/api/health", "/api/assets", "/api/openapi.json", "/api/chat/status", "/api/mail/status"):
         assert (await s_http.get(path)).status == 200
     assert (await s_http.post("/api/chat/challenge")).status == 200
+    # The transparency log (issue 17): a release entry, so that there is a checkpoint, tiles and a manifest.
+    from server.keys import ASSETS, CONFIG
+    from server.transparency.log import LOG
+    from server.transparency.release import manifest_hash, publish
+    app = app_client.server.app
+    from server.keys import CLOCK
+    await publish(app[STORAGE], app[CONFIG], app[ASSETS], app[CLOCK]())
+    await app[LOG].refresh()
+    width = (await app[STORAGE].latest_checkpoint())[0]  # the release, and the statements the signing robot logged
+    for path in ("/log/checkpoint", f"/log/tile/0/000.p/{width}", f"/log/tile/entries/000.p/{width}", "/log/revoked",
+                 "/.well-known/webcat/manifest.json", f"/log/manifest/{manifest_hash(app[ASSETS], app[CONFIG]).hex()}.json"):
+        assert (await s_http.get(path)).status == 200, path
+    assert (await s_http.get("/log/tile/0/001")).status == 404
     # Errors are described too.
     assert (await s_http.get("/api/me")).status == 401
     json_type = {"Content-Type": "application/json"}

@@ -23,6 +23,7 @@ from server.chat.queue import ChatQueue, ChatState
 from server.chat.room import Chat, VolunteerInfo
 from server.config import Config
 from tests.server.test_chat_room import Page, settled
+from tests.transparency import EveryKeyReady
 
 TAGS = (b"a" * 16, b"b" * 16)
 
@@ -48,6 +49,7 @@ async def _no_wrapup(topic: str, age: str, handed_over: bool) -> None:
 
 def new_hub(window: float | None = None, **settings_: Any) -> ChatHub:
     hub = ChatHub(dataclasses.replace(Config(), **settings_), add_wrapup=_no_wrapup)
+    hub.attach_log(EveryKeyReady())  # the key gate has its own tests (test_key_statements.py)
     if window is not None:
         announcer(hub).window = window
     return hub

@@ -1492,6 +1492,12 @@ def mail_note() -> dict:
     return make()
 
 
+def transparency() -> dict:
+    # PROTOCOL.md section 14, made where the cases are explained (tests/crypto/test_transparency_vectors.py).
+    from tests.crypto.test_transparency_vectors import make
+    return make()
+
+
 def build() -> dict[str, str]:
     """File name -> exact file content."""
     return {
@@ -1509,6 +1515,7 @@ def build() -> dict[str, str]:
         "key_certificate.json": dump(key_certificate()),
         "mail_messages.json": dump(mail_messages()),
         "mail_note.json": dump(mail_note()),
+        "transparency.json": dump(transparency()),
     }
 
 

@@ -1,6 +1,7 @@
 // The help-seeker's chat. No account, no cookie, nothing in browser storage: the keys,
 // the resume secret and the conversation live in this page's memory only.
 import * as oc from "./crypto.js";
+import { TRUST } from "trust";
 import { api, charCounter, el, error, explain, LANG, setting, status, t } from "./ui.js";
 import { solveShowingProgress } from "./powprogress.js";
 import { alreadyOpened, appendMessage, Channel, decodeContent, downloadTranscript, encodeContent, Outbox,
@@ -21,6 +22,27 @@ const CONNECTED_CHECK_MS = 3000;
  * in a pocket, and the server's heartbeat ends a socket that does not answer within about 30 s): when the
  * page is visible again it resumes on a new one at once (chatcore.js Channel.refresh). */
 const HIDDEN_CHECK_MS = 15000;
+
+/** Who may be given this page's chat, by the role the root key signed for them (crypto/PROTOCOL.md 14): a new chat
+ * goes to any account that answers chats (a partner takes handed-over chats only), a read-along to a mentor, a
+ * handover to the partner queue's professionals or to a colleague. */
+const ANSWER_ROLES = ["volunteer", "mentor", "coordinator"];
+const MENTOR_ROLES = ["mentor", "coordinator"];
+const HANDOVER_ROLES = { partner: ["partner"], colleague: ["volunteer", "mentor"] };
+
+/**
+ * The identity key a frame gives this page, vouched for by the frame's key proof: the helpline's root key signed a
+ * statement for exactly this key and one of `roles`, in a log checkpoint signed by the log key and cosigned by
+ * enough witnesses, not revoked (oc.verifyKeyProof against the trust configuration this page was served with).
+ * Throws a CryptoError otherwise, and the caller treats the frame as tampered: nothing is sealed to that key and
+ * nothing of it is shown. Returns the key and the first name the root key signed (shown instead of the frame's).
+ */
+function vouchedIdentity(frame, roles) {
+  const identity = oc.b64decode(frame.identity, 32);
+  const statement = oc.verifyKeyProof(TRUST, frame.proof,
+    { ed25519Public: identity, roles, now: Math.floor(Date.now() / 1000) });
+  return { identity, name: String(statement.name).slice(0, 40) };
+}
 
 /** Everything this conversation holds, in one place; wipe() and end() empty it. */
 const chat = {
@@ -204,18 +226,21 @@ function mentorRequested() {
 
 function mentorJoined(frame) {
   if (!chat.mentor || chat.mentor.session) return;
+  let name;
   try {
     const mchat = oc.b64decode(frame.chat, oc.CHAT_ID_BYTES);
     const pub = oc.b64decode(frame.pub, 32);
-    oc.verifyChatOffer(oc.b64decode(frame.identity, 32), mchat, chat.mentor.keys.publicKey, pub,
+    const vouched = vouchedIdentity(frame, MENTOR_ROLES);
+    name = vouched.name;
+    oc.verifyChatOffer(vouched.identity, mchat, chat.mentor.keys.publicKey, pub,
       oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
     chat.mentor.session = oc.ChatSession.forSeeker(mchat, chat.mentor.keys, pub);
     chat.mentor.outbox = new Outbox(chat.channel);
   } catch {
-    mentorEnded(false); // an offer that does not verify: nobody reads along
+    mentorEnded(false); // a key without a proof, or an offer that does not verify: nobody reads along
     return;
   }
-  chat.mentor.name = String(frame.name).slice(0, 40);
+  chat.mentor.name = name;
   // This page seals for the mentor exactly while this notice is on screen.
   // Shown before its text is set, so that screen readers announce the status; and said in the log too.
   const notice = el("meelezen");
@@ -281,11 +306,15 @@ function handedOver(frame) {
   if (!handover?.keys) return;
   let session;
   let newId;
+  let name;
   try {
     newId = oc.b64decode(frame.chat, oc.CHAT_ID_BYTES);
     const pub = oc.b64decode(frame.pub, 32);
-    // The new person's page signed its key for the new chat and this page's new key: verify as at the start.
-    oc.verifyChatOffer(oc.b64decode(frame.identity, 32), newId, handover.keys.publicKey, pub,
+    // The new person's identity key must be vouched for by the log, for the kind of handover this page agreed to,
+    // and their page signed its key for the new chat and this page's new key: verify as at the start.
+    const vouched = vouchedIdentity(frame, HANDOVER_ROLES[handover.kind] ?? []);
+    name = vouched.name;
+    oc.verifyChatOffer(vouched.identity, newId, handover.keys.publicKey, pub,
       oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
     session = oc.ChatSession.forSeeker(newId, handover.keys, pub);
   } catch {
@@ -304,7 +333,7 @@ function handedOver(frame) {
   chat.id = newId;
   chat.handover = null;
   const previous = chat.name;
-  chat.name = String(frame.name).slice(0, 40);
+  chat.name = name;
   const partner = handover.kind === "partner";
   status("");
   el("gesprek-kop").textContent = partner ? t("chat_with_partner", { name: chat.name, to: handover.to })
@@ -368,10 +397,14 @@ function connected(frame) {
   if (chat.session) return; // sent again after a resume (hub.py resume_seeker): this page has its session
   clearTimeout(chat.unanswered);
   chat.unanswered = null;
+  let name;
   try {
     const pub = oc.b64decode(frame.pub, 32);
-    // The volunteer's page signed its chat key with the identity key the server vouches for.
-    oc.verifyChatOffer(oc.b64decode(frame.identity, 32), chat.id, chat.keys.publicKey, pub,
+    // The identity key must be vouched for by the log (not only by the server that sends it), and the volunteer's
+    // page signed its chat key with it. Anything missing or wrong: a tampered frame, nothing is sealed.
+    const vouched = vouchedIdentity(frame, ANSWER_ROLES);
+    name = vouched.name;
+    oc.verifyChatOffer(vouched.identity, chat.id, chat.keys.publicKey, pub,
       oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
     chat.session = oc.ChatSession.forSeeker(chat.id, chat.keys, pub);
   } catch {
@@ -379,7 +412,7 @@ function connected(frame) {
     return;
   }
   chat.outbox = new Outbox(chat.channel);
-  chat.name = String(frame.name).slice(0, 40);
+  chat.name = name;
   status("");
   show("active");
   const heading = el("gesprek-kop");

@@ -18,6 +18,8 @@
 //   chat.js         10  Chat: offers, staff links, ChatSession
 //   pow.js          11  Proof-of-work
 //   mail.js         12  Mail: return token, mailbox keys, certificates, messages
+//   transparency.js 14  Key and code transparency: statements, the log's proofs,
+//                       checkpoints and cosignatures, key proofs (verify only)
 //   _checks.js      -   shared input checks, text rules and padding (private)
 //
 // Pages import this file, never web/js/crypto/* (tests/crypto/test_boundary.py):
@@ -28,7 +30,9 @@
 // memzero as soon as they are no longer needed.
 
 export { ready } from "./crypto/_primitives.js";
-export { BadSignature, CryptoError, DecryptionFailed, InvalidInput, InvalidToken } from "./crypto/errors.js";
+export {
+  BadSignature, CryptoError, DecryptionFailed, InvalidInput, InvalidToken, ProofError,
+} from "./crypto/errors.js";
 export { LABELS } from "./crypto/labels.js";
 export {
   KEY_BYTES, MIN_MEMLIMIT, MIN_OPSLIMIT, PUBLIC_KEY_BYTES, SALT_BYTES, SIGNATURE_BYTES,
@@ -54,3 +58,9 @@ export {
 export {
   MAX_MAIL_NOTE_BYTES, MAX_MAIL_NOTE_CONTENT, MIN_MAIL_NOTE_BYTES, openMailNote, sealMailNote,
 } from "./crypto/mail.js";
+export {
+  ACCOUNT_ID_BYTES, decodeEntry, decodeStatement, ENTRY_RELEASE, ENTRY_STATEMENT, fingerprint, KEY_PROOF_VERSION,
+  KIND_KEY, KIND_REVOCATION, leafHash, MAX_ENTRY_BYTES, MAX_KEY_PROOF_JSON, MAX_NOTE_BYTES, MAX_PROOF_HASHES,
+  nodeHash, parseCheckpoint, parseEntryBundle, parseNote, revokedDigest, ROLE_CODES, rootFromLeafHashes,
+  verifyCheckpoint, verifyConsistency, verifyInclusion, verifyKeyProof,
+} from "./crypto/transparency.js";

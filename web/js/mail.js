@@ -2,6 +2,7 @@
 // the server gets only a key derived from it (in a request body), public keys and ciphertext.
 import * as oc from "./crypto.js";
 import { b64encode as b64 } from "./crypto.js";
+import { TRUST } from "trust";
 import {
   api, charCounter, downloadText, el, error, explain, formatDay, paint, setting, status, t, wipeKeys,
 } from "./ui.js";
@@ -11,6 +12,16 @@ const MAX = setting("max_chars");
 const form = el("schrijven");
 const field = el("bericht");
 const counter = charCounter(field, MAX);
+
+/** Every role that can be given mail: the root key's statement for the key must name one of them. */
+const MAIL_ROLES = ["volunteer", "mentor", "partner", "coordinator"];
+
+/** A volunteer key whose key proof is missing or does not verify: treated as a tampered answer. */
+class Unverified extends Error {
+  constructor(cause) {
+    super("volunteer key not vouched for by the log", { cause });
+  }
+}
 
 /** The token once it is made: shown once, and forgotten once the help-seeker has kept it. */
 const shown = {
@@ -44,9 +55,16 @@ async function send(event) {
     const assigned = await api("/api/mail/assign", { challenge: challenge.challenge, nonce: b64(nonce) });
     const volunteer = assigned.volunteer;
     const volunteerX = oc.b64decode(volunteer.x25519_public, 32);
-    // Encrypt only to a key that the volunteer's identity key vouches for.
-    oc.verifyKeyCertificate(oc.b64decode(volunteer.ed25519_public, 32), volunteerX,
-      oc.b64decode(volunteer.certificate, oc.SIGNATURE_BYTES));
+    const volunteerEd = oc.b64decode(volunteer.ed25519_public, 32);
+    // Encrypt only to keys the helpline's root key signed and the log holds (crypto/PROTOCOL.md 14), and to an
+    // X25519 key the volunteer's identity key vouches for. Anything missing or wrong: nothing is sealed or sent.
+    try {
+      oc.verifyKeyProof(TRUST, volunteer.proof, { ed25519Public: volunteerEd, x25519Public: volunteerX,
+        roles: MAIL_ROLES, now: Math.floor(Date.now() / 1000) });
+    } catch (err) {
+      throw new Unverified(err);
+    }
+    oc.verifyKeyCertificate(volunteerEd, volunteerX, oc.b64decode(volunteer.certificate, oc.SIGNATURE_BYTES));
     const token = oc.newTokenCode();
     await paint();
     box = oc.deriveMailbox(token, setting("deployment_id"), setting("kdf"));
@@ -64,7 +82,8 @@ async function send(event) {
     showCode(created);
   } catch (err) {
     status("");
-    error(err instanceof oc.CryptoError ? t("network_error") : explain(err));
+    if (err instanceof Unverified) error(t("mail_key_unverified"));
+    else error(err instanceof oc.CryptoError ? t("network_error") : explain(err));
     button.disabled = false;
     return;
   } finally {

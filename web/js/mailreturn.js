@@ -2,6 +2,7 @@
 // derived from the token (in a request body, never a URL), and decrypted here.
 import * as oc from "./crypto.js";
 import { b64encode as b64 } from "./crypto.js";
+import { TRUST } from "trust";
 import { api, charCounter, el, error, explain, formatDay, paint, setting, status, t, wipeKeys } from "./ui.js";
 import { appendMessage } from "./chatcore.js";
 import { coarseTime, thisHour } from "./mailtime.js";
@@ -9,6 +10,22 @@ import { coarseTime, thisHour } from "./mailtime.js";
 const MAX = setting("max_chars");
 const field = el("bericht");
 const counter = charCounter(field, MAX);
+
+/** Every role that can be given mail: the root key's statement for a key must name one of them. */
+const MAIL_ROLES = ["volunteer", "mentor", "partner", "coordinator"];
+
+/** A volunteer key whose key proof is missing or does not verify: treated as a tampered answer. */
+class Unverified extends Error {
+  constructor(cause) {
+    super("volunteer key not vouched for by the log", { cause });
+  }
+}
+
+/** Throws unless `proof` (crypto/PROTOCOL.md 14) vouches for exactly these keys of a volunteer. */
+function checkProof(proof, ed25519Public, x25519Public = undefined) {
+  const now = Math.floor(Date.now() / 1000);
+  oc.verifyKeyProof(TRUST, proof, { ed25519Public, x25519Public, roles: MAIL_ROLES, now });
+}
 
 /** The open mailbox, in page memory only; wipe() forgets it. */
 const mailbox = {
@@ -61,10 +78,21 @@ async function open(event) {
   el("draad-kop").focus();
 }
 
-function show(message) {
+function show(message, signerProofs) {
   const list = el("berichten");
   const time = { timeText: coarseTime(message.hour) }; // the hour the server keeps, never "now"
   const signer = oc.b64decode(message.signer, 32);
+  // A reply's signing key with a key proof must be vouched for by it; a forged or wrong proof is tampering.
+  // (A key without one, such as that of a volunteer who has left since, is shown as before: PROTOCOL.md 12.9.)
+  const proof = message.author === oc.AUTHOR_VOLUNTEER ? signerProofs?.[message.signer] : undefined;
+  if (proof !== undefined) {
+    try {
+      checkProof(proof, signer);
+    } catch {
+      appendMessage(list, "", t("return_broken"), "note", time);
+      return;
+    }
+  }
   // The help-seeker's own messages must carry the help-seeker's own signature.
   if (message.author === oc.AUTHOR_SEEKER && oc.b64encode(signer) !== oc.b64encode(mailbox.keys.ed25519Public)) {
     appendMessage(list, "", t("return_broken"), "note", time);
@@ -86,7 +114,8 @@ function render(data) {
   mailbox.thread = { id: oc.b64decode(data.thread, oc.MAIL_THREAD_ID_BYTES), state: data.state,
     volunteer: data.volunteer, messages: data.messages };
   el("berichten").replaceChildren();
-  for (const message of data.messages) show(message);
+  const signerProofs = data.signer_proofs !== null && typeof data.signer_proofs === "object" ? data.signer_proofs : {};
+  for (const message of data.messages) show(message, signerProofs);
   // The server could withhold a message from the middle; the numbers would skip.
   if (!data.messages.every((m, i) => m.seq === i + 1)) {
     appendMessage(el("berichten"), "", t("return_gap"), "note", { timeText: "" });
@@ -107,11 +136,21 @@ function render(data) {
   }
 }
 
+/** The volunteer's X25519 key, once its key proof and its certificate say it is theirs; throws otherwise. */
 function checkedKey(volunteer) {
   const x = oc.b64decode(volunteer.x25519_public, 32);
-  oc.verifyKeyCertificate(oc.b64decode(volunteer.ed25519_public, 32), x,
-    oc.b64decode(volunteer.certificate, oc.SIGNATURE_BYTES));
+  const ed = oc.b64decode(volunteer.ed25519_public, 32);
+  try {
+    checkProof(volunteer.proof, ed, x);
+  } catch (err) {
+    throw new Unverified(err);
+  }
+  oc.verifyKeyCertificate(ed, x, oc.b64decode(volunteer.certificate, oc.SIGNATURE_BYTES));
   return x;
+}
+
+function failed(err) {
+  return err instanceof Unverified ? t("mail_key_unverified") : explain(err, t("return_broken"));
 }
 
 async function reassign(next) {
@@ -125,7 +164,7 @@ async function reassign(next) {
     render(await api("/api/mail/open", { lookup_key: b64(mailbox.keys.lookupKey) }));
     el("bericht").focus();
   } catch (err) {
-    error(explain(err, t("return_broken")));
+    error(failed(err));
   }
 }
 
@@ -154,7 +193,7 @@ async function write(event) {
     counter();
     status(t("return_sent"));
   } catch (err) {
-    error(explain(err, t("return_broken")));
+    error(failed(err));
   }
 }
 

@@ -64,7 +64,7 @@ async function login(event) {
       throw err;
     }
     session.account = { name: answer.name, role: answer.role, canChat: answer.can_chat, canMail: answer.can_mail,
-      identity };
+      identity, accountId: oc.b64decode(answer.account_id, 16) }; // the id the root key signs (issue 17)
   } catch (err) {
     status("");
     error(explain(err, err.message));

@@ -8,10 +8,12 @@
 // page's memory only, handover, mentor). On a phone one pane at a time with a tab bar. Nothing here moves
 // the focus away from a field the volunteer is typing in: what happens elsewhere is announced instead.
 import * as oc from "./crypto.js";
+import { TRUST } from "trust";
 import { api, el, setting, statusLine, t, TEXTS } from "./ui.js";
 import { alreadyOpened, appendMessage, Channel, decodeContent, encodeContent, Outbox, typingNotifier }
   from "./chatcore.js";
 import { chatMessage, repaintAlerts, setChatUnread, setWaiting, startAlerts, stopAlerts } from "./alerts.js";
+import { selfCheck } from "./keycheck.js";
 
 const MAX = setting("max_chars");
 /** After a reconnect the server answers `resume` with {t: "resumed", chat, acked} per chat it still holds. A node
@@ -48,6 +50,93 @@ const desk = {
   readings: new Map(),
 };
 
+// -- the key (issue 17): its code, the log's status for it, and the self-check --------------------------
+
+const KEY_RECHECK_MS = 15_000; // a log that could not be checked, or a key not logged yet (mail only), is looked at again
+/** status: the server's word ({t: "keys"} frames; for a mail-only account the self-check's); check: the last
+ *  self-check ({state, what}); running/again: one check at a time, another once it is done. */
+const keys = { status: null, check: null, running: false, again: false, timer: null, generation: 0 };
+
+function keyStatus() {
+  if (keys.status) return keys.status;
+  return keys.check?.state === "ok" ? "ready" : "pending";
+}
+
+function paintKeys() {
+  const box = el("sleutel");
+  const status = keyStatus();
+  box.dataset.keys = status;
+  const explain = { ready: "ws_keys_ready", revoked: "ws_keys_revoked", expired: "ws_keys_expired",
+    "no-witness": "ws_keys_no_witness" }[status] ?? "ws_keys_pending";
+  let text = t(explain);
+  if (keys.check?.state === "unchecked") text = `${text} ${t("ws_keys_unchecked")}`;
+  else if (keys.check?.state === "ok") text = `${text} ${t("ws_keys_checked")}`;
+  setText(el("sleutel-uitleg"), text);
+  const alarm = keys.check?.state === "alert" ? t("ws_keys_alert", { what: t(`ws_keys_alert_${keys.check.what}`) }) : "";
+  setText(el("sleutel-alarm"), alarm);
+  box.classList.toggle("alarm", Boolean(alarm));
+  // The pick-up button says why it cannot be used while the key is not ready.
+  if (status === "ready") el("aannemen").removeAttribute("aria-describedby");
+  else el("aannemen").setAttribute("aria-describedby", "sleutel-uitleg");
+  if (desk.lastQueue) renderQueue(desk.lastQueue);
+}
+
+async function checkKeys() {
+  if (!desk.account) return;
+  if (keys.running) {
+    keys.again = true;
+    return;
+  }
+  keys.running = true;
+  const generation = keys.generation;
+  clearTimeout(keys.timer);
+  try {
+    const { identity, accountId } = desk.account;
+    const result = await selfCheck({ accountId, x25519Public: identity.x25519Public,
+      ed25519Public: identity.ed25519Public, expectLogged: keys.status === "ready" });
+    if (generation !== keys.generation) return; // logged out meanwhile
+    keys.check = result;
+    paintKeys();
+    if (result.state === "unchecked" || (result.state === "absent" && !desk.channel)
+        || (keys.status && keys.status !== "ready")) {
+      keys.timer = setTimeout(checkKeys, KEY_RECHECK_MS);
+    }
+  } finally {
+    keys.running = false;
+    if (keys.again && generation === keys.generation) {
+      keys.again = false;
+      checkKeys();
+    }
+  }
+}
+
+function keysFrame(frame) {
+  keys.status = String(frame.status);
+  paintKeys();
+  checkKeys();
+}
+
+function startKeys(account) {
+  keys.status = null;
+  keys.check = null;
+  el("sleutel-code").textContent = oc.fingerprint(account.accountId, account.identity.x25519Public,
+    account.identity.ed25519Public);
+  el("sleutel").hidden = false;
+  paintKeys();
+  checkKeys();
+}
+
+function stopKeys() {
+  keys.generation += 1;
+  clearTimeout(keys.timer);
+  keys.status = null;
+  keys.check = null;
+  keys.again = false;
+  el("sleutel").hidden = true;
+  el("sleutel-code").textContent = "";
+  el("sleutel-alarm").textContent = "";
+}
+
 function minutes(seconds) {
   return Math.max(0, Math.floor(seconds / 60));
 }
@@ -70,7 +159,7 @@ function renderQueue(frame) {
   const handovers = frame.handovers ?? [];
   setText(el("overdrachten"), handovers.length ? t("ws_handovers_waiting", { n: handovers.length }) : "");
   setText(el("capaciteit"), t("ws_capacity", { holding: frame.holding, capacity: frame.capacity }));
-  const room = frame.holding < frame.capacity && !desk.paused;
+  const room = frame.holding < frame.capacity && !desk.paused && keyStatus() === "ready";
   el("aannemen").disabled = !(room && (handovers.length > 0 || (frame.available && frame.waiting.length > 0)));
   // The tab title counts what this volunteer could take now.
   setWaiting(room ? handovers.length + (frame.available ? frame.waiting.length : 0) : 0);
@@ -240,9 +329,9 @@ function assigned(frame) {
   const n = desk.chatNumbers;
   const panel = newPanel(frame.chat, n);
   desk.chats.set(frame.chat, { session, outbox: new Outbox(desk.channel), panel, ended: false,
-    from: frame.handover?.from ?? null, mentor: null, n, unread: 0 });
+    from: link?.name ?? null, mentor: null, n, unread: 0 });
   if (link) {
-    const from = String(frame.handover.from).slice(0, 40);
+    const from = link.name; // the verified statement's name, not the frame's
     desk.joined.set(frame.handover.link, { session: link.session, kind: "handover-in", chat: frame.chat, name: from });
     panel.querySelector(".kop").textContent += ` — ${t("ws_handover_from", { name: from })}`;
     if (!frame.handover.history) note(frame.chat, t("ws_history_withheld"));
@@ -359,6 +448,24 @@ function panelStatus(key, text) {
 
 // -- staff links -----------------------------------------------------------------------------
 
+// Who may be on the other end of a link (mirroring chat.js): whoever invites (asks a mentor, hands over), a
+// mentor who joins a read-along, and whoever takes over a handover, by the kind of handover chosen here.
+const INVITER_ROLES = ["volunteer", "mentor", "coordinator"];
+const MENTOR_ROLES = ["mentor", "coordinator"];
+const HANDOVER_ROLES = { partner: ["partner"], colleague: ["volunteer", "mentor"] };
+
+/**
+ * A colleague's identity key from the server, only with the key proof the public log gives for it
+ * (PROTOCOL.md 10.11, 14.4): a frame-rewriting server or proxy cannot put in a key of its own. Throws
+ * otherwise. The name shown is the statement's, not the frame's.
+ */
+function vouchedColleague(frame, roles) {
+  const identity = oc.b64decode(frame.identity, 32);
+  const statement = oc.verifyKeyProof(TRUST, frame.proof,
+    { ed25519Public: identity, roles, now: Math.floor(Date.now() / 1000) });
+  return { identity, name: String(statement.name).slice(0, 40) };
+}
+
 /** Make and sign this page's end of a link it invites someone to (PROTOCOL.md 10.11). */
 function inviteLink(chat, extra) {
   const linkId = oc.newLinkId();
@@ -374,22 +481,33 @@ function linkJoined(frame) {
   const pending = desk.invited.get(frame.link);
   if (!pending) return null;
   desk.invited.delete(frame.link);
-  const pub = oc.b64decode(frame.pub, 32);
-  oc.verifyLinkKey(oc.b64decode(frame.identity, 32), oc.b64decode(frame.link, oc.CHAT_ID_BYTES), oc.LINK_JOINER,
-    pub, pending.keys.publicKey, oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
-  return { ...pending, session: oc.ChatSession.forSeeker(oc.b64decode(frame.link, oc.CHAT_ID_BYTES), pending.keys, pub) };
+  try {
+    // First the log's word for the joiner's identity key, then the link key signed with it.
+    const roles = pending.kind === "mentor" ? MENTOR_ROLES : HANDOVER_ROLES[pending.to] ?? [];
+    const { identity, name } = vouchedColleague(frame, roles);
+    const pub = oc.b64decode(frame.pub, 32);
+    oc.verifyLinkKey(identity, oc.b64decode(frame.link, oc.CHAT_ID_BYTES), oc.LINK_JOINER,
+      pub, pending.keys.publicKey, oc.b64decode(frame.sig, oc.SIGNATURE_BYTES));
+    return { ...pending, name,
+      session: oc.ChatSession.forSeeker(oc.b64decode(frame.link, oc.CHAT_ID_BYTES), pending.keys, pub) };
+  } catch (error) {
+    pending.keys.secretKey.fill(0); // this end is never used: nothing is sealed to a key the log does not vouch for
+    throw error;
+  }
 }
 
 /** Join a link someone invited this page to: check the inviter's signed key, sign our own over both. */
 function joinLink(link, inviter) {
   const linkId = oc.b64decode(link, oc.CHAT_ID_BYTES);
   const inviterPub = oc.b64decode(inviter.pub, 32);
-  oc.verifyLinkKey(oc.b64decode(inviter.identity, 32), linkId, oc.LINK_INVITER, inviterPub, null,
+  // First the log's word for the inviter's identity key, then the link key signed with it.
+  const { identity, name } = vouchedColleague(inviter, INVITER_ROLES);
+  oc.verifyLinkKey(identity, linkId, oc.LINK_INVITER, inviterPub, null,
     oc.b64decode(inviter.sig, oc.SIGNATURE_BYTES));
   const keys = oc.newChatKeyPair();
   const sig = oc.signLinkKey(desk.account.identity, linkId, oc.LINK_JOINER, keys.publicKey, inviterPub);
   const publicKey = Uint8Array.from(keys.publicKey);
-  return { session: oc.ChatSession.forVolunteer(linkId, keys, inviterPub), publicKey, sig };
+  return { session: oc.ChatSession.forVolunteer(linkId, keys, inviterPub), publicKey, sig, name };
 }
 
 function linkMessage(frame) {
@@ -434,7 +552,9 @@ function handOver(key) {
   const target = chat.panel.querySelector(".doel").value;
   if (!target || chat.ended) return;
   const noteText = chat.panel.querySelector(".notitie").value.trim().slice(0, MAX);
-  const link = inviteLink(key, { kind: "handover", note: noteText });
+  // The kind chosen here (not the server's word) says whose key may take it over.
+  const to = target.startsWith("p:") ? "partner" : "colleague";
+  const link = inviteLink(key, { kind: "handover", note: noteText, to });
   desk.channel.send({ t: "handover", chat: key, target, ...link });
   chat.handoverLink = link.link;
   chat.panel.querySelector(".overdragen button[type=submit]").disabled = true;  // one request at a time
@@ -457,15 +577,16 @@ function handoverDone(frame) {
   try {
     link = linkJoined(frame);
   } catch {
-    note(frame.chat, t("ws_broken"));
-    return; // a receiver key that does not verify gets no note
+    panelStatus(frame.chat, "");
+    note(frame.chat, t("ws_handover_unverified"));
+    return; // a receiver key the log does not vouch for, or that does not verify, gets no note
   }
   if (!link) return;
   // The note goes only to whoever took over, sealed on the link; then this end is wiped.
   sealLink(frame.link, link.session, encodeContent("note", link.note));
   link.session.wipe();
   panelStatus(frame.chat, "");
-  note(frame.chat, t("ws_handover_done", { name: String(frame.name).slice(0, 40) }));
+  note(frame.chat, t("ws_handover_done", { name: link.name }));
 }
 
 // -- read-along: the volunteer's side ------------------------------------------------------------
@@ -484,12 +605,13 @@ function mentorLinked(frame) {
   try {
     link = linkJoined(frame);
   } catch {
+    // A mentor key the log does not vouch for (or a bad signature): no copy is sealed, the chat goes on.
     desk.channel.send({ t: "mentor-end", link: frame.link });
-    note(frame.chat, t("ws_broken"));
+    note(frame.chat, t("ws_mentor_unverified"));
     return;
   }
   if (!chat || !link) return;
-  chat.mentor = { link: frame.link, session: link.session, name: String(frame.name).slice(0, 40) };
+  chat.mentor = { link: frame.link, session: link.session, name: link.name };
   chat.panel.querySelector(".mentor-stop").hidden = false;
   mentorButton(chat.panel);
   note(frame.chat, t("ws_mentor_linked", { name: chat.mentor.name }));
@@ -529,11 +651,19 @@ function mentorEnded(frame) {
 // -- read-along: the mentor's side ---------------------------------------------------------------
 
 function mentorAsked(frame) {
+  let inviter;
+  try {
+    inviter = vouchedColleague(frame, INVITER_ROLES); // the name on the card is the log's, not the server's
+  } catch {
+    desk.channel.send({ t: "mentor-decline", link: frame.link });
+    say(t("ws_broken"), { isError: true });
+    return;
+  }
   const card = document.createElement("div");
   card.className = "card invitation";
   card.id = `vraag-${frame.link}`;
   const text = document.createElement("p");
-  text.textContent = t("ws_readalong_ask", { name: String(frame.from).slice(0, 40) });
+  text.textContent = t("ws_readalong_ask", { name: inviter.name });
   const yes = document.createElement("button");
   yes.type = "button";
   yes.textContent = t("ws_readalong_accept");
@@ -574,7 +704,7 @@ function startReadalong(frame) {
     say(t("ws_broken"), { isError: true });
     return;
   }
-  const name = String(frame.from).slice(0, 40);
+  const { name } = link; // the verified statement's name, not the frame's
   const panel = el("meelees-sjabloon").content.firstElementChild.cloneNode(true);
   desk.panels += 1;
   panel.id = `meelezen-${desk.panels}`;
@@ -629,6 +759,7 @@ function mentorCopy(frame) {
 function onFrame(frame) {
   switch (frame.t) {
     case "queue": renderQueue(frame); break;
+    case "keys": keysFrame(frame); break;
     case "assigned": assigned(frame); break;
     case "msg": received(frame); break;
     case "resumed": resumed(frame); break;
@@ -1028,6 +1159,7 @@ export function startWorkspace(unlocked) {
   linksInNewTabs();
   startAlerts();
   openConversation(null);
+  startKeys(unlocked);
   if (!desk.account.canChat) return;
   el("chatwerk").hidden = false;
   el("beschikbaar-schakelaar").hidden = false;
@@ -1122,5 +1254,6 @@ export function stopWorkspace() {
   el("pauze").checked = false;
   desk.lastQueue = null;
   desk.account = null;
+  stopKeys();
   stopAlerts();
 }

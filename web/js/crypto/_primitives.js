@@ -74,6 +74,26 @@ export function fromBase64(text) {
   }
 }
 
+/** Standard base64 with padding (RFC 4648 section 4, libsodium's ORIGINAL): C2SP signed notes (section 14.3). */
+export function toStandardBase64(u8) {
+  return lib().to_base64(u8, lib().base64_variants.ORIGINAL);
+}
+
+/** The bytes of standard base64 with padding; InvalidInput if libsodium cannot decode it. */
+export function fromStandardBase64(text) {
+  const s = lib();
+  try {
+    return s.from_base64(text, s.base64_variants.ORIGINAL);
+  } catch {
+    throw new InvalidInput("malformed base64");
+  }
+}
+
+/** SHA-256 (crypto_hash_sha256): the transparency log's hash (section 14.2). */
+export function sha256(message) {
+  return lib().crypto_hash_sha256(message);
+}
+
 /** crypto_pwhash with Argon2id v1.3; InvalidInput if libsodium refuses the parameters. */
 export function argon2id(outLength, password, salt, opslimit, memlimit) {
   const s = lib();

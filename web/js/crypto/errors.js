@@ -38,3 +38,16 @@ export class DecryptionFailed extends CryptoError {}
  * message was not signed by the key it was checked with. Do not use it.
  */
 export class BadSignature extends CryptoError {}
+
+/**
+ * A transparency check failed (PROTOCOL.md section 14): the key proof, the
+ * checkpoint, its cosignatures or the statement is not what it must be.
+ * `reason` names the check, as in crypto/errors.py ProofError.REASONS. Treat it
+ * like a tampered frame: use nothing from that key.
+ */
+export class ProofError extends CryptoError {
+  constructor(reason, message = undefined) {
+    super(message === undefined ? `transparency check failed (${reason})` : message);
+    this.reason = reason;
+  }
+}

@@ -4,7 +4,8 @@
 // compares the two lists). Every label is ASCII, starts with
 // "luisterend-oor/v1/" and has exactly one purpose; changing one changes every
 // derived value, so treat that as a protocol version change. The browser never
-// uses the two server labels; they are here so that the two lists stay identical.
+// uses the two server labels, ROOT_KEY_WRAP (the root key file is opened only by
+// `oor root`) or RELEASE (reserved); they are here so that the two lists stay identical.
 // Encoded (ASCII) at use with labelBytes() from checks.js.
 
 export const LABELS = Object.freeze({
@@ -31,4 +32,9 @@ export const LABELS = Object.freeze({
   MAIL_NOTE_NONCE: "luisterend-oor/v1/mail/note-nonce",
   MAIL_NOTE_AD: "luisterend-oor/v1/mail/note-ad",
   MAIL_NOTE_SIGNATURE: "luisterend-oor/v1/mail/note-signature",
+  KEY_STATEMENT: "luisterend-oor/v1/key-statement",
+  FINGERPRINT: "luisterend-oor/v1/fingerprint",
+  REVOKED_SET: "luisterend-oor/v1/revoked-set",
+  ROOT_KEY_WRAP: "luisterend-oor/v1/root-key-wrap",
+  RELEASE: "luisterend-oor/v1/release",
 });
