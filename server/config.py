@@ -230,9 +230,9 @@ def _coerce(key: str, value: Any) -> Any:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list) or not all(
-                isinstance(v, str) and re.fullmatch(r"[^\s+]{1,200}\+[0-9a-f]{8}\+[A-Za-z0-9+/=]{4,200} "
+                isinstance(v, str) and len(v) <= 600 and re.fullmatch(r"[^\s+]{1,200}\+[0-9a-f]{8}\+\S{4,200} "
                                                     r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/\-]*)?", v)
-                for v in value):
+                for v in value):  # the vkey itself is checked by crypto.parse_vkey (_validate_transparency)
             raise ConfigError(f"{key}: expected a list of \"<witness vkey> <http(s) base URL>\" entries, got {value!r}")
         return tuple(value)
     if key == "smtp_addresses":

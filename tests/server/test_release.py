@@ -143,7 +143,7 @@ def test_oor_serve_refuses_to_start_without_the_root_key_or_the_logged_release(t
     assert init.returncode == 0 and "exists already" in init.stderr  # `oor serve` made it above
     vkey = init.stdout.strip()
     name, alg, _ = crypto.parse_vkey(vkey)
-    assert (name, alg) == ("localhost/log", 1) and "--log localhost/log=<the line above>" in init.stderr
+    assert (name, alg) == ("localhost/log", 1) and "--log <the line above>" in init.stderr
     assert _oor(data, "log", "key", env=env).stdout == init.stdout
     published = _oor(data, "release", "publish", env=env)
     assert published.returncode == 0 and published.stdout.strip().endswith("logged"), published.stderr
