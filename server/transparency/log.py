@@ -270,9 +270,7 @@ class LogState:
             return STATUS_EXPIRED
         if now < statement.not_before - crypto.MAX_CLOCK_SKEW:
             return STATUS_PENDING
-        if row_keys is None:
-            return STATUS_PENDING  # no active account with this id (deactivated, or not read yet): no proof
-        if row_keys != (statement.x25519_public, statement.ed25519_public):
+        if row_keys is not None and row_keys != (statement.x25519_public, statement.ed25519_public):
             return STATUS_PENDING  # the account's keys are not the logged ones: a new statement is needed
         if usable_size is None or index >= usable_size:
             return STATUS_NO_WITNESS if index < signed_size else STATUS_PENDING

@@ -292,6 +292,15 @@ async def test_two_nodes_behind_a_proxy_share_challenges_assignments_and_limits(
         assert (await volunteer_http.post("/api/login", json=login)).status == 200
         volunteer = MailVolunteer(volunteer_http, identity)
         await volunteer.available(True)
+        from server.keys import STORAGE as STORED
+        from tests.transparency import wait_ready
+        for node in (node_a, node_b):  # the signing robot's statement, logged and seen by both nodes
+            await wait_ready(node.server.app, name="Sanne")
+        for _ in range(600):  # and key_ready in the storage, which the mail choice reads (a node that was a
+            # refresh behind may have written its older view once: it catches up within log_refresh_seconds)
+            if (await node_a.server.app[STORED].volunteer_by_name("Sanne")).key_ready:
+                break
+            await asyncio.sleep(0.05)
 
         # The challenge from node A, the assignment from node B, the thread stored through node A.
         challenge = await (await seeker_a.post("/api/mail/challenge")).json()
