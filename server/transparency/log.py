@@ -59,6 +59,9 @@ WITNESS_RETRY_SECONDS = 5.0
 ROWS_REFRESH_SECONDS = 5.0
 # A stored checkpoint is re-verified this often (its cosignatures age).
 REVERIFY_SECONDS = 5.0
+# How often the keeper writes key_ready even when its own view did not change: another process may have
+# written an older view last (two processes' writes can cross), and this puts the newest back.
+REASSERT_SECONDS = 5.0
 
 STATUS_READY, STATUS_PENDING, STATUS_REVOKED, STATUS_EXPIRED, STATUS_NO_WITNESS = (
     "ready", "pending", "revoked", "expired", "no-witness")
@@ -385,7 +388,8 @@ async def sign_and_cosign(storage: Storage, config: Config, state: LogState, *, 
         for witness in witnesses(config):
             previous_lines = _cosignature_lines(previous, witness) if previous else []
             guess = latest[0] if latest is not None and previous_lines else 0
-            assert http is not None
+            if http is None:  # made above whenever there are witnesses; an explicit check, not an assert
+                raise LogError("no HTTP session to ask the witnesses")
             line, _ = await ask_witness(http, witness, state, signed, size, guess, now, trust)
             if line is None and keep_fresh_cosignatures and previous and latest is not None and latest[0] == size:
                 # Not answered now: the cosignature it gave this same checkpoint before still counts while fresh.
@@ -450,11 +454,19 @@ async def append_and_checkpoint(storage: Storage, config: Config, entries: list[
 
 
 async def update_keys_ready(storage: Storage, config: Config, state: LogState, *, now: int) -> set[bytes]:
-    latest = await storage.latest_checkpoint()
-    note = latest[1] if latest else None
-    signed = latest[0] if latest else 0
-    ready = state.ready_ids(usable_size(note, state, trust_config(config), now), signed, now,
-                            await load_rows(storage))
+    """key_ready from the latest stored checkpoint. The state is brought up to that checkpoint first:
+    another process may have appended and checkpointed since `state` was read, and a checkpoint the state
+    does not reach would count as unusable and clear every account. If a newer checkpoint is stored
+    while the set is worked out, it is worked out again, so an older view is not written over a newer."""
+    for _ in range(5):
+        latest = await storage.latest_checkpoint()
+        await catch_up(state, storage)  # entries are appended before their checkpoint: they cover `latest`
+        note = latest[1] if latest else None
+        signed = latest[0] if latest else 0
+        ready = state.ready_ids(usable_size(note, state, trust_config(config), now), signed, now,
+                                await load_rows(storage))
+        if await storage.latest_checkpoint() == latest:
+            break
     await storage.set_keys_ready(ready)
     return ready
 
@@ -487,7 +499,12 @@ class TransparencyLog:
         self._ready: set[bytes] | None = None
         self._asked_at = 0.0
         self._missing_at = 0.0
+        self._reasserted_at = 0.0
         self._keeper_lock = asyncio.Lock()
+        # One refresh at a time: a second one started while the first awaits the storage would find the
+        # entries and checkpoint already read ("nothing changed") and return before the first has made them
+        # usable (an answer that refreshes to find a proof would then find none).
+        self._refresh_lock = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
 
     @property
@@ -543,6 +560,12 @@ class TransparencyLog:
 
     async def refresh(self) -> None:
         """Read what is new in the storage (entries, the latest checkpoint, the accounts' keys)."""
+        async with self._refresh_lock:
+            notify = await self._refresh()
+        if notify:  # outside the lock: a callback may ask the log again
+            await self._changed()
+
+    async def _refresh(self) -> bool:
         now = self.clock()
         changed = False
         stored = await self.storage.latest_checkpoint()  # before the entries, which then cover it
@@ -578,7 +601,8 @@ class TransparencyLog:
                 self._proofs.clear()
                 if usable_changed or ready != self._ready:
                     self._ready = ready
-                    await self._changed()
+                    return True
+        return False
 
     @property
     def _signed_size(self) -> int:
@@ -601,7 +625,10 @@ class TransparencyLog:
                     due = min(t for t in stamps if t is not None) <= now - self.config.witness_refresh_seconds \
                         and mono - self._asked_at >= WITNESS_RETRY_SECONDS
             if not due:
-                await self._update_ready(now)
+                reassert = mono - self._reasserted_at >= REASSERT_SECONDS
+                if reassert:
+                    self._reasserted_at = mono
+                await self._update_ready(now, force=reassert)
                 return
             self._asked_at = self._missing_at = mono
             if ws and self._http is None:
@@ -617,13 +644,19 @@ class TransparencyLog:
             await self._update_ready(now, force=True)
 
     async def _update_ready(self, now: int, *, force: bool = False) -> None:
-        """key_ready (storage) = the accounts that are ready now; the callbacks hear of a change."""
-        ready = self.state.ready_ids(self._usable_size, self._signed_size, now, self._rows)
-        if force or ready != self._ready:
-            await self.storage.set_keys_ready(ready)
-        if ready != self._ready:
-            self._ready = ready
-            self._proofs.clear()
+        """key_ready (storage) = the accounts that are ready now; the callbacks hear of a change.
+
+        Under the refresh's lock: computed from the state as one refresh left it, and written before the
+        next refresh can write a newer set (else an older set, written last, could stay for good)."""
+        async with self._refresh_lock:
+            ready = self.state.ready_ids(self._usable_size, self._signed_size, now, self._rows)
+            if force or ready != self._ready:
+                await self.storage.set_keys_ready(ready)
+            changed = ready != self._ready
+            if changed:
+                self._ready = ready
+                self._proofs.clear()
+        if changed:
             await self._changed()
 
     def statements(self) -> list[tuple[int, crypto.Statement]]:
