@@ -195,11 +195,25 @@ def derive_mailbox(token: str, deployment_id: str, params: KdfParams) -> Mailbox
     ``deployment_id`` and ``params`` come from the deployment's configuration
     and MUST NOT change while mailboxes exist: other values give other keys.
     """
+    return mailbox_from_master(mailbox_master_key(token, deployment_id, params))
+
+
+def mailbox_master_key(token: str, deployment_id: str, params: KdfParams) -> bytes:
+    """The slow half of :func:`derive_mailbox`: the Argon2id master key, in one call into libsodium.
+
+    For a caller that runs the derivation on a thread of its own: that thread then needs the
+    interpreter once, not once per subkey (bench/README.md, "Issue 16, session 8"). The master key
+    is as secret as the token: pass it to :func:`mailbox_from_master` and keep it no longer."""
     canonical = parse_token(token)
     salt = _mailbox_salt(deployment_id)
     if not isinstance(params, KdfParams):
         raise InvalidInput("params must be a KdfParams")
-    master = _p.argon2id(KEY_BYTES, canonical.encode("ascii"), salt, params.opslimit, params.memlimit)
+    return _p.argon2id(KEY_BYTES, canonical.encode("ascii"), salt, params.opslimit, params.memlimit)
+
+
+def mailbox_from_master(master: bytes) -> Mailbox:
+    """The fast half of :func:`derive_mailbox`: three subkeys of the master key and the two key pairs."""
+    master = require_bytes(master, KEY_BYTES, "master")
     # Three subkeys of one master key under distinct labels: the lookup key,
     # which the server sees, reveals nothing about the two private keys.
     x_sec = _p.blake2b(LABEL_MAIL_X25519, key=master, digest_size=KEY_BYTES)
@@ -335,6 +349,57 @@ def _mail_signed_message(position: bytes, body: bytes) -> bytes:
     return LABEL_MAIL_SIGNATURE + position + _p.blake2b(body, digest_size=KEY_BYTES)
 
 
+class PreparedMail:
+    """A mail message encrypted and signed whose key is not yet sealed to its volunteer.
+
+    For the mail gateway, which learns the volunteer only inside the storage transaction that
+    chooses them: everything but the volunteer's wrap is done beforehand (off that transaction),
+    and :meth:`for_volunteer` adds the one sealed box. It holds the message key until then: keep it
+    no longer than that transaction.
+    """
+
+    __slots__ = ("_body", "_signature", "_seeker_wrap", "_key")
+
+    def __init__(self, body: bytes, signature: bytes, seeker_wrap: bytes, key: bytes) -> None:
+        self._body, self._signature, self._seeker_wrap, self._key = body, signature, seeker_wrap, key
+
+    def __repr__(self) -> str:  # never the key
+        return f"PreparedMail(body={len(self._body)} bytes)"
+
+    def for_volunteer(self, volunteer_x25519_public: bytes) -> SealedMail:
+        """The sealed message, its key sealed to ``volunteer_x25519_public`` (checked with
+        :func:`verify_key_certificate` first, as for :func:`seal_mail`)."""
+        volunteer_public = require_bytes(volunteer_x25519_public, PUBLIC_KEY_BYTES, "volunteer_x25519_public")
+        return SealedMail(body=self._body, signature=self._signature, seeker_wrap=self._seeker_wrap,
+                          volunteer_wrap=_p.box_seal(self._key, volunteer_public))
+
+
+def prepare_mail(
+    thread_id: bytes,
+    seq: int,
+    author: int,
+    content: bytes,
+    signer: Identity | Mailbox,
+    seeker_x25519_public: bytes,
+    *,
+    key: bytes | None = None,
+) -> PreparedMail:
+    """:func:`seal_mail` up to the volunteer's wrap: encrypted, signed, its key sealed to the
+    help-seeker. The same bytes as :func:`seal_mail` once :meth:`PreparedMail.for_volunteer` is called."""
+    position = _mail_position(thread_id, seq, author)
+    data = require_bytes(content, None, "content")
+    if len(data) > MAX_MAIL_CONTENT:
+        raise InvalidInput(f"mail messages are at most {MAX_MAIL_CONTENT} bytes, got {len(data)}")
+    signer = _key_holder(signer, "signer")
+    seeker_public = require_bytes(seeker_x25519_public, PUBLIC_KEY_BYTES, "seeker_x25519_public")
+    content_key = _p.random_bytes(KEY_BYTES) if key is None else require_bytes(key, KEY_BYTES, "key")
+    nonce = _mail_nonce(content_key)
+    sealed = _p.aead_encrypt(content_key, nonce, pad(data), LABEL_MAIL_AD + position)
+    body = bytes([MAIL_VERSION]) + nonce + sealed
+    return PreparedMail(body, _p.ed25519_sign_detached(signer.ed25519_seed, _mail_signed_message(position, body)),
+                        _p.box_seal(content_key, seeker_public), content_key)
+
+
 def seal_mail(
     thread_id: bytes,
     seq: int,
@@ -354,23 +419,9 @@ def seal_mail(
     with :func:`verify_key_certificate` first. ``key`` (the content key)
     exists only for test vectors; production callers MUST leave it out.
     """
-    position = _mail_position(thread_id, seq, author)
-    data = require_bytes(content, None, "content")
-    if len(data) > MAX_MAIL_CONTENT:
-        raise InvalidInput(f"mail messages are at most {MAX_MAIL_CONTENT} bytes, got {len(data)}")
-    signer = _key_holder(signer, "signer")
-    seeker_public = require_bytes(seeker_x25519_public, PUBLIC_KEY_BYTES, "seeker_x25519_public")
     volunteer_public = require_bytes(volunteer_x25519_public, PUBLIC_KEY_BYTES, "volunteer_x25519_public")
-    content_key = _p.random_bytes(KEY_BYTES) if key is None else require_bytes(key, KEY_BYTES, "key")
-    nonce = _mail_nonce(content_key)
-    sealed = _p.aead_encrypt(content_key, nonce, pad(data), LABEL_MAIL_AD + position)
-    body = bytes([MAIL_VERSION]) + nonce + sealed
-    return SealedMail(
-        body=body,
-        signature=_p.ed25519_sign_detached(signer.ed25519_seed, _mail_signed_message(position, body)),
-        seeker_wrap=_p.box_seal(content_key, seeker_public),
-        volunteer_wrap=_p.box_seal(content_key, volunteer_public),
-    )
+    return prepare_mail(thread_id, seq, author, content, signer, seeker_x25519_public,
+                        key=key).for_volunteer(volunteer_public)
 
 
 def verify_mail_signature(

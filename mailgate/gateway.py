@@ -259,12 +259,20 @@ class Gateway:
         if len(self.outbox) >= OUTBOX_MAX:
             return "451 4.3.1 Het is nu te druk; probeer het later / Too busy right now, try again later"
         token = crypto.new_token_code()
-        params = crypto.KdfParams(self.config.kdf_opslimit, self.config.kdf_memlimit_bytes)
-        # Argon2id takes a while at production cost: off the event loop (libsodium releases the GIL).
-        mailbox = await asyncio.get_running_loop().run_in_executor(
-            self.derivations, crypto.derive_mailbox, token, self.config.deployment_id, params)
         thread_id = crypto.new_mail_thread_id()
-        content = incoming.content().encode("utf-8")
+        # Argon2id takes a while at production cost: off the event loop, on a thread that needs the interpreter
+        # once (one call into libsodium, which releases the GIL). The rest has a fixed cost, bounded by
+        # mail_max_chars, and is done here: the mailbox's subkeys and key pairs, and the first message
+        # encrypted and signed, all but the wrap for the volunteer, who is chosen in the storage transaction.
+        # Every hop to a helper thread costs the loop far more than this work (bench/README.md, "Issue 16,
+        # session 8": 8 interpreter hand-overs a mail on the derivation thread cost a quarter of the throughput).
+        master = await asyncio.get_running_loop().run_in_executor(
+            self.derivations, crypto.mailbox_master_key, token, self.config.deployment_id,
+            crypto.KdfParams(self.config.kdf_opslimit, self.config.kdf_memlimit_bytes))
+        mailbox = crypto.mailbox_from_master(master)
+        del master
+        prepared = crypto.prepare_mail(thread_id, 1, AUTHOR_SEEKER, incoming.content().encode("utf-8"), mailbox,
+                                       mailbox.x25519_public)
 
         def seal(volunteer: Volunteer) -> MailMessage:
             # Runs in the storage transaction that chose this volunteer (one worker-thread hop for
@@ -277,8 +285,7 @@ class Gateway:
                 crypto.verify_key_certificate(*triple)
                 self.verified.add(triple)
             self.check_proof(volunteer)
-            sealed = crypto.seal_mail(thread_id, 1, AUTHOR_SEEKER, content, mailbox, mailbox.x25519_public,
-                                      volunteer.x25519_public)
+            sealed = prepared.for_volunteer(volunteer.x25519_public)
             return message_from_sealed(1, AUTHOR_SEEKER, sealed, mailbox.ed25519_public)
 
         try:

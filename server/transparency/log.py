@@ -215,6 +215,8 @@ class LogState:
         self.key_index: dict[bytes, int] = {}            # account id -> index of its latest valid key statement
         self.revoked_at: dict[bytes, int] = {}           # account id -> index of its first revocation
         self.releases: list[tuple[int, str, bytes]] = []  # (index, deployment id, manifest hash)
+        # Decoded statements by index: entries never change, and status() is asked for every mail and frame.
+        self._decoded: dict[int, crypto.Statement] = {}
 
     @property
     def size(self) -> int:
@@ -258,7 +260,11 @@ class LogState:
                                  revoked_digest=crypto.revoked_digest(ids))
 
     def statement_at(self, index: int) -> crypto.Statement:
-        return crypto.decode_statement(crypto.decode_entry(self.entries[index]).statement or b"")
+        statement = self._decoded.get(index)
+        if statement is None:
+            statement = crypto.decode_statement(crypto.decode_entry(self.entries[index]).statement or b"")
+            self._decoded[index] = statement
+        return statement
 
     def status(self, account_id: bytes, usable_size: int | None, signed_size: int, now: int,
                row_keys: tuple[bytes, bytes] | None) -> str:

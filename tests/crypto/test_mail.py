@@ -233,6 +233,17 @@ def test_derive_mailbox_depends_on_token_deployment_and_params():
         assert variant.ed25519_public != MAILBOX.ed25519_public
 
 
+def test_derive_mailbox_in_two_halves_gives_the_same_mailbox():
+    # The gateway runs the Argon2id half on a thread and the rest on its loop (mailgate/gateway.py).
+    master = crypto.mailbox_master_key(crypto.format_token(TOKEN), DEPLOYMENT, INSECURE_TEST_KDF)
+    assert len(master) == 32 and crypto.mailbox_from_master(master) == MAILBOX
+    assert crypto.mailbox_from_master(bytes(32)) != MAILBOX
+    with pytest.raises(crypto.InvalidInput):
+        crypto.mailbox_from_master(master[:31])
+    with pytest.raises(crypto.InvalidToken):
+        crypto.mailbox_master_key("not a token", DEPLOYMENT, INSECURE_TEST_KDF)
+
+
 def test_mailbox_hides_secrets_and_checks_consistency():
     text = repr(MAILBOX)
     for secret in (MAILBOX.lookup_key, MAILBOX.x25519_secret, MAILBOX.ed25519_seed):
@@ -377,6 +388,30 @@ def test_content_key_and_nonce_are_fresh_per_message():
     c, d = seal(b"x", key=key), seal(b"x", key=key)
     assert (c.body, c.signature) == (d.body, d.signature)
     assert c.seeker_wrap != d.seeker_wrap
+
+
+def test_a_prepared_mail_is_the_sealed_mail_once_wrapped_for_its_volunteer():
+    # The gateway prepares the message before the volunteer is chosen (mailgate/gateway.py): the same bytes
+    # as seal_mail with the same key, and both readers open it.
+    key = bytes(range(32))
+    prepared = crypto.prepare_mail(THREAD, 1, crypto.AUTHOR_SEEKER, b"Hallo, is daar iemand?", SEEKER,
+                                   SEEKER.x25519_public, key=key)
+    sealed = prepared.for_volunteer(VOLUNTEER.x25519_public)
+    whole = seal(key=key)
+    assert (sealed.body, sealed.signature) == (whole.body, whole.signature)
+    for reader in (SEEKER, VOLUNTEER):
+        assert open_(sealed, reader=reader) == b"Hallo, is daar iemand?"
+    # Wrapped for another volunteer, only that one opens it: the key is sealed to whoever is named.
+    other = prepared.for_volunteer(COLLEAGUE.x25519_public)
+    assert open_(other, reader=COLLEAGUE, wrap=other.volunteer_wrap) == b"Hallo, is daar iemand?"
+    with pytest.raises(crypto.DecryptionFailed):
+        open_(other, reader=VOLUNTEER, wrap=other.volunteer_wrap)
+    assert key.hex() not in repr(prepared) and repr(key) not in repr(prepared)
+    with pytest.raises(crypto.InvalidInput):
+        prepared.for_volunteer(VOLUNTEER.x25519_public[:31])
+    with pytest.raises(crypto.InvalidInput):
+        crypto.prepare_mail(THREAD, 1, crypto.AUTHOR_SEEKER, bytes(crypto.MAX_MAIL_CONTENT + 1), SEEKER,
+                            SEEKER.x25519_public)
 
 
 def test_handover_and_reassignment():
