@@ -35,10 +35,7 @@ import logging
 import os
 import quopri
 import re
-import smtplib
-import socket
 import ssl
-import threading
 from concurrent.futures import ThreadPoolExecutor
 import time
 import weakref
@@ -47,6 +44,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+import aiosmtplib
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -170,9 +168,8 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.busy = asyncio.Semaphore(self.config.smtp_concurrency)
-        # The relay connection in use by a sending thread, so that a stop can cut it (abort_relay).
-        self._relay_lock = threading.Lock()
-        self._relay_client: smtplib.SMTP | None = None
+        # The relay connection in use, so that a stop can close it (abort_relay).
+        self._relay_client: aiosmtplib.SMTP | None = None
         self._relay_aborted = False
 
     def check_proof(self, volunteer: Volunteer) -> None:
@@ -264,8 +261,8 @@ class Gateway:
         # once (one call into libsodium, which releases the GIL). The rest has a fixed cost, bounded by
         # mail_max_chars, and is done here: the mailbox's subkeys and key pairs, and the first message
         # encrypted and signed, all but the wrap for the volunteer, who is chosen in the storage transaction.
-        # Every hop to a helper thread costs the loop far more than this work (bench/README.md, "Issue 16,
-        # session 8": 8 interpreter hand-overs a mail on the derivation thread cost a quarter of the throughput).
+        # Every time a helper thread takes the interpreter back costs far more than this work (bench/README.md,
+        # "Issue 16, session 8"); the derivation thread now takes it once a mail, not eight times.
         master = await asyncio.get_running_loop().run_in_executor(
             self.derivations, crypto.mailbox_master_key, token, self.config.deployment_id,
             crypto.KdfParams(self.config.kdf_opslimit, self.config.kdf_memlimit_bytes))
@@ -362,49 +359,11 @@ class Gateway:
         # sent with the SMTPUTF8 option (RFC 6531/6532); every other return mail is plain ASCII.
         return headers.encode("ascii" if pending.to.isascii() else "utf-8") + encoded
 
-    def _send_batch(self, batch: list[tuple[bytes, str]], timeout: float = RELAY_TIMEOUT_SECONDS) -> list[bool]:
-        """Send due return mails over one relay connection; which ones went through.
-
-        Runs on a worker thread. Every blocking step waits at most `timeout`; `abort_relay` (from
-        the event loop) cuts the connection at once, and no new one is made after it."""
-        relay = self.config.smtp_relay
-        sent = [False] * len(batch)
-        if relay is None or self._relay_aborted:
-            return sent
-        try:
-            with smtplib.SMTP(relay.host, relay.port, timeout=max(0.1, timeout)) as client:
-                with self._relay_lock:
-                    if self._relay_aborted:
-                        return sent
-                    self._relay_client = client
-                try:
-                    if self.config.smtp_relay_starttls:
-                        client.starttls(context=ssl.create_default_context())
-                    if self.config.smtp_relay_user:
-                        client.login(self.config.smtp_relay_user, self.config.smtp_relay_password)
-                    for index, (message, to) in enumerate(batch):
-                        try:
-                            options = [] if to.isascii() else ["SMTPUTF8"]
-                            client.sendmail(self.config.return_mail_from, [to], message, mail_options=options)
-                            sent[index] = True
-                        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused):
-                            client.rset()  # this one is refused (for now); the others can still go
-                finally:
-                    with self._relay_lock:
-                        self._relay_client = None
-        except (OSError, smtplib.SMTPException):
-            pass  # the relay is unreachable or hung up: what was not sent is retried later
-        return sent
-
     def abort_relay(self) -> None:
-        """Cut a relay connection in use and make no new one (from any thread): the end of a stop."""
-        with self._relay_lock:
-            self._relay_aborted = True
-            client = self._relay_client
-            sock = getattr(client, "sock", None) if client is not None else None
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # the sending thread's blocked read or write fails now
+        """Close a relay connection in use and make no new one: the end of a stop."""
+        self._relay_aborted = True
+        if self._relay_client is not None:
+            self._relay_client.close()
 
     def _due(self, now: float) -> list[tuple[ReturnMail, bytes]]:
         """The return mails due at `now`, composed; one that cannot be composed is dropped."""
@@ -419,29 +378,42 @@ class Gateway:
         return due
 
     async def _send(self, due: list[tuple[ReturnMail, bytes]], timeout: float) -> list[bool]:
-        """`_send_batch` off the event loop, on a thread of its own: the relay's pace is not ours.
+        """Send due return mails over one relay connection; which ones went through.
 
-        A daemon thread, not the loop's executor: a relay that hangs past a stop's deadline (in a
-        connect, say, which `abort_relay` cannot cut) must not hold the process, whose exit waits for
-        executor threads. Cancelling this leaves the thread to finish on its own; its answer is dropped."""
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[list[bool]] = loop.create_future()
-        batch = [(m, p.to) for p, m in due]
-
-        def settle(result: list[bool]) -> None:
-            if not answer.done():
-                answer.set_result(result)
-
-        def run() -> None:
-            try:
-                result = self._send_batch(batch, timeout)
-            except Exception:
-                result = [False] * len(batch)
-            with contextlib.suppress(RuntimeError):  # the event loop is gone: nobody waits any more
-                loop.call_soon_threadsafe(settle, result)
-
-        threading.Thread(target=run, name="oor-relay", daemon=True).start()
-        return await answer
+        aiosmtplib on the event loop, the asyncio client made for this: no thread of our own to start per
+        batch and to abandon at a stop (a connect on a thread could not be cut). Every step waits at most
+        `timeout`; a stop that cancels this (its deadline) or calls `abort_relay` closes the connection.
+        The relay's pace is not ours, but waiting for it costs the loop nothing."""
+        relay = self.config.smtp_relay
+        sent = [False] * len(due)
+        if relay is None or self._relay_aborted:
+            return sent
+        client = aiosmtplib.SMTP(hostname=relay.host, port=relay.port, timeout=max(0.1, timeout),
+                                 local_hostname=self.config.mail_domain, use_tls=False, start_tls=False)
+        self._relay_client = client
+        try:
+            await client.connect()
+            if self.config.smtp_relay_starttls:
+                await client.starttls(tls_context=ssl.create_default_context())
+            if self.config.smtp_relay_user:
+                await client.login(self.config.smtp_relay_user, self.config.smtp_relay_password)
+            for index, (pending, message) in enumerate(due):
+                try:
+                    options = [] if pending.to.isascii() else ["SMTPUTF8"]
+                    await client.sendmail(self.config.return_mail_from, [pending.to], message, mail_options=options)
+                    sent[index] = True
+                except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPDataError, aiosmtplib.SMTPSenderRefused,
+                        aiosmtplib.SMTPNotSupported):
+                    await client.rset()  # this one is refused (for now); the others can still go
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                await client.quit()
+        except (OSError, aiosmtplib.SMTPException, asyncio.TimeoutError):
+            pass  # the relay is unreachable or hung up: what was not sent is retried later
+        finally:
+            if self._relay_client is client:
+                self._relay_client = None
+            client.close()
+        return sent
 
     async def deliver_forever(self) -> None:
         """Send return mails as they come, retrying with a growing pause; leave at `closing`."""
@@ -487,7 +459,7 @@ class Gateway:
             try:
                 results = await asyncio.wait_for(self._send(due, remaining), timeout=remaining)
             except asyncio.TimeoutError:
-                # The relay is too slow: cut the connection (its thread ends on its own) and stop trying.
+                # The relay is too slow: wait_for has cancelled the send (its connection is closed); stop trying.
                 self.abort_relay()
                 break
             for (pending, _), ok in zip(due, results):
@@ -566,7 +538,7 @@ async def gateway_context(app: web.Application) -> AsyncIterator[None]:
     gateway.wake.set()
     try:
         await asyncio.wait_for(sender, timeout=max(0.0, deadline - time.monotonic()))
-    except asyncio.TimeoutError:  # wait_for has cancelled it; the relay thread it waited on is cut off
+    except asyncio.TimeoutError:  # wait_for has cancelled it (and closed its relay connection)
         gateway.abort_relay()
     lost = await gateway.drain(deadline)
     sent = gateway.delivered - delivered
