@@ -419,9 +419,8 @@ def seal_mail(
     with :func:`verify_key_certificate` first. ``key`` (the content key)
     exists only for test vectors; production callers MUST leave it out.
     """
-    volunteer_public = require_bytes(volunteer_x25519_public, PUBLIC_KEY_BYTES, "volunteer_x25519_public")
     return prepare_mail(thread_id, seq, author, content, signer, seeker_x25519_public,
-                        key=key).for_volunteer(volunteer_public)
+                        key=key).for_volunteer(volunteer_x25519_public)
 
 
 def verify_mail_signature(

@@ -273,7 +273,7 @@ class Gateway:
 
         def seal(volunteer: Volunteer) -> MailMessage:
             # Runs in the storage transaction that chose this volunteer (one worker-thread hop for
-            # choice, encryption and commit). Encrypt only to a key vouched for by the volunteer's
+            # choice, the message key's wrap and commit). Seal only to a key vouched for by the volunteer's
             # identity key (public data: the verdict for a given triple never changes, so it is remembered).
             if volunteer.x25519_certificate is None:
                 raise NoKey()
