@@ -27,7 +27,11 @@ until VACUUM frees its space, and its bytes stay in that free space until a new 
 written over them, and in the write-ahead log (pg_wal) until a recycled segment is written over.
 Every deletion is therefore followed by a VACUUM of the tables it touched (outside any transaction):
 then no deleted row can be read back, through SQL or the page-level functions, and its index
-entries are gone (tests/server/test_storage_postgres.py shows what is left on disk). VACUUM needs
+entries are gone (tests/server/test_storage_postgres.py shows what is left on disk). VACUUM cannot
+remove a row version that a snapshot still open in the database may see, so it first waits, at most
+`VACUUM_WAIT_SECONDS`, until every transaction of the server's role that began before it has ended
+(`_wait_for_older_transactions`; a long one, a backup say, is not waited for beyond that, and its
+rows go at the next VACUUM). VACUUM needs
 the role the server logs in as to own the tables, as it does when its migrations made them;
 otherwise PostgreSQL skips them with a mere warning.
 
@@ -63,6 +67,15 @@ _LOG_APPEND_LOCK = 0x6F6F_7204
 SCHEMA_VERSION_KEY = "schema-version"
 # A transaction PostgreSQL aborted to break a deadlock is run again, this many times in all.
 _ATTEMPTS = 5
+# How long a VACUUM after a deletion waits for transactions that began before it (see the docstring).
+VACUUM_WAIT_SECONDS = 2.0
+_VACUUM_POLL_SECONDS = 0.01
+# Other sessions of this database holding a snapshot or a transaction id that began at or before $1.
+# pg_stat_activity shows the columns of the role's own sessions only (others' read as NULL), which are
+# the ones that matter here: the server's other connections and processes.
+_OLDER_TRANSACTIONS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND pid <> pg_backend_pid() AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)"
+                       " AND xact_start <= $1")
 POOL_MIN, POOL_MAX = 1, 10
 
 _MESSAGE_COLUMNS = "thread_id, seq, author, body, signature, signer_public, seeker_wrap, volunteer_wrap, hour"
@@ -278,7 +291,20 @@ class PostgresStorage:
         few rows died, VACUUM would otherwise skip the indexes and leave their entries, and the rows'
         line pointers, in place. VACUUM cannot run inside a transaction."""
         async with self._opened().acquire() as c:
+            await self._wait_for_older_transactions(c)
             await c.execute(f"VACUUM (INDEX_CLEANUP ON) {', '.join(tables)}")
+
+    @staticmethod
+    async def _wait_for_older_transactions(c: asyncpg.Connection) -> None:
+        """Wait (at most VACUUM_WAIT_SECONDS) until no other session of the database is in a transaction
+        that began before now: one of them (another process's read, say) could still see the rows
+        just deleted, and VACUUM would then leave them in the table's file."""
+        since = await c.fetchval("SELECT clock_timestamp()")
+        deadline = asyncio.get_running_loop().time() + VACUUM_WAIT_SECONDS
+        while await c.fetchval(_OLDER_TRANSACTIONS, since):
+            if asyncio.get_running_loop().time() >= deadline:
+                return
+            await asyncio.sleep(_VACUUM_POLL_SECONDS)
 
     async def get_or_create_meta(self, key: str, make: bytes) -> bytes:
         """Two statements, each its own transaction: when two processes start at once, the second

@@ -328,6 +328,47 @@ async def test_a_deleted_thread_leaves_no_row_live_or_dead_and_no_index_entry(
     assert await storage.open_thread_waits() == [("open", 10, 2)]
 
 
+async def test_a_deletion_waits_for_a_transaction_that_could_still_see_the_rows(
+        storage: PostgresStorage, postgres_database: PostgresDatabase) -> None:
+    """Another session (another process of the server, say) is inside a transaction that began before
+    the deletion, so its snapshot may still see the rows: a VACUUM at that moment would leave them. The
+    deletion's VACUUM waits for that transaction (it ends 0.3 s later) and then no version is left."""
+    db = postgres_database
+    volunteer_id = await on_duty(storage, "Anna")
+    await storage.create_thread(*thread_for(volunteer_id, 1, os.urandom(48)))
+    other = await asyncpg.connect(db.url)
+    try:
+        reading = other.transaction(isolation="repeatable_read")
+        await reading.start()
+        assert await other.fetchval("SELECT count(*) FROM mail_messages") == 1  # its snapshot is taken
+
+        async def end_later() -> None:
+            await asyncio.sleep(0.3)
+            await reading.commit()
+        ending = asyncio.create_task(end_later())
+        await storage.delete_thread(bytes([1]) * 16)
+        assert ending.done(), "the deletion's VACUUM did not wait for the older transaction"
+        assert dead_rows(db, "mail_messages") == 0 and dead_rows(db, "mail_threads") == 0
+    finally:
+        await other.close()
+
+
+async def test_a_deletion_does_not_wait_for_ever_for_a_long_transaction(
+        storage: PostgresStorage, postgres_database: PostgresDatabase, monkeypatch: Any) -> None:
+    """A transaction that lasts (a backup's, say) holds the deletion up for VACUUM_WAIT_SECONDS only."""
+    monkeypatch.setattr(postgres, "VACUUM_WAIT_SECONDS", 0.2)
+    volunteer_id = await on_duty(storage, "Anna")
+    await storage.create_thread(*thread_for(volunteer_id, 1, os.urandom(48)))
+    other = await asyncpg.connect(postgres_database.url)
+    try:
+        async with other.transaction(isolation="repeatable_read"):
+            await other.fetchval("SELECT count(*) FROM mail_messages")
+            await asyncio.wait_for(storage.delete_thread(bytes([1]) * 16), 5)
+            assert postgres_database.rows("SELECT count(*) FROM mail_threads") == [(0,)]
+    finally:
+        await other.close()
+
+
 async def test_deleted_bytes_stay_in_free_space_and_in_the_wal_until_overwritten(
         storage: PostgresStorage, postgres_database: PostgresDatabase) -> None:
     """The residual, pinned so that the threat model's words stay true: PostgreSQL has no secure_delete.
