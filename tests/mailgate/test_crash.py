@@ -57,6 +57,7 @@ async def test_sigkill_during_intake_loses_nothing_that_got_250(tmp_path: Path, 
     assert len(parse_processes) >= 2
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
+    stop_live_server(server)  # its signing robot (and that robot's storage pool) too: the process is gone already
     stop.set()
     for w in workers:
         w.join(timeout=10)
