@@ -157,6 +157,7 @@ class Node:
         """Start the node (again) on its port, and wait until it answers /api/health itself."""
         if self.alive():
             raise RuntimeError(f"{self.name} is running already")
+        self._release_robot()
         self.runs += 1
         self.sigterm_at = None
         self.process = start_oor(self.folder, self.data_dir, only="web", http_port=self.port, env=self.env,
@@ -198,11 +199,19 @@ class Node:
 
     def stop(self) -> None:
         """For the clean-up: SIGTERM, and SIGKILL if it does not exit in time; never raises."""
-        if not self.alive():
-            return
-        with contextlib.suppress(Exception):
-            self.sigterm(wait=True)
-        self.sigkill()
+        if self.alive():
+            with contextlib.suppress(Exception):
+                self.sigterm(wait=True)
+            self.sigkill()
+        self._release_robot()
+
+    def _release_robot(self) -> None:
+        """Let go of the signing robot of the run that has ended (SIGTERM, SIGKILL or a crash bypass
+        `Started.stop`): otherwise its storage pool outlives the cluster's PostgreSQL and retries for the
+        rest of the session, logging a traceback each time from the robot's thread."""
+        if self.process is not None and self.process.robot is not None:
+            robot, self.process.robot = self.process.robot, None
+            robot.release()
 
 
 @dataclass
